@@ -1,0 +1,43 @@
+# Two commands for a new user: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test serve status clean bench help
+
+help:
+	@echo "make run    create .venv, install, load PubMed (or the bundled snapshot) into db/evidence.db"
+	@echo "make test   run the test suite"
+	@echo "make serve  browse db/evidence.db in Datasette"
+	@echo "make status the runs ledger and counts"
+	@echo "make bench  import speed on 20,000 generated records"
+	@echo "make clean  remove the virtualenv, database and caches"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall only when the project's dependencies change.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/evidence run --source auto
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+serve: $(STAMP)
+	$(BIN)/evidence serve
+
+status: $(STAMP)
+	$(BIN)/evidence status
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench_import.py
+
+clean:
+	rm -rf $(VENV) db/evidence.db db/evidence.db-wal db/evidence.db-shm db/evidence.db.lock *.egg-info .pytest_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

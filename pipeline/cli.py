@@ -1,0 +1,211 @@
+"""The `evidence` command line: a thin click layer over the library."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import click
+import filelock
+import sqlite_utils
+from tqdm import tqdm
+
+from . import pubmed, report, sources, store
+from .topic import DEFAULT_TOPIC, TopicError, load_topic
+from .update import RunResult, load
+
+log = logging.getLogger("pipeline")
+
+DEFAULT_DB = "db/evidence.db"
+LOCK_WAIT_SECONDS = 10
+
+
+def db_option(f):
+    return click.option(
+        "--db",
+        "db_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        envvar="EVIDENCE_DB",
+        default=DEFAULT_DB,
+        show_default=True,
+        help="SQLite database (env: EVIDENCE_DB).",
+    )(f)
+
+
+def topic_option(f):
+    return click.option(
+        "--topic",
+        "topic_path",
+        type=click.Path(dir_okay=False, exists=True, path_type=Path),
+        default=DEFAULT_TOPIC,
+        show_default=True,
+        help="Topic file: the PubMed query and the article.",
+    )(f)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Show debug logging.")
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors on stderr.")
+@click.version_option(package_name="evidence-pipeline")
+def cli(verbose: bool, quiet: bool) -> None:
+    """Evidence tracking for dry needling and headache: PubMed → SQLite → digest."""
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr, force=True)
+    for noisy in ("urllib3", "filelock"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+@contextmanager
+def run_lock(db_path: Path) -> Iterator[None]:
+    """Only one run writes a database at a time: a second waits briefly, then stops."""
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(str(db_path) + ".lock")
+    try:
+        lock.acquire(timeout=LOCK_WAIT_SECONDS)
+    except filelock.Timeout:
+        raise click.ClickException(
+            f"another run is updating {db_path} (lock {lock.lock_file} held for over "
+            f"{LOCK_WAIT_SECONDS}s); try again when it has finished"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def open_db(db_path: Path) -> sqlite_utils.Database:
+    db = store.open_db(db_path)
+    store.fail_stale_runs(db)  # under the run lock: any 'running' row is a dead run
+    return db
+
+
+@cli.command()
+@click.option(
+    "--source",
+    default="auto",
+    show_default=True,
+    metavar="auto|pubmed|snapshot|FILE",
+    help="auto: PubMed if it answers, else the bundled snapshot. "
+    "pubmed: live only, failing loudly (for scheduled jobs). snapshot: the bundled records. "
+    "FILE: an efetch XML file.",
+)
+@click.option("--full", is_flag=True, help="With PubMed: search everything, not only what is new since the last run.")
+@click.option("--batch-size", type=click.IntRange(1, pubmed.MAX_BATCH), default=pubmed.MAX_BATCH, show_default=True, help="Records per efetch request.")
+@db_option
+@topic_option
+def run(source: str, full: bool, batch_size: int, db_path: Path, topic_path: Path) -> None:
+    """One whole update: fetch or load the topic's studies and store them."""
+    topic = _topic(topic_path)
+    with run_lock(db_path):
+        db = open_db(db_path)
+        chosen = _choose_source(db, source, topic.query, full=full, batch_size=batch_size)
+        result = _load(db, chosen, command="run", query=topic.query)
+    _finish(db, db_path, result)
+
+
+@cli.command(name="import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@db_option
+def import_(files: tuple[Path, ...], db_path: Path) -> None:
+    """Load PubMed XML files (efetch output, .xml or .xml.gz)."""
+    with run_lock(db_path):
+        db = open_db(db_path)
+        result = _load(db, sources.file_source(list(files)), command="import")
+    _finish(db, db_path, result)
+
+
+@cli.command()
+@click.option("--runs", "n_runs", default=5, show_default=True, help="How many recent runs to show.")
+@db_option
+def status(n_runs: int, db_path: Path) -> None:
+    """Recent runs, studies by design and year, and how fresh the data is."""
+    if not db_path.exists():
+        raise click.ClickException(f"no database at {db_path}: run `evidence run` first")
+    db = store.open_db(db_path)
+    click.echo(report.status_text(db, n_runs=n_runs))
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8001, show_default=True, type=int, help="Port to listen on.")
+@db_option
+def serve(host: str, port: int, db_path: Path) -> None:
+    """Browse the database in Datasette (read-only)."""
+    if not db_path.exists():
+        raise click.ClickException(f"no database at {db_path}: run `evidence run` first")
+    args = [sys.executable, "-m", "datasette", "serve", str(db_path), "--host", host, "--port", str(port)]
+    metadata = db_path.parent / "metadata.yml"
+    if metadata.exists():
+        args += ["--metadata", str(metadata)]
+    os.execv(sys.executable, args)
+
+
+# --- helpers ----------------------------------------------------------------
+
+
+def _topic(path: Path):
+    try:
+        return load_topic(path)
+    except TopicError as e:
+        raise click.ClickException(str(e)) from None
+
+
+def _choose_source(db, source: str, query: str, *, full: bool, batch_size: int) -> sources.Source:
+    if source == "snapshot":
+        return sources.snapshot_source()
+    if source not in ("auto", "pubmed"):
+        path = Path(source)
+        if not path.is_file():
+            raise click.BadParameter(f"not auto, pubmed, snapshot or an existing file: {source}", param_hint="--source")
+        return sources.file_source([path])
+    client = pubmed.Client()
+    if source == "auto" and not client.probe():
+        _banner(
+            f"PubMed E-utilities ({client.settings.base_url}) did not answer: "
+            f"using the BUNDLED SNAPSHOT of {sources.SNAPSHOT_DATE}, not live data."
+        )
+        return sources.snapshot_source()
+    last = None if full else store.last_ok_run(db, source="pubmed", query=query)
+    since = sources.parse_since(last["started_at"]) if last else None
+    if source == "auto":
+        _banner(f"Using LIVE PubMed ({client.settings.base_url}).")
+    return sources.pubmed_source(client, query, since=since, batch_size=batch_size)
+
+
+def _load(db, source: sources.Source, *, command: str, query: str | None = None) -> RunResult:
+    """Run `load` with a progress bar on a terminal and plain log lines elsewhere."""
+    interactive = sys.stderr.isatty()
+    bar = tqdm(total=source.expected, unit="records", desc=source.name, disable=not interactive, file=sys.stderr)
+    seen = [0]
+
+    def tick() -> None:
+        if bar.total is None and source.expected:
+            bar.total = source.expected  # a live search says its size once it has run
+        seen[0] += 1
+        bar.update(1)
+        if not interactive and seen[0] % 1000 == 0:
+            log.info("%s: %d records read", source.name, seen[0])
+
+    try:
+        return load(db, source, command=command, query=query, on_record=tick)
+    finally:
+        bar.close()
+
+
+def _finish(db, db_path: Path, result: RunResult) -> None:
+    click.echo(report.run_summary(db, db_path, result))
+    if not result.ok:
+        raise click.ClickException(f"run {result.run_id} failed: {result.error}")
+
+
+def _banner(message: str) -> None:
+    line = "=" * min(78, max(40, len(message)))
+    click.echo(f"{line}\n{message}\n{line}", err=True)
+
+
+def main() -> None:
+    cli(prog_name="evidence")

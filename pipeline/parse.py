@@ -1,0 +1,477 @@
+"""PubMed XML (efetch output) → `Study` records, streaming.
+
+The file is read with lxml's iterparse one `PubmedArticle` at a time and each
+element is freed once handled, so memory stays flat however many records a
+file holds. Parsing is split in two steps so that an unchanged record costs
+almost nothing: `iter_articles` yields each record's raw bytes and content
+hash (cheap), and `parse_article` turns a record into a `Study` only when the
+caller needs it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import re
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Iterator, Union
+
+from lxml import etree
+
+RECORD_TAGS = ("PubmedArticle", "PubmedBookArticle", "DeleteCitation")
+
+XmlSource = Union[str, Path, bytes, IO[bytes]]
+
+MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1
+    )
+}
+# Inline tags whose content is a word of its own: when NCBI writes them with no
+# space around (`the<i>TERT</i>gene`), a space is put back. <sub>/<sup> are left
+# glued on purpose: `CO<sub>2</sub>` is one word.
+WORD_TAGS = {"i", "b", "u", "em", "strong"}
+NCT_RE = re.compile(r"\bNCT\d{8}\b")
+SPACE_RE = re.compile(r"\s+")
+# Whitespace holding a line break next to an inline tag: pretty-printing, not text.
+LAYOUT_END_RE = re.compile(r"[ \t]*\n\s*$")
+LAYOUT_START_RE = re.compile(r"^[ \t]*\n\s*")
+# CommentsCorrections types that change how a study may be cited.
+NOTICE_TYPES = {
+    "RetractionIn",
+    "RetractionOf",
+    "ErratumIn",
+    "ErratumFor",
+    "ExpressionOfConcernIn",
+    "ExpressionOfConcernFor",
+    "UpdateIn",
+    "UpdateOf",
+    "RepublishedIn",
+    "RepublishedFrom",
+}
+
+
+class MalformedRecord(ValueError):
+    """A record that is well-formed XML but lacks what a study needs (e.g. a PMID)."""
+
+    def __init__(self, pmid: str | None, reason: str):
+        super().__init__(f"PMID {pmid or '?'}: {reason}")
+        self.pmid = pmid
+        self.reason = reason
+
+
+@dataclass
+class Author:
+    last_name: str | None = None
+    fore_name: str | None = None
+    initials: str | None = None
+    collective_name: str | None = None
+    affiliations: list[str] = field(default_factory=list)
+    orcid: str | None = None
+
+    @property
+    def display(self) -> str:
+        """'Gildir S' style, as PubMed and Vancouver citations write names."""
+        if self.collective_name:
+            return self.collective_name
+        return " ".join(p for p in (self.last_name, self.initials) if p)
+
+
+@dataclass
+class Study:
+    """One PubMed record, as parsed: bibliographic facts only (extraction comes later)."""
+
+    pmid: str
+    title: str
+    abstract: str = ""
+    abstract_sections: list[dict] = field(default_factory=list)
+    journal: str | None = None
+    journal_abbrev: str | None = None
+    volume: str | None = None
+    issue: str | None = None
+    pages: str | None = None
+    year: int | None = None
+    pub_date: str | None = None
+    doi: str | None = None
+    pmcid: str | None = None
+    authors: list[Author] = field(default_factory=list)
+    publication_types: list[str] = field(default_factory=list)
+    mesh: list[str] = field(default_factory=list)
+    keywords: list[str] = field(default_factory=list)
+    language: str | None = None
+    nct: list[str] = field(default_factory=list)
+    retracted: bool = False
+    notices: list[dict] = field(default_factory=list)
+    entrez_date: str | None = None
+    revised_date: str | None = None
+    status: str | None = None
+    kind: str = "article"  # or "book" for PubmedBookArticle (e.g. StatPearls chapters)
+    raw_xml: bytes = b""
+    content_hash: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Article:
+    """A record's raw bytes and hash, before field parsing. `element` is only valid
+    until the iterator advances."""
+
+    pmid: str | None
+    tag: str
+    raw_xml: bytes
+    content_hash: str
+    element: etree._Element
+
+
+@contextmanager
+def open_xml(source: XmlSource) -> Iterator[IO[bytes]]:
+    """A binary stream for a path (gzip recognised by its magic bytes), bytes, or an
+    open file; files this opens are closed on exit, a caller's file is left open."""
+    if isinstance(source, bytes):
+        yield io.BytesIO(source)
+    elif isinstance(source, (str, Path)):
+        with open(source, "rb") as raw:
+            if raw.peek(2)[:2] == b"\x1f\x8b":
+                with gzip.GzipFile(fileobj=raw) as unzipped:
+                    yield unzipped  # type: ignore[misc]
+            else:
+                yield raw
+    else:
+        yield source
+
+
+def iter_articles(source: XmlSource) -> Iterator[Article]:
+    """Yield each record of an efetch XML document with its bytes and content hash.
+
+    Raises `etree.XMLSyntaxError` where the document is not well-formed (a
+    truncated file, say), after yielding every record before the fault.
+    """
+    with open_xml(source) as f:
+        # No DTD loading and no entity resolution: nothing reaches the network
+        # and no external entity is expanded.
+        context = etree.iterparse(
+            f,
+            events=("end",),
+            tag=RECORD_TAGS,
+            load_dtd=False,
+            no_network=True,
+            resolve_entities=False,
+            huge_tree=True,
+            remove_blank_text=False,
+        )
+        for _, elem in context:
+            raw = etree.tostring(elem, encoding="utf-8", with_tail=False)
+            pmid = elem.findtext("MedlineCitation/PMID") or elem.findtext("BookDocument/PMID")
+            yield Article(
+                pmid=pmid.strip() if pmid else None,
+                tag=elem.tag,
+                raw_xml=raw,
+                content_hash=hashlib.sha256(raw).hexdigest(),
+                element=elem,
+            )
+            # Free the record and everything before it: memory stays flat.
+            elem.clear()
+            parent = elem.getparent()
+            if parent is not None:
+                while elem.getprevious() is not None:
+                    del parent[0]
+
+
+def parse_article(article: Article) -> Study:
+    """Turn one record into a `Study`; raises `MalformedRecord` when it cannot."""
+    elem = article.element
+    if article.tag == "DeleteCitation":
+        raise MalformedRecord(None, "DeleteCitation (PubMed withdrew these PMIDs), not a record")
+    pmid = article.pmid
+    if not pmid:
+        raise MalformedRecord(None, "record has no PMID")
+    if not pmid.isdigit():
+        raise MalformedRecord(pmid, f"PMID {pmid!r} is not a number")
+    if article.tag == "PubmedBookArticle":
+        study = _parse_book(elem, pmid)
+    else:
+        study = _parse_citation(elem, pmid)
+    study.raw_xml = article.raw_xml
+    study.content_hash = article.content_hash
+    return study
+
+
+def parse(source: XmlSource) -> Iterator[Study | MalformedRecord]:
+    """Every record of a document as a `Study`, or a `MalformedRecord` saying why not."""
+    for article in iter_articles(source):
+        try:
+            yield parse_article(article)
+        except MalformedRecord as e:
+            yield e
+
+
+# --- record parts -----------------------------------------------------------
+
+
+def _parse_citation(elem: etree._Element, pmid: str) -> Study:
+    citation = elem.find("MedlineCitation")
+    article = citation.find("Article") if citation is not None else None
+    if article is None:
+        raise MalformedRecord(pmid, "record has no Article element")
+    journal = article.find("Journal")
+    title = text_of(article.find("ArticleTitle")) or text_of(article.find("VernacularTitle"))
+    sections = _abstract_sections(article.find("Abstract"))
+    issue_el = journal.find("JournalIssue") if journal is not None else None
+    pub_date_el = issue_el.find("PubDate") if issue_el is not None else None
+    year, pub_date = _pub_date(pub_date_el)
+    if year is None:
+        year, _ = _pub_date(article.find("ArticleDate"))
+    pubmed_data = elem.find("PubmedData")
+    ids = _article_ids(pubmed_data)
+    doi = ids.get("doi")
+    if not doi:
+        for loc in article.iterfind("ELocationID"):
+            if loc.get("EIdType") == "doi" and loc.get("ValidYN", "Y") == "Y":
+                doi = _clean(loc.text)
+                break
+    pub_types = [_clean(p.text) for p in article.iterfind("PublicationTypeList/PublicationType")]
+    notices = _notices(citation)
+    abstract = join_sections(sections)
+    return Study(
+        pmid=pmid,
+        title=title,
+        abstract=abstract,
+        abstract_sections=sections,
+        journal=_clean(journal.findtext("Title")) if journal is not None else None,
+        journal_abbrev=_clean(journal.findtext("ISOAbbreviation")) if journal is not None else None,
+        volume=_clean(issue_el.findtext("Volume")) if issue_el is not None else None,
+        issue=_clean(issue_el.findtext("Issue")) if issue_el is not None else None,
+        pages=_pages(article),
+        year=year,
+        pub_date=pub_date,
+        doi=doi,
+        pmcid=ids.get("pmc"),
+        authors=_authors(article.find("AuthorList")),
+        publication_types=pub_types,
+        mesh=[
+            _clean(d.text)
+            for d in citation.iterfind("MeshHeadingList/MeshHeading/DescriptorName")
+        ],
+        keywords=[text_of(k) for k in citation.iterfind("KeywordList/Keyword") if text_of(k)],
+        language=_clean(article.findtext("Language")),
+        nct=_nct(article, title, abstract),
+        retracted="Retracted Publication" in pub_types
+        or any(n["type"] == "RetractionIn" for n in notices),
+        notices=notices,
+        entrez_date=_history_date(pubmed_data, "entrez"),
+        revised_date=_ymd(citation.find("DateRevised")),
+        status=citation.get("Status"),
+    )
+
+
+def _parse_book(elem: etree._Element, pmid: str) -> Study:
+    doc = elem.find("BookDocument")
+    book = doc.find("Book") if doc is not None else None
+    if doc is None:
+        raise MalformedRecord(pmid, "book record has no BookDocument element")
+    title = text_of(doc.find("ArticleTitle")) or (text_of(book.find("BookTitle")) if book is not None else "")
+    sections = _abstract_sections(doc.find("Abstract"))
+    year, pub_date = _pub_date(book.find("PubDate") if book is not None else None)
+    authors = _authors(doc.find("AuthorList")) or _authors(book.find("AuthorList") if book is not None else None)
+    ids = _article_ids(elem.find("PubmedBookData"))
+    abstract = join_sections(sections)
+    return Study(
+        pmid=pmid,
+        title=title,
+        abstract=abstract,
+        abstract_sections=sections,
+        journal=_clean(book.findtext("BookTitle")) if book is not None else None,
+        year=year,
+        pub_date=pub_date,
+        doi=ids.get("doi"),
+        pmcid=ids.get("pmc"),
+        authors=authors,
+        publication_types=[_clean(p.text) for p in doc.iterfind("PublicationType")],
+        keywords=[text_of(k) for k in doc.iterfind("KeywordList/Keyword") if text_of(k)],
+        language=_clean(doc.findtext("Language")),
+        nct=_nct(doc, title, abstract),
+        entrez_date=_history_date(elem.find("PubmedBookData"), "entrez"),
+        revised_date=_ymd(doc.find("DateRevised")),
+        kind="book",
+    )
+
+
+def text_of(elem: etree._Element | None) -> str:
+    """An element's text with inline markup kept as plain text and spaces folded."""
+    if elem is None:
+        return ""
+    parts: list[str] = []
+    _collect(elem, parts, top=True)
+    return _clean("".join(parts)) or ""
+
+
+def _collect(elem: etree._Element, parts: list[str], top: bool = False) -> None:
+    tag = elem.tag if isinstance(elem.tag, str) else ""
+    local = tag.rsplit("}", 1)[-1].lower()
+    inline = not top
+    if inline and parts and LAYOUT_END_RE.search(parts[-1]):
+        # Indentation a re-serialiser put before an inline tag is layout, not a space.
+        parts[-1] = LAYOUT_END_RE.sub("", parts[-1])
+    spaced = inline and local in WORD_TAGS
+    if spaced and parts and parts[-1][-1:].isalnum():
+        parts.append(" ")
+    if elem.text:
+        parts.append(elem.text)
+    for child in elem:
+        _collect(child, parts)
+    tail = elem.tail
+    if inline and tail:
+        tail = LAYOUT_START_RE.sub("", tail)
+    if spaced and tail and tail[:1].isalnum():
+        parts.append(" ")
+    if inline and tail:
+        parts.append(tail)
+
+
+def _clean(s: str | None) -> str | None:
+    if s is None:
+        return None
+    s = SPACE_RE.sub(" ", s).strip()
+    return s or None
+
+
+def _abstract_sections(abstract: etree._Element | None) -> list[dict]:
+    if abstract is None:
+        return []
+    sections = []
+    for part in abstract.iterfind("AbstractText"):
+        text = text_of(part)
+        if not text:
+            continue
+        sections.append(
+            {"label": part.get("Label"), "category": part.get("NlmCategory"), "text": text}
+        )
+    return sections
+
+
+def join_sections(sections: list[dict]) -> str:
+    """The abstract as one text: 'LABEL: text' per section, one per line."""
+    return "\n".join(
+        f"{s['label']}: {s['text']}" if s.get("label") else s["text"] for s in sections
+    )
+
+
+def _authors(author_list: etree._Element | None) -> list[Author]:
+    if author_list is None:
+        return []
+    authors = []
+    for a in author_list.iterfind("Author"):
+        if a.get("ValidYN", "Y") != "Y":
+            continue
+        orcid = None
+        for ident in a.iterfind("Identifier"):
+            if ident.get("Source") == "ORCID":
+                orcid = _clean(ident.text)
+        authors.append(
+            Author(
+                last_name=_clean(a.findtext("LastName")),
+                fore_name=_clean(a.findtext("ForeName")),
+                initials=_clean(a.findtext("Initials")),
+                collective_name=text_of(a.find("CollectiveName")) or None,
+                affiliations=[
+                    text_of(x) for x in a.iterfind("AffiliationInfo/Affiliation") if text_of(x)
+                ],
+                orcid=orcid,
+            )
+        )
+    return authors
+
+
+def _pub_date(el: etree._Element | None) -> tuple[int | None, str | None]:
+    """(year, the date as PubMed writes it), from Year/Month/Day, Season or MedlineDate."""
+    if el is None:
+        return None, None
+    medline = _clean(el.findtext("MedlineDate"))
+    if medline:
+        m = re.search(r"\b(1[89]\d\d|20\d\d)\b", medline)
+        return (int(m.group(1)) if m else None), medline
+    year = _clean(el.findtext("Year"))
+    parts = [p for p in (year, _clean(el.findtext("Month")) or _clean(el.findtext("Season")), _clean(el.findtext("Day"))) if p]
+    return (int(year) if year and year.isdigit() else None), (" ".join(parts) or None)
+
+
+def _ymd(el: etree._Element | None) -> str | None:
+    """An ISO date from a Year/Month/Day element (month by number or name)."""
+    if el is None:
+        return None
+    year = _clean(el.findtext("Year"))
+    if not year or not year.isdigit():
+        return None
+    month = _clean(el.findtext("Month")) or "1"
+    month_n = int(month) if month.isdigit() else MONTHS.get(month[:3].lower(), 1)
+    day = _clean(el.findtext("Day")) or "1"
+    day_n = int(day) if day.isdigit() else 1
+    return f"{int(year):04d}-{month_n:02d}-{day_n:02d}"
+
+
+def _history_date(pubmed_data: etree._Element | None, status: str) -> str | None:
+    if pubmed_data is None:
+        return None
+    for d in pubmed_data.iterfind("History/PubMedPubDate"):
+        if d.get("PubStatus") == status:
+            return _ymd(d)
+    return None
+
+
+def _article_ids(pubmed_data: etree._Element | None) -> dict[str, str]:
+    # Only the record's own ArticleIdList: ReferenceList entries carry their own.
+    ids: dict[str, str] = {}
+    if pubmed_data is not None:
+        for a in pubmed_data.iterfind("ArticleIdList/ArticleId"):
+            kind, value = a.get("IdType"), _clean(a.text)
+            if kind and value and kind not in ids:
+                ids[kind] = value
+    return ids
+
+
+def _pages(article: etree._Element) -> str | None:
+    pages = _clean(article.findtext("Pagination/MedlinePgn"))
+    if pages:
+        return pages
+    start, end = _clean(article.findtext("Pagination/StartPage")), _clean(article.findtext("Pagination/EndPage"))
+    if start:
+        return f"{start}-{end}" if end else start
+    for loc in article.iterfind("ELocationID"):
+        if loc.get("EIdType") == "pii":
+            return _clean(loc.text)
+    return None
+
+
+def _notices(citation: etree._Element) -> list[dict]:
+    notices = []
+    for c in citation.iterfind("CommentsCorrectionsList/CommentsCorrections"):
+        ref_type = c.get("RefType")
+        if ref_type in NOTICE_TYPES:
+            notices.append(
+                {
+                    "type": ref_type,
+                    "pmid": _clean(c.findtext("PMID")),
+                    "source": _clean(c.findtext("RefSource")),
+                }
+            )
+    return notices
+
+
+def _nct(elem: etree._Element, title: str, abstract: str) -> list[str]:
+    """ClinicalTrials.gov numbers from DataBankList, then from the title and abstract."""
+    found: list[str] = []
+    for bank in elem.iterfind("DataBankList/DataBank"):
+        if (bank.findtext("DataBankName") or "").strip().lower() == "clinicaltrials.gov":
+            for acc in bank.iterfind("AccessionNumberList/AccessionNumber"):
+                if acc.text and acc.text.strip() not in found:
+                    found.append(acc.text.strip())
+    for number in NCT_RE.findall(f"{title}\n{abstract}"):
+        if number not in found:
+            found.append(number)
+    return found

@@ -1,0 +1,97 @@
+"""Plain-text reports for the terminal: a run's summary and `evidence status`."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import sqlite_utils
+
+if TYPE_CHECKING:
+    from .update import RunResult
+
+
+def run_summary(db: sqlite_utils.Database, db_path: Path, result: "RunResult") -> str:
+    c = result.counts
+    total = db["studies"].count
+    lines = [
+        f"Run {result.run_id} {'finished' if result.ok else 'FAILED'}: {result.source.detail}",
+        f"  studies found: {c.found}   new: {c.new}   updated: {c.updated}   "
+        f"unchanged: {c.unchanged}   skipped: {c.skipped}",
+    ]
+    for pmid, reason in c.problems[:10]:
+        lines.append(f"  skipped PMID {pmid or '?'}: {reason}")
+    if len(c.problems) > 10:
+        lines.append(f"  ... and {len(c.problems) - 10} more (table run_problems)")
+    lines += [
+        f"Database: {db_path} ({total} studies)",
+        "Next: `evidence status` for the ledger, `make serve` to browse in Datasette.",
+    ]
+    return "\n".join(lines)
+
+
+def status_text(db: sqlite_utils.Database, *, n_runs: int = 5) -> str:
+    lines = [f"Studies: {db['studies'].count}"]
+    lines.append("")
+    lines.append("Last runs:")
+    runs = list(db["runs"].rows_where(order_by="id desc", limit=n_runs))
+    if not runs:
+        lines.append("  (none yet)")
+    for r in runs:
+        counts = f"found {r['found'] or 0}, new {r['new'] or 0}, updated {r['updated'] or 0}, skipped {r['skipped'] or 0}"
+        lines.append(f"  #{r['id']} {r['started_at']} {r['status']:<7} {r['source']:<8} {counts}")
+        if r["error"]:
+            lines.append(f"      error: {r['error']}")
+    lines.append("")
+    lines.append("Freshness:")
+    lines.extend("  " + line for line in freshness(db))
+    lines.append("")
+    lines.append("By design:")
+    for design, n in db.execute(
+        "select coalesce(design, '(not extracted yet)'), count(*) from studies group by 1 order by 2 desc"
+    ):
+        lines.append(f"  {design:<24} {n}")
+    lines.append("")
+    lines.append("By year:")
+    for year, n in db.execute(
+        "select coalesce(year, '?'), count(*) from studies group by year order by year desc"
+    ):
+        lines.append(f"  {year}  {'#' * min(n, 60)} {n}")
+    return "\n".join(lines)
+
+
+def freshness(db: sqlite_utils.Database) -> list[str]:
+    """When the data was last refreshed, from where, and the newest record's entry date."""
+    out = []
+    last_ok = db.execute(
+        "select finished_at, source from runs where status = 'ok' order by id desc limit 1"
+    ).fetchone()
+    if last_ok:
+        age = _age(last_ok[0])
+        out.append(f"last successful run: {last_ok[0]} ({age} ago, from {last_ok[1]})")
+    else:
+        out.append("no successful run yet")
+    live = db.execute(
+        "select finished_at from runs where status = 'ok' and source = 'pubmed' order by id desc limit 1"
+    ).fetchone()
+    out.append(f"last live PubMed update: {live[0] if live else 'never (snapshot or files only)'}")
+    failures = db.execute(
+        "select count(*) from runs where status = 'failed' and id > coalesce("
+        "(select max(id) from runs where status = 'ok'), 0)"
+    ).fetchone()[0]
+    if failures:
+        out.append(f"failed runs since then: {failures}")
+    newest = db.execute("select max(entrez_date) from studies").fetchone()[0]
+    out.append(f"newest record entered PubMed: {newest or 'unknown'}")
+    return out
+
+
+def _age(stamp: str) -> str:
+    delta = datetime.now(timezone.utc) - datetime.fromisoformat(stamp)
+    seconds = int(delta.total_seconds())
+    if seconds < 3600:
+        return f"{seconds // 60} min"
+    if seconds < 86400 * 2:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 86400} days"

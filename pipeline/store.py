@@ -1,0 +1,355 @@
+"""The SQLite database: schema, study upserts with revisions, the runs ledger, FTS.
+
+sqlite-utils owns the schema (tables, FTS, indexes are re-applied idempotently
+at every open); the hot write path uses the connection's `executemany` inside
+one transaction per batch, which writes rows about twice as fast as
+sqlite-utils' row-at-a-time upserts and lets a batch land whole or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable
+
+import sqlite_utils
+
+from .parse import Study
+
+SCHEMA_VERSION = 1
+
+# Columns of `studies` filled from PubMed (the parser); JSON lists are marked.
+STUDY_COLUMNS: dict[str, type] = {
+    "pmid": str,
+    "title": str,
+    "abstract": str,
+    "journal": str,
+    "journal_abbrev": str,
+    "volume": str,
+    "issue": str,
+    "pages": str,
+    "year": int,
+    "pub_date": str,
+    "doi": str,
+    "pmcid": str,
+    "authors": str,
+    "abstract_sections": str,
+    "publication_types": str,
+    "mesh": str,
+    "keywords": str,
+    "language": str,
+    "nct": str,
+    "retracted": int,
+    "notices": str,
+    "entrez_date": str,
+    "revised_date": str,
+    "status": str,
+    "kind": str,
+    "content_hash": str,
+}
+JSON_COLUMNS = {
+    "authors",
+    "abstract_sections",
+    "publication_types",
+    "mesh",
+    "keywords",
+    "nct",
+    "notices",
+}
+# Columns the extractor fills (DESIGN's vocabularies); null until it has run.
+EXTRACTED_COLUMNS: dict[str, type] = {
+    "design": str,
+    "on_topic": int,
+    "headache_types": str,
+    "comparators": str,
+    "n_randomized": int,
+    "outcomes": str,
+    "direction": str,
+    "evidence_level": str,
+    "summary": str,
+    "extractor_version": str,
+}
+# Bookkeeping columns the store keeps.
+LEDGER_COLUMNS: dict[str, type] = {
+    "first_seen_run": int,
+    "last_changed_run": int,
+    "first_seen_at": str,
+    "updated_at": str,
+}
+
+
+def now() -> str:
+    """The current UTC time as ISO 8601 to the second."""
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+@dataclass
+class Counts:
+    """What one run did to the studies table."""
+
+    found: int = 0
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    problems: list[tuple[str | None, str]] = field(default_factory=list)
+
+    def add(self, other: "Counts") -> None:
+        for name in ("found", "new", "updated", "unchanged", "skipped"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.problems.extend(other.problems)
+
+
+def open_db(path: str | Path) -> sqlite_utils.Database:
+    """Open (creating if need be) the evidence database with its schema in place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite_utils.Database(path)
+    db.conn.execute("PRAGMA busy_timeout = 30000")
+    # WAL: Datasette keeps reading while a run writes.
+    if db.journal_mode != "wal":
+        db.enable_wal()
+    ensure_schema(db)
+    return db
+
+
+def ensure_schema(db: sqlite_utils.Database) -> None:
+    """Create or complete every table, index and FTS index; harmless to repeat."""
+    studies = db.table("studies")
+    columns = {**STUDY_COLUMNS, **EXTRACTED_COLUMNS, **LEDGER_COLUMNS}
+    if not studies.exists():
+        studies.create(columns, pk="pmid", not_null={"title"})
+    else:
+        missing = {c: t for c, t in columns.items() if c not in studies.columns_dict}
+        for name, kind in missing.items():
+            studies.add_column(name, kind)
+    for cols in (["year"], ["design"], ["entrez_date"], ["first_seen_run"]):
+        studies.create_index(cols, if_not_exists=True)
+    if not db["studies_fts"].exists():
+        studies.enable_fts(
+            ["title", "abstract", "mesh"], create_triggers=True, tokenize="porter"
+        )
+
+    db.table("raw_records").create(
+        {"pmid": str, "xml": bytes, "content_hash": str}, pk="pmid", if_not_exists=True
+    )
+    db.table("revisions").create(
+        {
+            "id": int,
+            "pmid": str,
+            "run_id": int,
+            "replaced_at": str,
+            "content_hash": str,
+            "record": str,  # the studies row as it was, JSON
+            "xml": bytes,  # its raw PubMed XML, zlib-compressed
+        },
+        pk="id",
+        if_not_exists=True,
+    )
+    db.table("revisions").create_index(["pmid"], if_not_exists=True)
+    db.table("runs").create(
+        {
+            "id": int,
+            "started_at": str,
+            "finished_at": str,
+            "status": str,  # running, ok, failed
+            "command": str,
+            "source": str,  # pubmed, snapshot, file
+            "source_detail": str,
+            "query": str,
+            "window": str,  # the PubMed date window asked for, if incremental
+            "found": int,
+            "new": int,
+            "updated": int,
+            "unchanged": int,
+            "skipped": int,
+            "error": str,
+        },
+        pk="id",
+        if_not_exists=True,
+    )
+    db.table("run_problems").create(
+        {"id": int, "run_id": int, "pmid": str, "reason": str},
+        pk="id",
+        if_not_exists=True,
+    )
+    db.table("meta").create({"key": str, "value": str}, pk="key", if_not_exists=True)
+    db.table("meta").upsert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
+
+
+def study_row(study: Study) -> dict:
+    """The `studies` columns a parsed study fills."""
+    d = study.to_dict()
+    row = {}
+    for name in STUDY_COLUMNS:
+        value = d.get(name)
+        if name in JSON_COLUMNS:
+            value = json.dumps(value, ensure_ascii=False)
+        elif name == "retracted":
+            value = int(bool(value))
+        row[name] = value
+    return row
+
+
+def known_hashes(db: sqlite_utils.Database) -> dict[str, str]:
+    """PMID → content hash of every stored study, to skip unchanged records before parsing."""
+    return dict(db.execute("select pmid, content_hash from studies"))
+
+
+def save_studies(
+    db: sqlite_utils.Database, studies: Iterable[Study], run_id: int, hashes: dict[str, str]
+) -> tuple[list[str], list[str]]:
+    """Insert new and update changed studies in one transaction; returns (new, updated) PMIDs.
+
+    `hashes` (PMID → stored hash) is updated in place. A changed study's previous
+    row and XML go to `revisions` first, and its extraction is cleared so the
+    extractor runs on the new text.
+    """
+    new_rows, changed_rows = [], []
+    for study in studies:
+        row = study_row(study)
+        (changed_rows if study.pmid in hashes else new_rows).append((row, study.raw_xml))
+    if not new_rows and not changed_rows:
+        return [], []
+    stamp = now()
+    cols = list(STUDY_COLUMNS)
+    conn = db.conn
+    with conn:  # one transaction: the batch lands whole or not at all
+        if changed_rows:
+            pmids = [r["pmid"] for r, _ in changed_rows]
+            _save_revisions(db, pmids, run_id, stamp)
+            assignments = ", ".join(f"[{c}] = :{c}" for c in cols if c != "pmid")
+            extracted = ", ".join(f"[{c}] = null" for c in EXTRACTED_COLUMNS)
+            conn.executemany(
+                f"update studies set {assignments}, {extracted}, "
+                "last_changed_run = :run_id, updated_at = :stamp where pmid = :pmid",
+                [{**r, "run_id": run_id, "stamp": stamp} for r, _ in changed_rows],
+            )
+        if new_rows:
+            names = cols + ["first_seen_run", "last_changed_run", "first_seen_at", "updated_at"]
+            conn.executemany(
+                f"insert into studies ({', '.join(f'[{c}]' for c in names)}) "
+                f"values ({', '.join(':' + c for c in names)})",
+                [
+                    {**r, "first_seen_run": run_id, "last_changed_run": run_id,
+                     "first_seen_at": stamp, "updated_at": stamp}
+                    for r, _ in new_rows
+                ],
+            )
+        conn.executemany(
+            "insert into raw_records (pmid, xml, content_hash) values (?, ?, ?) "
+            "on conflict(pmid) do update set xml = excluded.xml, content_hash = excluded.content_hash",
+            [(r["pmid"], zlib.compress(raw), r["content_hash"]) for r, raw in new_rows + changed_rows],
+        )
+    for row, _ in new_rows + changed_rows:
+        hashes[row["pmid"]] = row["content_hash"]
+    return [r["pmid"] for r, _ in new_rows], [r["pmid"] for r, _ in changed_rows]
+
+
+def _save_revisions(db: sqlite_utils.Database, pmids: list[str], run_id: int, stamp: str) -> None:
+    """Copy the current rows (and raw XML) of `pmids` into `revisions`."""
+    for chunk_start in range(0, len(pmids), 500):
+        chunk = pmids[chunk_start : chunk_start + 500]
+        marks = ", ".join("?" for _ in chunk)
+        rows = db.execute(f"select * from studies where pmid in ({marks})", chunk)
+        names = [d[0] for d in rows.description]
+        raw = dict(db.execute(f"select pmid, xml from raw_records where pmid in ({marks})", chunk))
+        db.conn.executemany(
+            "insert into revisions (pmid, run_id, replaced_at, content_hash, record, xml) "
+            "values (?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    rec["pmid"],
+                    run_id,
+                    stamp,
+                    rec["content_hash"],
+                    json.dumps(rec, ensure_ascii=False),
+                    raw.get(rec["pmid"]),
+                )
+                for rec in (dict(zip(names, values)) for values in rows.fetchall())
+            ],
+        )
+
+
+def raw_xml(db: sqlite_utils.Database, pmid: str) -> bytes | None:
+    """The stored PubMed XML of one record, decompressed."""
+    row = db.execute("select xml from raw_records where pmid = ?", [pmid]).fetchone()
+    return zlib.decompress(row[0]) if row else None
+
+
+# --- runs ledger ------------------------------------------------------------
+
+
+def start_run(
+    db: sqlite_utils.Database,
+    *,
+    command: str,
+    source: str,
+    source_detail: str | None = None,
+    query: str | None = None,
+    window: str | None = None,
+) -> int:
+    """Open a `runs` row with status 'running'; returns its id."""
+    with db.conn:
+        cursor = db.conn.execute(
+            "insert into runs (started_at, status, command, source, source_detail, query, [window]) "
+            "values (?, 'running', ?, ?, ?, ?, ?)",
+            [now(), command, source, source_detail, query, window],
+        )
+    return int(cursor.lastrowid)
+
+
+def update_run(db: sqlite_utils.Database, run_id: int, **values: object) -> None:
+    with db.conn:
+        db["runs"].update(run_id, values)
+
+
+def finish_run(
+    db: sqlite_utils.Database, run_id: int, counts: Counts, *, error: str | None = None
+) -> None:
+    """Close a run: counts, problems, end time, and status ok or failed."""
+    with db.conn:
+        db["runs"].update(
+            run_id,
+            {
+                "finished_at": now(),
+                "status": "failed" if error else "ok",
+                "found": counts.found,
+                "new": counts.new,
+                "updated": counts.updated,
+                "unchanged": counts.unchanged,
+                "skipped": counts.skipped,
+                "error": error,
+            },
+        )
+        if counts.problems:
+            db["run_problems"].insert_all(
+                [{"run_id": run_id, "pmid": p, "reason": r} for p, r in counts.problems]
+            )
+
+
+def last_ok_run(db: sqlite_utils.Database, *, source: str, query: str) -> dict | None:
+    """The latest successful run from `source` for `query` (the incremental watermark)."""
+    rows = list(
+        db["runs"].rows_where(
+            "status = 'ok' and source = ? and query = ?",
+            [source, query],
+            order_by="id desc",
+            limit=1,
+        )
+    )
+    return rows[0] if rows else None
+
+
+def fail_stale_runs(db: sqlite_utils.Database) -> None:
+    """Mark runs left 'running' by a killed process as failed (called under the run lock)."""
+    with db.conn:
+        db.conn.execute(
+            "update runs set status = 'failed', finished_at = coalesce(finished_at, ?), "
+            "error = coalesce(error, 'interrupted: the process ended before the run finished') "
+            "where status = 'running'",
+            [now()],
+        )

@@ -1,0 +1,123 @@
+"""One update: documents from a source → parse → store, recorded in the runs ledger.
+
+This is the order of the pipeline's load stages, kept out of the CLI so the
+CLI, the scheduler and the tests all run the same thing. Unchanged records are
+recognised by their content hash before they are parsed, so a re-run writes
+nothing. Records are written in batches, each in one transaction: a run that
+fails part-way leaves every stored record whole, records the failure, and does
+not move the incremental watermark, so the next run does the work again.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Callable
+
+import sqlite_utils
+from lxml import etree
+
+from . import store
+from .parse import MalformedRecord, Study, iter_articles, parse_article
+from .sources import Source
+
+log = logging.getLogger(__name__)
+
+BATCH = 1000  # records per write transaction
+
+
+@dataclass
+class RunResult:
+    run_id: int
+    source: Source
+    counts: store.Counts
+    new_pmids: list[str]
+    updated_pmids: list[str]
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def load(
+    db: sqlite_utils.Database,
+    source: Source,
+    *,
+    command: str,
+    query: str | None = None,
+    on_record: Callable[[], None] | None = None,
+) -> RunResult:
+    """Load every record of `source` into `db` as one run; never raises for a bad record
+    or a failing source: the run is marked failed with the error instead."""
+    run_id = store.start_run(
+        db,
+        command=command,
+        source=source.name,
+        source_detail=source.detail,
+        query=query,
+        window=source.window,
+    )
+    counts = store.Counts()
+    new: list[str] = []
+    updated: list[str] = []
+    hashes = store.known_hashes(db)
+    seen: set[str] = set()
+    batch: list[Study] = []
+
+    def flush() -> None:
+        n, u = store.save_studies(db, batch, run_id, hashes)
+        new.extend(n)
+        updated.extend(u)
+        counts.new += len(n)
+        counts.updated += len(u)
+        batch.clear()
+
+    error = None
+    try:
+        for document in source.documents():
+            try:
+                for article in iter_articles(document):
+                    if on_record:
+                        on_record()
+                    if article.pmid and article.pmid in seen:
+                        continue  # the same record twice in one run (e.g. entered and modified)
+                    counts.found += 1
+                    if article.pmid:
+                        seen.add(article.pmid)
+                    if article.pmid and hashes.get(article.pmid) == article.content_hash:
+                        counts.unchanged += 1
+                        continue
+                    try:
+                        batch.append(parse_article(article))
+                    except MalformedRecord as e:
+                        counts.skipped += 1
+                        counts.problems.append((e.pmid, e.reason))
+                        log.warning("skipped a malformed record: %s", e)
+                        continue
+                    if len(batch) >= BATCH:
+                        flush()
+            except etree.XMLSyntaxError as e:
+                raise ValueError(f"{_name(document)} is not well-formed PubMed XML: {e}") from e
+        flush()
+        if source.expected is not None and counts.found < source.expected:
+            raise RuntimeError(
+                f"the source announced {source.expected} records but delivered {counts.found}"
+            )
+    except KeyboardInterrupt:
+        store.finish_run(db, run_id, counts, error="interrupted by the user")
+        raise
+    except Exception as e:  # the run fails; what was stored stays whole
+        error = f"{type(e).__name__}: {e}"
+        if batch:
+            try:
+                flush()  # records parsed before the failure are whole: keep them
+            except Exception as e2:  # the store itself failed: keep the first error
+                log.error("could not store the last %d records: %s", len(batch), e2)
+        log.error("run %d failed: %s", run_id, error)
+    store.finish_run(db, run_id, counts, error=error)
+    return RunResult(run_id, source, counts, new, updated, error)
+
+
+def _name(document: object) -> str:
+    return str(document) if not isinstance(document, bytes) else "a PubMed reply"

@@ -1,0 +1,149 @@
+"""The `evidence` command end to end, into temporary databases."""
+
+from __future__ import annotations
+
+import gzip
+import subprocess
+import sys
+from datetime import date
+
+import pytest
+import sqlite_utils
+from click.testing import CliRunner
+
+from fake_eutils import make_efetch, record_bytes
+from pipeline.cli import cli
+
+
+def invoke(*args, **kwargs):
+    result = CliRunner().invoke(cli, list(map(str, args)), catch_exceptions=False, **kwargs)
+    return result
+
+
+def test_run_snapshot_builds_the_database_then_adds_nothing(db_path):
+    first = invoke("run", "--source", "snapshot", "--db", db_path)
+    assert first.exit_code == 0, first.output
+    assert "new: 27" in first.output and str(db_path) in first.output
+    db = sqlite_utils.Database(db_path)
+    assert db["studies"].count == 27
+    run = db["runs"].get(1)
+    assert (run["status"], run["source"], run["new"]) == ("ok", "snapshot", 27)
+    second = invoke("run", "--source", "snapshot", "--db", db_path)
+    assert second.exit_code == 0 and "new: 0" in second.output and "unchanged: 27" in second.output
+    assert db["studies"].count == 27 and db["runs"].count == 2
+
+
+def test_db_defaults_to_the_environment(tmp_path, monkeypatch):
+    target = tmp_path / "env.db"
+    monkeypatch.setenv("EVIDENCE_DB", str(target))
+    assert invoke("run", "--source", "snapshot").exit_code == 0
+    assert sqlite_utils.Database(target)["studies"].count == 27
+
+
+def test_import_adds_exactly_the_new_records(db_path, tmp_path, snapshot_xml):
+    """Importing a file of N records not yet stored adds N (here 3 new PMIDs, in .xml.gz)."""
+    invoke("run", "--source", "snapshot", "--db", db_path)
+    records = record_bytes(snapshot_xml)[:3]
+    renumbered = [
+        r.replace(f'<PMID Version="1">{p}</PMID>'.encode(), f'<PMID Version="1">9{p}</PMID>'.encode())
+        for r, p in zip(records, ["30813155", "33609358", "35659858"])
+    ]
+    path = tmp_path / "saved.xml.gz"
+    path.write_bytes(gzip.compress(make_efetch(renumbered)))
+    result = invoke("import", path, "--db", db_path)
+    assert result.exit_code == 0, result.output
+    assert "new: 3" in result.output
+    db = sqlite_utils.Database(db_path)
+    assert db["studies"].count == 30
+    assert db["runs"].get(2)["source"] == "file" and str(path) in db["runs"].get(2)["source_detail"]
+
+
+def test_import_of_a_missing_file_is_a_clear_error(db_path):
+    result = CliRunner().invoke(cli, ["import", "nope.xml", "--db", str(db_path)])
+    assert result.exit_code == 2 and "does not exist" in result.output
+
+
+def test_run_pubmed_stores_what_the_server_serves(db_path, fake_eutils, monkeypatch):
+    """Pointed at a local E-utilities, a live run fetches every record in as few requests as batching allows."""
+    monkeypatch.setenv("NCBI_EUTILS_URL", fake_eutils.base_url)
+    monkeypatch.setenv("NCBI_API_KEY", "sekret-key-123")  # 10 requests a second keeps the test quick
+    result = invoke("run", "--source", "pubmed", "--db", db_path)
+    assert result.exit_code == 0, result.output
+    db = sqlite_utils.Database(db_path)
+    assert {r["pmid"] for r in db["studies"].rows} == set(fake_eutils.pmids)
+    assert [r["path"] for r in fake_eutils.requests] == ["esearch.fcgi", "efetch.fcgi"]
+    run = db["runs"].get(1)
+    assert (run["status"], run["source"], run["found"], run["window"]) == ("ok", "pubmed", 27, None)
+    assert "dry needling" in run["query"]
+    assert "sekret-key-123" not in repr(run) and "sekret-key-123" not in result.output
+
+    # The next run is incremental: only what was entered or modified since a day before.
+    fake_eutils.requests.clear()
+    again = invoke("run", "--source", "pubmed", "--db", db_path)
+    assert again.exit_code == 0, again.output
+    searches = [r["params"] for r in fake_eutils.requests if r["path"] == "esearch.fcgi"]
+    yesterday = date.fromordinal(date.today().toordinal() - 1).strftime("%Y/%m/%d")
+    assert [(p["datetype"], p["mindate"]) for p in searches] == [("edat", yesterday), ("mdat", yesterday)]
+    assert db["runs"].get(2)["window"].startswith("entered or modified")
+
+
+def test_auto_falls_back_to_the_snapshot_loudly(db_path):
+    """With E-utilities unreachable (a closed loopback port), auto uses the snapshot and says so."""
+    result = invoke("run", "--db", db_path)
+    assert result.exit_code == 0, result.output
+    assert "BUNDLED SNAPSHOT" in result.output
+    assert sqlite_utils.Database(db_path)["runs"].get(1)["source"] == "snapshot"
+
+
+def test_auto_uses_pubmed_when_it_answers(db_path, fake_eutils, monkeypatch):
+    monkeypatch.setenv("NCBI_EUTILS_URL", fake_eutils.base_url)
+    result = invoke("run", "--db", db_path)
+    assert result.exit_code == 0 and "LIVE PubMed" in result.output
+    assert sqlite_utils.Database(db_path)["runs"].get(1)["source"] == "pubmed"
+
+
+def test_pubmed_failure_exits_non_zero_and_is_in_the_ledger(db_path, monkeypatch):
+    """Scheduled jobs use --source pubmed: unreachable PubMed is a failed run, never a quiet one."""
+    from pipeline import pubmed
+
+    original = pubmed.Client.__init__
+
+    def quick(self, *a, **k):  # fewer, shorter retries: a closed port fails at once anyway
+        original(self, *a, **{**k, "attempts": 2, "backoff_initial": 0.01, "backoff_jitter": 0.01})
+
+    monkeypatch.setattr(pubmed.Client, "__init__", quick)
+    result = CliRunner().invoke(cli, ["run", "--source", "pubmed", "--db", str(db_path)])
+    assert result.exit_code == 1 and "failed" in result.output
+    run = sqlite_utils.Database(db_path)["runs"].get(1)
+    assert run["status"] == "failed" and "ConnectionError" in run["error"]
+
+
+def test_status_reports_runs_counts_and_freshness(db_path):
+    invoke("run", "--source", "snapshot", "--db", db_path)
+    out = invoke("status", "--db", db_path).output
+    assert "Studies: 27" in out and "snapshot" in out and "last successful run" in out
+    assert "2019" in out and "newest record entered PubMed: 2023-09-04" in out
+
+
+def test_every_command_has_help():
+    for command in cli.commands:
+        result = invoke(command, "--help")
+        assert result.exit_code == 0 and "Usage:" in result.output
+        assert cli.commands[command].help, command
+
+
+def test_python_dash_m_runs_the_same_program():
+    out = subprocess.run([sys.executable, "-m", "pipeline", "--help"], capture_output=True, text=True, check=True)
+    assert "run" in out.stdout and "import" in out.stdout and "status" in out.stdout
+
+
+def test_a_second_run_waits_for_the_lock_then_stops(db_path, monkeypatch):
+    import filelock
+
+    from pipeline import cli as cli_module
+
+    monkeypatch.setattr(cli_module, "LOCK_WAIT_SECONDS", 0.2)
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    with filelock.FileLock(str(db_path) + ".lock"):
+        result = CliRunner().invoke(cli, ["run", "--source", "snapshot", "--db", str(db_path)])
+    assert result.exit_code == 1 and "another run is updating" in result.output

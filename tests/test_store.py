@@ -1,0 +1,137 @@
+"""The store: upserts by PMID, revisions, raw XML, FTS, the runs ledger — through `load`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from fake_eutils import make_efetch, record_bytes
+from pipeline import store
+from pipeline.sources import Source, file_source, snapshot_source
+from pipeline.update import load
+
+
+def bytes_source(*documents: bytes, expected: int | None = None) -> Source:
+    return Source(name="file", detail="test", documents=lambda: iter(documents), expected=expected)
+
+
+def test_schema_is_complete_and_reapplying_it_is_harmless(db_path):
+    db = store.open_db(db_path)
+    store.ensure_schema(db)
+    store.open_db(db_path)
+    for table in ("studies", "raw_records", "revisions", "runs", "run_problems", "studies_fts", "meta"):
+        assert db[table].exists(), table
+    cols = set(db["studies"].columns_dict)
+    design_cols = {
+        "pmid", "title", "abstract", "journal", "year", "doi", "pmcid", "publication_types", "mesh",
+        "retracted", "nct", "design", "on_topic", "headache_types", "comparators", "n_randomized",
+        "outcomes", "direction", "summary",
+    }
+    assert design_cols <= cols
+    assert db.journal_mode == "wal"
+    assert db["studies"].pks == ["pmid"]
+
+
+def test_snapshot_load_stores_every_record_whole(db, snapshot_xml):
+    result = load(db, snapshot_source(), command="run", query="q")
+    assert result.ok and (result.counts.found, result.counts.new) == (27, 27)
+    row = db["studies"].get("30813155")
+    assert row["doi"] == "10.1097/MD.0000000000014520"
+    assert json.loads(row["nct"]) == ["NCT03500861"]
+    assert json.loads(row["publication_types"]) == ["Journal Article", "Randomized Controlled Trial"]
+    assert json.loads(row["authors"])[1]["last_name"] == "Tüzün"
+    assert row["retracted"] == 0 and row["first_seen_run"] == result.run_id
+    # The raw XML is kept, so a better parser can re-run without refetching.
+    raw = store.raw_xml(db, "30813155")
+    assert hashlib.sha256(raw).hexdigest() == row["content_hash"]
+    assert b"<PMID Version=\"1\">30813155</PMID>" in raw
+    run = db["runs"].get(result.run_id)
+    assert (run["status"], run["source"], run["found"], run["new"], run["error"]) == ("ok", "snapshot", 27, 27, None)
+    assert run["started_at"] <= run["finished_at"]
+
+
+def test_second_load_changes_nothing(db):
+    load(db, snapshot_source(), command="run")
+    before = list(db["studies"].rows)
+    second = load(db, snapshot_source(), command="run")
+    assert (second.counts.new, second.counts.updated, second.counts.unchanged) == (0, 0, 27)
+    assert list(db["studies"].rows) == before  # not even updated_at moved
+    assert db["revisions"].count == 0
+
+
+def test_changed_record_is_updated_and_keeps_its_previous_version(db, snapshot_xml):
+    records = record_bytes(snapshot_xml)
+    load(db, bytes_source(make_efetch(records)), command="import")
+    old = db["studies"].get("30813155")
+    changed = records[0].replace(b"versus sham needling", b"versus quokka needling")
+    result = load(db, bytes_source(make_efetch([changed] + records[1:])), command="import")
+    assert (result.counts.updated, result.counts.unchanged, result.updated_pmids) == (1, 26, ["30813155"])
+    new = db["studies"].get("30813155")
+    assert "quokka needling" in new["title"] and new["content_hash"] != old["content_hash"]
+    assert new["first_seen_run"] == old["first_seen_run"] and new["last_changed_run"] == result.run_id
+    (rev,) = db["revisions"].rows
+    assert rev["pmid"] == "30813155" and rev["content_hash"] == old["content_hash"]
+    assert json.loads(rev["record"])["title"] == old["title"]
+    # The full-text index follows the change.
+    hits = [r["pmid"] for r in db["studies"].search("quokka")]
+    assert hits == ["30813155"]
+
+
+def test_full_text_search_covers_title_abstract_and_mesh(db):
+    load(db, snapshot_source(), command="run")
+    assert {r["pmid"] for r in db["studies"].search("cervicogenic")} >= {"29037632"}
+    assert "35659858" in {r["pmid"] for r in db["studies"].search('"Dry Needling"')}
+    # porter stemming: "needles" finds "needling"
+    assert db["studies"].search("needles", limit=1)
+
+
+def test_malformed_record_is_skipped_and_reported(db, snapshot_xml):
+    records = record_bytes(snapshot_xml)[:3]
+    broken = records[1].replace(b'<PMID Version="1">33609358</PMID>', b'<PMID Version="1">33609x58</PMID>')
+    result = load(db, bytes_source(make_efetch([records[0], broken, records[2]])), command="import")
+    assert result.ok and (result.counts.new, result.counts.skipped) == (2, 1)
+    (problem,) = db["run_problems"].rows
+    assert problem["pmid"] == "33609x58" and "not a number" in problem["reason"]
+    assert db["runs"].get(result.run_id)["skipped"] == 1
+
+
+def test_failed_run_keeps_whole_records_and_the_next_run_completes(db, snapshot_xml):
+    """A source that breaks mid-way: stored records stay whole, the run is 'failed', a rerun finishes."""
+    records = record_bytes(snapshot_xml)
+    good = make_efetch(records[:10])
+
+    def breaking():
+        yield good
+        raise ConnectionError("network went away")
+
+    failed = load(db, Source(name="pubmed", detail="test", documents=breaking), command="run", query="q")
+    assert not failed.ok and "network went away" in failed.error
+    assert db["runs"].get(failed.run_id)["status"] == "failed"
+    assert db["studies"].count == 10
+    assert store.last_ok_run(db, source="pubmed", query="q") is None  # watermark not moved
+    assert db.execute("pragma integrity_check").fetchone()[0] == "ok"
+    done = load(db, Source(name="pubmed", detail="test", documents=lambda: iter([make_efetch(records)])), command="run", query="q")
+    assert done.ok and (done.counts.new, done.counts.unchanged) == (17, 10)
+    assert store.last_ok_run(db, source="pubmed", query="q")["id"] == done.run_id
+
+
+def test_fewer_records_than_announced_fails_the_run(db, snapshot_xml):
+    records = record_bytes(snapshot_xml)
+    result = load(db, bytes_source(make_efetch(records[:5]), expected=27), command="run")
+    assert not result.ok and "announced 27 records but delivered 5" in result.error
+
+
+def test_truncated_file_fails_the_run_and_keeps_what_came_before(db, tmp_path, snapshot_xml):
+    data = snapshot_xml.read_bytes()
+    path = tmp_path / "cut.xml"
+    path.write_bytes(data[: data.index(b'<PMID Version="1">35659858')])
+    result = load(db, file_source([path]), command="import")
+    assert not result.ok and "not well-formed" in result.error and "cut.xml" in result.error
+    assert db["studies"].count == 2
+
+
+def test_stale_running_rows_are_marked_failed(db):
+    run_id = store.start_run(db, command="run", source="pubmed")
+    store.fail_stale_runs(db)
+    row = db["runs"].get(run_id)
+    assert row["status"] == "failed" and "interrupted" in row["error"]
