@@ -15,7 +15,7 @@ import hashlib
 import io
 import re
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Iterator, Union
 
@@ -36,7 +36,6 @@ MONTHS = {
 # glued on purpose: `CO<sub>2</sub>` is one word.
 WORD_TAGS = {"i", "b", "u", "em", "strong"}
 NCT_RE = re.compile(r"\bNCT\d{8}\b")
-SPACE_RE = re.compile(r"\s+")
 # Whitespace holding a line break next to an inline tag: pretty-printing, not text.
 LAYOUT_END_RE = re.compile(r"[ \t]*\n\s*$")
 LAYOUT_START_RE = re.compile(r"^[ \t]*\n\s*")
@@ -113,20 +112,51 @@ class Study:
     raw_xml: bytes = b""
     content_hash: str = ""
 
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
-@dataclass
+class DocumentError(ValueError):
+    """The document as a whole is unusable: not PubMed XML, or cut short."""
+
+
 class Article:
-    """A record's raw bytes and hash, before field parsing. `element` is only valid
-    until the iterator advances."""
+    """One record's raw bytes, PMID and content hash, before any field parsing.
 
-    pmid: str | None
-    tag: str
-    raw_xml: bytes
-    content_hash: str
-    element: etree._Element
+    The XML tree is built only when `element` is first asked for, so a record
+    whose hash shows it unchanged costs a byte search and a hash, nothing more.
+    """
+
+    __slots__ = ("pmid", "tag", "raw_xml", "content_hash", "_prefix", "_element")
+
+    def __init__(self, tag: str, raw_xml: bytes, prefix: bytes = b""):
+        self.tag = tag
+        self.raw_xml = raw_xml
+        self.content_hash = hashlib.sha256(raw_xml).hexdigest()
+        m = PMID_RE.search(raw_xml)
+        self.pmid: str | None = m.group(1).decode("ascii", "replace").strip() if m else None
+        self._prefix = prefix
+        self._element: etree._Element | None = None
+
+    @property
+    def element(self) -> etree._Element:
+        """The record's XML tree; raises MalformedRecord if the record is not well-formed."""
+        if self._element is None:
+            try:
+                self._element = etree.fromstring(self._prefix + self.raw_xml, XML_PARSER)
+            except etree.XMLSyntaxError as e:
+                raise MalformedRecord(self.pmid, f"not well-formed XML: {e}") from None
+        return self._element
+
+
+# No DTD loading and no entity resolution: nothing reaches the network and no
+# external entity is expanded.
+XML_PARSER = etree.XMLParser(
+    load_dtd=False, no_network=True, resolve_entities=False, huge_tree=True
+)
+RECORD_START_RE = re.compile(rb"<(PubmedArticle|PubmedBookArticle|DeleteCitation)[\s>]")
+PMID_RE = re.compile(rb"<PMID[^>]*>([^<]*)</PMID>")
+ENCODING_RE = re.compile(rb"""<\?xml[^>]*encoding=["']([A-Za-z0-9._-]+)["']""")
+CHUNK = 1 << 20  # bytes per read
+HEAD = 1 << 16
 
 
 @contextmanager
@@ -147,40 +177,62 @@ def open_xml(source: XmlSource) -> Iterator[IO[bytes]]:
 
 
 def iter_articles(source: XmlSource) -> Iterator[Article]:
-    """Yield each record of an efetch XML document with its bytes and content hash.
+    """Yield each record of an efetch XML document, streaming, with its bytes and hash.
 
-    Raises `etree.XMLSyntaxError` where the document is not well-formed (a
-    truncated file, say), after yielding every record before the fault.
+    Records are cut from the byte stream at their `<PubmedArticle>` tags (PubMed
+    XML has no CDATA, comments or entities that could hide one), so memory holds
+    one read buffer and one record, and an unchanged record is never parsed. A
+    record that is not well-formed fails alone, when its `element` is built.
+    Raises `DocumentError` when the document is not a PubmedArticleSet or ends
+    before it should, after yielding every whole record before the fault.
     """
     with open_xml(source) as f:
-        # No DTD loading and no entity resolution: nothing reaches the network
-        # and no external entity is expanded.
-        context = etree.iterparse(
-            f,
-            events=("end",),
-            tag=RECORD_TAGS,
-            load_dtd=False,
-            no_network=True,
-            resolve_entities=False,
-            huge_tree=True,
-            remove_blank_text=False,
-        )
-        for _, elem in context:
-            raw = etree.tostring(elem, encoding="utf-8", with_tail=False)
-            pmid = elem.findtext("MedlineCitation/PMID") or elem.findtext("BookDocument/PMID")
-            yield Article(
-                pmid=pmid.strip() if pmid else None,
-                tag=elem.tag,
-                raw_xml=raw,
-                content_hash=hashlib.sha256(raw).hexdigest(),
-                element=elem,
-            )
-            # Free the record and everything before it: memory stays flat.
-            elem.clear()
-            parent = elem.getparent()
-            if parent is not None:
-                while elem.getprevious() is not None:
-                    del parent[0]
+        buffer = f.read(max(CHUNK, HEAD))  # the prolog (declaration, DOCTYPE) fits in HEAD
+        head = buffer.lstrip()
+        in_set = b"<PubmedArticleSet" in buffer
+        if not in_set and not head.startswith(RECORD_TAGS_B):
+            raise DocumentError(f"not a PubMed efetch document (no PubmedArticleSet); it starts {head[:60]!r}")
+        m = ENCODING_RE.search(buffer[:200])
+        prefix = b""
+        if m and m.group(1).lower() not in (b"utf-8", b"utf8", b"us-ascii", b"ascii"):
+            prefix = b'<?xml version="1.0" encoding="' + m.group(1) + b'"?>'
+        pos, eof, closed = 0, False, False
+        while True:
+            start = RECORD_START_RE.search(buffer, pos)
+            if start is None:
+                closed = closed or b"</PubmedArticleSet>" in buffer[pos:]
+                if eof:
+                    break
+                buffer = buffer[max(pos, len(buffer) - 64):]  # keep a tag cut in two
+                pos = 0
+                more = f.read(CHUNK)
+                eof = not more
+                buffer += more
+                continue
+            closing = b"</" + start.group(1) + b">"
+            end = buffer.find(closing, start.end())
+            if end < 0:
+                # The record runs past the buffer: keep it and read on until it closes.
+                buffer, pos = buffer[start.start():], 0
+                while end < 0 and not eof:
+                    more = f.read(CHUNK)
+                    eof = not more
+                    search_from = max(0, len(buffer) - len(closing))
+                    buffer += more
+                    end = buffer.find(closing, search_from)
+                if end < 0:
+                    raise DocumentError(
+                        f"the document ends inside a {start.group(1).decode()} record (truncated)"
+                    )
+                start = RECORD_START_RE.match(buffer, 0)
+            end += len(closing)
+            yield Article(start.group(1).decode(), buffer[start.start():end], prefix)  # type: ignore[union-attr]
+            pos = end
+        if in_set and not closed:
+            raise DocumentError("the document ends before </PubmedArticleSet> (truncated)")
+
+
+RECORD_TAGS_B = tuple(f"<{t}".encode() for t in RECORD_TAGS)
 
 
 def parse_article(article: Article) -> Study:
@@ -306,6 +358,8 @@ def text_of(elem: etree._Element | None) -> str:
     """An element's text with inline markup kept as plain text and spaces folded."""
     if elem is None:
         return ""
+    if len(elem) == 0:  # no inline markup: the common case
+        return _clean(elem.text) or ""
     parts: list[str] = []
     _collect(elem, parts, top=True)
     return _clean("".join(parts)) or ""
@@ -335,9 +389,13 @@ def _collect(elem: etree._Element, parts: list[str], top: bool = False) -> None:
 
 
 def _clean(s: str | None) -> str | None:
-    if s is None:
+    if not s:
         return None
-    s = SPACE_RE.sub(" ", s).strip()
+    s = s.strip()
+    # Most text is already clean; isprintable() is False for line breaks, tabs and
+    # no-break/thin spaces, so only text holding those (or double spaces) is folded.
+    if not s.isprintable() or "  " in s:
+        s = " ".join(s.split())
     return s or None
 
 
@@ -369,22 +427,24 @@ def _authors(author_list: etree._Element | None) -> list[Author]:
     for a in author_list.iterfind("Author"):
         if a.get("ValidYN", "Y") != "Y":
             continue
-        orcid = None
-        for ident in a.iterfind("Identifier"):
-            if ident.get("Source") == "ORCID":
-                orcid = _clean(ident.text)
-        authors.append(
-            Author(
-                last_name=_clean(a.findtext("LastName")),
-                fore_name=_clean(a.findtext("ForeName")),
-                initials=_clean(a.findtext("Initials")),
-                collective_name=text_of(a.find("CollectiveName")) or None,
-                affiliations=[
-                    text_of(x) for x in a.iterfind("AffiliationInfo/Affiliation") if text_of(x)
-                ],
-                orcid=orcid,
-            )
-        )
+        author = Author()
+        for part in a:  # one pass over the children instead of a lookup per field
+            tag = part.tag
+            if tag == "LastName":
+                author.last_name = _clean(part.text)
+            elif tag == "ForeName":
+                author.fore_name = _clean(part.text)
+            elif tag == "Initials":
+                author.initials = _clean(part.text)
+            elif tag == "CollectiveName":
+                author.collective_name = text_of(part) or None
+            elif tag == "AffiliationInfo":
+                affiliation = text_of(part.find("Affiliation"))
+                if affiliation:
+                    author.affiliations.append(affiliation)
+            elif tag == "Identifier" and part.get("Source") == "ORCID":
+                author.orcid = _clean(part.text)
+        authors.append(author)
     return authors
 
 
@@ -405,12 +465,13 @@ def _ymd(el: etree._Element | None) -> str | None:
     """An ISO date from a Year/Month/Day element (month by number or name)."""
     if el is None:
         return None
-    year = _clean(el.findtext("Year"))
-    if not year or not year.isdigit():
+    parts = {child.tag: (child.text or "").strip() for child in el}
+    year = parts.get("Year", "")
+    if not year.isdigit():
         return None
-    month = _clean(el.findtext("Month")) or "1"
+    month = parts.get("Month") or "1"
     month_n = int(month) if month.isdigit() else MONTHS.get(month[:3].lower(), 1)
-    day = _clean(el.findtext("Day")) or "1"
+    day = parts.get("Day") or "1"
     day_n = int(day) if day.isdigit() else 1
     return f"{int(year):04d}-{month_n:02d}-{day_n:02d}"
 
@@ -471,7 +532,8 @@ def _nct(elem: etree._Element, title: str, abstract: str) -> list[str]:
             for acc in bank.iterfind("AccessionNumberList/AccessionNumber"):
                 if acc.text and acc.text.strip() not in found:
                     found.append(acc.text.strip())
-    for number in NCT_RE.findall(f"{title}\n{abstract}"):
+    text = f"{title}\n{abstract}"
+    for number in NCT_RE.findall(text) if "NCT" in text else ():
         if number not in found:
             found.append(number)
     return found

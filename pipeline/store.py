@@ -9,7 +9,7 @@ sqlite-utils' row-at-a-time upserts and lets a batch land whole or not at all.
 from __future__ import annotations
 
 import json
-import zlib
+import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -72,6 +72,7 @@ EXTRACTED_COLUMNS: dict[str, type] = {
     "summary": str,
     "extractor_version": str,
 }
+FTS_COLUMNS = ["title", "abstract", "mesh"]
 # Bookkeeping columns the store keeps.
 LEDGER_COLUMNS: dict[str, type] = {
     "first_seen_run": int,
@@ -79,6 +80,9 @@ LEDGER_COLUMNS: dict[str, type] = {
     "first_seen_at": str,
     "updated_at": str,
 }
+
+
+_to_json = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def now() -> str:
@@ -107,7 +111,9 @@ def open_db(path: str | Path) -> sqlite_utils.Database:
     """Open (creating if need be) the evidence database with its schema in place."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    db = sqlite_utils.Database(path)
+    # check_same_thread off: `update.load` writes from one worker thread while the
+    # main thread parses; it never uses the connection from two threads at once.
+    db = sqlite_utils.Database(sqlite3.connect(path, check_same_thread=False))
     db.conn.execute("PRAGMA busy_timeout = 30000")
     # WAL: Datasette keeps reading while a run writes.
     if db.journal_mode != "wal":
@@ -129,12 +135,13 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
     for cols in (["year"], ["design"], ["entrez_date"], ["first_seen_run"]):
         studies.create_index(cols, if_not_exists=True)
     if not db["studies_fts"].exists():
-        studies.enable_fts(
-            ["title", "abstract", "mesh"], create_triggers=True, tokenize="porter"
-        )
+        # No triggers: `save_studies` (the only writer of these columns) updates the
+        # index in bulk per batch, about four times faster than row triggers, and
+        # updates of other columns (extraction) do not touch the index at all.
+        studies.enable_fts(FTS_COLUMNS, create_triggers=False, tokenize="porter")
 
     db.table("raw_records").create(
-        {"pmid": str, "xml": bytes, "content_hash": str}, pk="pmid", if_not_exists=True
+        {"pmid": str, "xml": str, "content_hash": str}, pk="pmid", if_not_exists=True
     )
     db.table("revisions").create(
         {
@@ -144,7 +151,7 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
             "replaced_at": str,
             "content_hash": str,
             "record": str,  # the studies row as it was, JSON
-            "xml": bytes,  # its raw PubMed XML, zlib-compressed
+            "xml": str,  # its raw PubMed XML
         },
         pk="id",
         if_not_exists=True,
@@ -182,15 +189,11 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
 
 def study_row(study: Study) -> dict:
     """The `studies` columns a parsed study fills."""
-    d = study.to_dict()
-    row = {}
-    for name in STUDY_COLUMNS:
-        value = d.get(name)
-        if name in JSON_COLUMNS:
-            value = json.dumps(value, ensure_ascii=False)
-        elif name == "retracted":
-            value = int(bool(value))
-        row[name] = value
+    row = {name: getattr(study, name) for name in STUDY_COLUMNS}
+    row["authors"] = [vars(a) for a in study.authors]
+    for name in JSON_COLUMNS:
+        row[name] = _to_json(row[name]) if row[name] else "[]"
+    row["retracted"] = int(study.retracted)
     return row
 
 
@@ -221,6 +224,7 @@ def save_studies(
         if changed_rows:
             pmids = [r["pmid"] for r, _ in changed_rows]
             _save_revisions(db, pmids, run_id, stamp)
+            _fts(db, "delete", pmids)
             assignments = ", ".join(f"[{c}] = :{c}" for c in cols if c != "pmid")
             extracted = ", ".join(f"[{c}] = null" for c in EXTRACTED_COLUMNS)
             conn.executemany(
@@ -242,11 +246,31 @@ def save_studies(
         conn.executemany(
             "insert into raw_records (pmid, xml, content_hash) values (?, ?, ?) "
             "on conflict(pmid) do update set xml = excluded.xml, content_hash = excluded.content_hash",
-            [(r["pmid"], zlib.compress(raw), r["content_hash"]) for r, raw in new_rows + changed_rows],
+            [(r["pmid"], raw.decode("utf-8"), r["content_hash"]) for r, raw in new_rows + changed_rows],
         )
+        _fts(db, "insert", [r["pmid"] for r, _ in new_rows + changed_rows])
     for row, _ in new_rows + changed_rows:
         hashes[row["pmid"]] = row["content_hash"]
     return [r["pmid"] for r, _ in new_rows], [r["pmid"] for r, _ in changed_rows]
+
+
+def _fts(db: sqlite_utils.Database, action: str, pmids: list[str]) -> None:
+    """Add (`insert`) or remove (`delete`, before a change) these studies in the FTS index."""
+    cols = ", ".join(FTS_COLUMNS)
+    head = (
+        f"insert into studies_fts (studies_fts, rowid, {cols}) select 'delete', rowid, {cols}"
+        if action == "delete"
+        else f"insert into studies_fts (rowid, {cols}) select rowid, {cols}"
+    )
+    for start in range(0, len(pmids), 1000):
+        chunk = pmids[start : start + 1000]
+        db.conn.execute(f"{head} from studies where pmid in ({', '.join('?' * len(chunk))})", chunk)
+
+
+def rebuild_fts(db: sqlite_utils.Database) -> None:
+    """Rebuild the full-text index from `studies` (after writing to it by hand)."""
+    with db.conn:
+        db.conn.execute("insert into studies_fts (studies_fts) values ('rebuild')")
 
 
 def _save_revisions(db: sqlite_utils.Database, pmids: list[str], run_id: int, stamp: str) -> None:
@@ -275,9 +299,9 @@ def _save_revisions(db: sqlite_utils.Database, pmids: list[str], run_id: int, st
 
 
 def raw_xml(db: sqlite_utils.Database, pmid: str) -> bytes | None:
-    """The stored PubMed XML of one record, decompressed."""
+    """The stored PubMed XML of one record."""
     row = db.execute("select xml from raw_records where pmid = ?", [pmid]).fetchone()
-    return zlib.decompress(row[0]) if row else None
+    return row[0].encode("utf-8") if row else None
 
 
 # --- runs ledger ------------------------------------------------------------

@@ -11,14 +11,14 @@ not move the incremental watermark, so the next run does the work again.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
 import sqlite_utils
-from lxml import etree
 
 from . import store
-from .parse import MalformedRecord, Study, iter_articles, parse_article
+from .parse import DocumentError, MalformedRecord, Study, iter_articles, parse_article
 from .sources import Source
 
 log = logging.getLogger(__name__)
@@ -63,21 +63,33 @@ def load(
     updated: list[str] = []
     hashes = store.known_hashes(db)
     seen: set[str] = set()
+    delivered = 0
     batch: list[Study] = []
+    # One writer thread: SQLite writes (which release the GIL) overlap with
+    # parsing the next batch. One batch at most is in flight.
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
+    pending: list[Future] = []
+
+    def collect() -> None:
+        while pending:
+            n, u = pending.pop().result()
+            new.extend(n)
+            updated.extend(u)
+            counts.new += len(n)
+            counts.updated += len(u)
 
     def flush() -> None:
-        n, u = store.save_studies(db, batch, run_id, hashes)
-        new.extend(n)
-        updated.extend(u)
-        counts.new += len(n)
-        counts.updated += len(u)
-        batch.clear()
+        collect()
+        if batch:
+            pending.append(writer.submit(store.save_studies, db, list(batch), run_id, hashes))
+            batch.clear()
 
     error = None
     try:
         for document in source.documents():
             try:
                 for article in iter_articles(document):
+                    delivered += 1
                     if on_record:
                         on_record()
                     if article.pmid and article.pmid in seen:
@@ -97,26 +109,37 @@ def load(
                         continue
                     if len(batch) >= BATCH:
                         flush()
-            except etree.XMLSyntaxError as e:
-                raise ValueError(f"{_name(document)} is not well-formed PubMed XML: {e}") from e
+            except DocumentError as e:
+                raise DocumentError(f"{_name(document)}: {e}") from e
         flush()
-        if source.expected is not None and counts.found < source.expected:
+        collect()
+        if source.expected is not None and delivered < source.expected:
             raise RuntimeError(
-                f"the source announced {source.expected} records but delivered {counts.found}"
+                f"the source announced {source.expected} records but delivered {delivered}"
             )
     except KeyboardInterrupt:
+        _settle(collect, flush)
         store.finish_run(db, run_id, counts, error="interrupted by the user")
         raise
     except Exception as e:  # the run fails; what was stored stays whole
         error = f"{type(e).__name__}: {e}"
-        if batch:
-            try:
-                flush()  # records parsed before the failure are whole: keep them
-            except Exception as e2:  # the store itself failed: keep the first error
-                log.error("could not store the last %d records: %s", len(batch), e2)
+        # Records parsed before the failure are whole: keep them.
+        _settle(collect, flush)
         log.error("run %d failed: %s", run_id, error)
+    finally:
+        writer.shutdown(wait=True)
     store.finish_run(db, run_id, counts, error=error)
     return RunResult(run_id, source, counts, new, updated, error)
+
+
+def _settle(collect: Callable[[], None], flush: Callable[[], None]) -> None:
+    """After a failure: finish the write in flight and store what was parsed, logging
+    (not raising) a store error so the first error stays the one reported."""
+    try:
+        flush()
+        collect()
+    except Exception as e:
+        log.error("could not store the last records: %s", e)
 
 
 def _name(document: object) -> str:

@@ -10,7 +10,8 @@ from lxml import etree
 
 from conftest import NCBI_REAL
 from fake_eutils import make_efetch, record_bytes
-from pipeline.parse import MalformedRecord, Study, iter_articles, parse
+from pipeline import parse as parse_module
+from pipeline.parse import DocumentError, MalformedRecord, Study, iter_articles, parse
 
 SNAPSHOT_PMIDS = json.loads(
     (NCBI_REAL.parent.parent.parent / "pipeline" / "snapshot" / "esearch.json").read_text()
@@ -155,10 +156,48 @@ def test_truncated_document_yields_records_before_the_fault(snapshot_xml):
     data = snapshot_xml.read_bytes()
     cut = data[: data.index(b"<PMID Version=\"1\">35659858")]
     seen = []
-    with pytest.raises(etree.XMLSyntaxError):
+    with pytest.raises(DocumentError, match="truncated"):
         for article in iter_articles(cut):
             seen.append(article.pmid)
     assert seen == ["30813155", "33609358"]
+    # Cut between records: every record is whole, but the set never closes.
+    between = data[: data.index(b"<PubmedArticle>", 10_000)]
+    with pytest.raises(DocumentError, match="before </PubmedArticleSet>"):
+        list(iter_articles(between))
+
+
+@pytest.mark.parametrize("chunk", [50, 997, 4096])
+def test_record_boundaries_do_not_depend_on_read_size(monkeypatch, snapshot_xml, chunk):
+    """Records cut from the stream are the same whatever the read buffer's size."""
+    expected = [(a.pmid, a.content_hash) for a in iter_articles(snapshot_xml)]
+    monkeypatch.setattr(parse_module, "CHUNK", chunk)
+    assert [(a.pmid, a.content_hash) for a in iter_articles(snapshot_xml)] == expected
+    assert len(expected) == 27
+
+
+def test_not_pubmed_xml_is_a_document_error(tmp_path):
+    with pytest.raises(DocumentError, match="not a PubMed efetch document"):
+        list(iter_articles(b"<html><body>Service unavailable</body></html>"))
+    esearch = (NCBI_REAL / "biopython" / "esearch1.xml").read_bytes()
+    with pytest.raises(DocumentError):
+        list(iter_articles(esearch))
+
+
+def test_a_record_that_is_not_well_formed_fails_alone(snapshot_xml):
+    records = record_bytes(snapshot_xml)[:3]
+    broken = records[1].replace(b"</ArticleTitle>", b"</ArticleTitel>")
+    items = list(parse(make_efetch([records[0], broken, records[2]])))
+    assert isinstance(items[1], MalformedRecord) and items[1].pmid == "33609358"
+    assert "not well-formed" in items[1].reason
+    assert [items[0].pmid, items[2].pmid] == ["30813155", "35659858"]
+
+
+def test_latin1_document_is_decoded_by_its_declaration(snapshot_xml):
+    record = record_bytes(snapshot_xml)[0].decode("utf-8")
+    doc = ('<?xml version="1.0" encoding="ISO-8859-1"?>\n<PubmedArticleSet>' + record + "</PubmedArticleSet>")
+    doc = doc.replace("Eroğlu", "Eroglu").encode("iso-8859-1")
+    (s,) = parse(doc)
+    assert "Tüzün EH" in [a.display for a in s.authors]
 
 
 def test_content_hash_is_stable_and_sensitive(snapshot_xml):

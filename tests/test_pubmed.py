@@ -192,3 +192,13 @@ def test_post_for_long_queries(client, fake_eutils):
     assert client.esearch(long_term).count == 27
     assert fake_eutils.requests[0]["method"] == "POST"
     assert isinstance(requests, object)
+
+
+def test_incremental_run_stores_each_record_once_and_succeeds(client, fake_eutils, db):
+    """Records found by both the entry-date and the modification-date search count once."""
+    from pipeline.update import load
+
+    result = load(db, pubmed_source(client, "q", since=date(2023, 1, 2), batch_size=10), command="run", query="q")
+    assert result.ok, result.error
+    assert (result.counts.found, result.counts.new) == (27, 27)
+    assert db["runs"].get(result.run_id)["window"].startswith("entered or modified 2023-01-01 to ")
