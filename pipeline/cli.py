@@ -14,7 +14,9 @@ import filelock
 import sqlite_utils
 from tqdm import tqdm
 
-from . import pubmed, report, sources, store
+from . import evaluate as evaluation
+from . import pubmed, report, sources, store, update
+from .extract import EXTRACTOR_VERSION
 from .topic import DEFAULT_TOPIC, TopicError, load_topic
 from .update import RunResult, load
 
@@ -104,6 +106,7 @@ def run(source: str, full: bool, batch_size: int, db_path: Path, topic_path: Pat
         db = open_db(db_path)
         chosen = _choose_source(db, source, topic.query, full=full, batch_size=batch_size)
         result = _load(db, chosen, command="run", query=topic.query)
+        _extract(db, result)
     _finish(db, db_path, result)
 
 
@@ -115,7 +118,39 @@ def import_(files: tuple[Path, ...], db_path: Path) -> None:
     with run_lock(db_path):
         db = open_db(db_path)
         result = _load(db, sources.file_source(list(files)), command="import")
+        _extract(db, result)
     _finish(db, db_path, result)
+
+
+@cli.command(name="extract")
+@click.option("--all", "everything", is_flag=True, help="Re-extract every study (after the rules improve), not only new and changed ones.")
+@db_option
+def extract_(everything: bool, db_path: Path) -> None:
+    """Extract design, population, comparators, outcomes, effects and direction from abstracts."""
+    _require_db(db_path)
+    with run_lock(db_path):
+        db = open_db(db_path)
+        n = update.extract_pending(db, everything=everything)
+    click.echo(f"Extracted {n} studies with extractor {EXTRACTOR_VERSION}; {db['effects'].count} effects stored.")
+
+
+@cli.command()
+@click.option("--gold", "gold_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Hand-labelled JSON: {PMID: {design, on_topic, ..., effects}}.")
+@click.option("--errors", is_flag=True, help="List every mismatch under its field.")
+@click.option("--strict", is_flag=True, help="Exit with status 1 when a figure is below its target.")
+@db_option
+def evaluate(gold_path: Path, errors: bool, strict: bool, db_path: Path) -> None:
+    """Compare the stored extraction with a gold file: accuracy or F1 per field, effect recall and precision."""
+    _require_db(db_path)
+    try:
+        gold = evaluation.load_gold(gold_path)
+    except ValueError as e:
+        raise click.ClickException(str(e)) from None
+    db = store.open_db(db_path)
+    report = evaluation.score(evaluation.predictions_from_db(db, list(gold)), gold)
+    click.echo(evaluation.format_report(report, show_errors=errors))
+    if strict and evaluation.below_target(report):
+        raise SystemExit(1)
 
 
 @cli.command()
@@ -123,8 +158,7 @@ def import_(files: tuple[Path, ...], db_path: Path) -> None:
 @db_option
 def status(n_runs: int, db_path: Path) -> None:
     """Recent runs, studies by design and year, and how fresh the data is."""
-    if not db_path.exists():
-        raise click.ClickException(f"no database at {db_path}: run `evidence run` first")
+    _require_db(db_path)
     db = store.open_db(db_path)
     click.echo(report.status_text(db, n_runs=n_runs))
 
@@ -135,8 +169,7 @@ def status(n_runs: int, db_path: Path) -> None:
 @db_option
 def serve(host: str, port: int, db_path: Path) -> None:
     """Browse the database in Datasette (read-only)."""
-    if not db_path.exists():
-        raise click.ClickException(f"no database at {db_path}: run `evidence run` first")
+    _require_db(db_path)
     args = [sys.executable, "-m", "datasette", "serve", str(db_path), "--host", host, "--port", str(port)]
     metadata = db_path.parent / "metadata.yml"
     if metadata.exists():
@@ -145,6 +178,19 @@ def serve(host: str, port: int, db_path: Path) -> None:
 
 
 # --- helpers ----------------------------------------------------------------
+
+
+def _require_db(db_path: Path) -> None:
+    if not db_path.exists():
+        raise click.ClickException(f"no database at {db_path}: run `evidence run` first")
+
+
+def _extract(db, result: RunResult) -> None:
+    """Extraction for the studies this run added or changed (and any left pending)."""
+    n = update.extract_pending(db)
+    store.update_run(db, result.run_id, extracted=n)
+    if n:
+        log.info("extracted %d new or changed studies", n)
 
 
 def _topic(path: Path):

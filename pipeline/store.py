@@ -13,11 +13,14 @@ import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import sqlite_utils
 
 from .parse import Study
+
+if TYPE_CHECKING:
+    from .extract import Extraction
 
 SCHEMA_VERSION = 1
 
@@ -173,16 +176,44 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
             "updated": int,
             "unchanged": int,
             "skipped": int,
+            "extracted": int,
             "error": str,
         },
         pk="id",
         if_not_exists=True,
     )
+    if "extracted" not in db["runs"].columns_dict:
+        db["runs"].add_column("extracted", int)
     db.table("run_problems").create(
         {"id": int, "run_id": int, "pmid": str, "reason": str},
         pk="id",
         if_not_exists=True,
     )
+    db.table("effects").create(
+        {
+            "id": int,
+            "pmid": str,
+            "outcome": str,
+            "measure": str,
+            "value": float,
+            "ci_low": float,
+            "ci_high": float,
+            "p_value": str,  # as reported, normalised: "<0.001", "=0.03"
+            "time_point": str,
+            "comparison": str,
+            "value_text": str,  # the estimate as written
+            "sentence": str,  # the sentence it came from, verbatim
+            "sentence_start": int,  # offsets of the sentence in studies.abstract
+            "sentence_end": int,
+            "value_start": int,  # offset of value_text in studies.abstract
+            "extractor_version": str,
+        },
+        pk="id",
+        foreign_keys=[("pmid", "studies", "pmid")],
+        if_not_exists=True,
+    )
+    db.table("effects").create_index(["pmid"], if_not_exists=True)
+    db.table("effects").create_index(["outcome", "measure"], if_not_exists=True)
     db.table("meta").create({"key": str, "value": str}, pk="key", if_not_exists=True)
     db.table("meta").upsert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
 
@@ -294,6 +325,52 @@ def _save_revisions(db: sqlite_utils.Database, pmids: list[str], run_id: int, st
                     raw.get(rec["pmid"]),
                 )
                 for rec in (dict(zip(names, values)) for values in rows.fetchall())
+            ],
+        )
+
+
+def pending_extraction(db: sqlite_utils.Database, *, everything: bool = False) -> list[dict]:
+    """Studies the extractor has not yet read (new or changed), or all with `everything`."""
+    where = "" if everything else "where extractor_version is null"
+    return list(
+        db.query(f"select pmid, title, abstract, publication_types, mesh from studies {where} order by pmid")
+    )
+
+
+def save_extractions(db: sqlite_utils.Database, items: list[tuple[str, "Extraction"]]) -> None:
+    """Write extracted columns and replace each study's effects, in one transaction."""
+    if not items:
+        return
+    with db.conn:
+        db.conn.executemany(
+            "update studies set design = ?, on_topic = ?, headache_types = ?, comparators = ?, "
+            "n_randomized = ?, outcomes = ?, direction = ?, evidence_level = ?, summary = ?, "
+            "extractor_version = ? where pmid = ?",
+            [
+                (
+                    x.design, int(x.on_topic), _to_json(x.headache_types), _to_json(x.comparators),
+                    x.n_randomized, _to_json(x.outcomes), x.direction, x.evidence_level, x.summary,
+                    x.version, pmid,
+                )
+                for pmid, x in items
+            ],
+        )
+        pmids = [pmid for pmid, _ in items]
+        for start in range(0, len(pmids), 500):
+            chunk = pmids[start : start + 500]
+            db.conn.execute(f"delete from effects where pmid in ({', '.join('?' * len(chunk))})", chunk)
+        db.conn.executemany(
+            "insert into effects (pmid, outcome, measure, value, ci_low, ci_high, p_value, time_point, "
+            "comparison, value_text, sentence, sentence_start, sentence_end, value_start, extractor_version) "
+            "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    pmid, e.outcome, e.measure, e.value, e.ci_low, e.ci_high, e.p_value, e.time_point,
+                    e.comparison, e.value_text, e.sentence, e.sentence_start, e.sentence_end,
+                    e.value_start, x.version,
+                )
+                for pmid, x in items
+                for e in x.effects
             ],
         )
 

@@ -10,6 +10,7 @@ not move the incremental watermark, so the next run does the work again.
 
 from __future__ import annotations
 
+import json
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from typing import Callable
 import sqlite_utils
 
 from . import store
+from .extract import Extraction, Record, extract
 from .parse import DocumentError, MalformedRecord, Study, iter_articles, parse_article
 from .sources import Source
 
@@ -130,6 +132,33 @@ def load(
         writer.shutdown(wait=True)
     store.finish_run(db, run_id, counts, error=error)
     return RunResult(run_id, source, counts, new, updated, error)
+
+
+def extract_pending(db: sqlite_utils.Database, *, everything: bool = False, batch: int = 500) -> int:
+    """Run the extractor over new and changed studies (all with `everything`); returns
+    how many were extracted. A study the extractor fails on is logged and left
+    pending, so a fixed extractor picks it up next time."""
+    rows = store.pending_extraction(db, everything=everything)
+    done: list[tuple[str, Extraction]] = []
+    count = 0
+    for row in rows:
+        record = Record(
+            title=row["title"] or "",
+            abstract=row["abstract"] or "",
+            publication_types=json.loads(row["publication_types"] or "[]"),
+            mesh=json.loads(row["mesh"] or "[]"),
+        )
+        try:
+            done.append((row["pmid"], extract(record)))
+        except Exception as e:  # one odd abstract must not stop the others
+            log.error("extraction failed for PMID %s: %s: %s", row["pmid"], type(e).__name__, e)
+            continue
+        if len(done) >= batch:
+            store.save_extractions(db, done)
+            count += len(done)
+            done = []
+    store.save_extractions(db, done)
+    return count + len(done)
 
 
 def _settle(collect: Callable[[], None], flush: Callable[[], None]) -> None:

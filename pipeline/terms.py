@@ -1,0 +1,107 @@
+"""How abstracts name the things the vocabularies stand for: outcomes, headache
+types, comparators, the intervention. Patterns are general clinical wording,
+matched case-insensitively on word boundaries."""
+
+from __future__ import annotations
+
+import re
+
+# Outcome → the ways abstracts name it. Order matters only for ties: a longer
+# match wins over a shorter one inside it ("pressure pain threshold" over "pain").
+OUTCOME_TERMS: dict[str, str] = {
+    "pressure_pain_threshold": r"pressure[- ]pain thresholds?|\bPPTs?\b|algometr\w*|pain pressure thresholds?",
+    "range_of_motion": r"range of (?:motion|movement)|\bC?ROM\b|neck (?:motion|mobility)|cervical mobility|flexion[- ]rotation",
+    "quality_of_life": r"quality of life|\bQoL\b|\bSF-?36\b|\bSF-?12\b|EQ-?5D|well-being",
+    "medication_use": r"(?:rescue |analgesic |pain |acute )?medications? (?:use|intake|consumption)|(?:rescue|analgesic|symptomatic) medications?|medication intake|drug (?:use|intake)|analgesic (?:use|intake|consumption)",
+    "disability": r"disabilit\w*|\bNDI\b|\bHDI\b|HIT-?6|headache impact|functional (?:rating )?index|\bfunction(?:al)? (?:capacity|status|outcome)|\bMIDAS\b|\bODI\b",
+    "frequency": r"headache (?:frequency|days?)|frequency|monthly (?:headache|migraine) days|\bMHDs?\b|(?:painful|headache|migraine) days|attacks?(?: per month| number)?|number of (?:attacks|headaches)|\bFPD\b|responders?|responder rate",
+    "duration": r"(?<!disease )(?<!treatment )(?<!follow-up )duration|hours per (?:day|attack)|attack length",
+    "pain_intensity": r"(?:headache|pain|migraine) (?:intensity|severity)|(?:headache|pain|migraine)\w*(?:\s+\w+){0,3}\s+(?:as\s+)?severe\b|intensity|\bVAS\b|visual analog(?:ue)? scale|\bNPRS\b|\bNRS\b|numeric(?:al)? (?:pain )?rating scale|pain scores?|\bpain\b",
+    "blood_flow": r"blood flow|perfusion|oxygen(?:ation| saturation)|\bSO2\b|circulation|hemodynamic\w*|haemodynamic\w*",
+    "endorphins": r"endorphins?|β-endorphin|beta-endorphin|endogenous opioids?|enkephalins?",
+    "other": (
+        r"global rating of change|\bGRC\b|\bPASS\b|patient acceptable symptom|joint position (?:error|sense)|"
+        r"electromyograph\w*|\bEMG\b|tenderness|headache index|insomnia|sleep|anxiety|depression|mood|fatigue|"
+        r"satisfaction|acceptability|electrical pain thresholds?|thresholds?|sensory measures|functional (?:and sensory )?measures|"
+        r"muscle (?:activation|strength|thickness)|self-efficacy|kinesiophobia"
+    ),
+}
+_OUTCOME_RE = re.compile(
+    "|".join(f"(?P<{name}>{pattern})" for name, pattern in OUTCOME_TERMS.items()), re.I
+)
+
+
+# Words that name an outcome only when the sentence is about headache or pain:
+# "frequency" in a physics abstract is not headache frequency.
+GENERIC = re.compile(r"^(?:frequency|duration|intensity|attacks?)$", re.I)
+PAIN_CONTEXT = re.compile(r"headache|migrain|\bpain|attack|\bTTH\b|\bCGH\b|\bMHD", re.I)
+
+
+def outcome_spans(text: str) -> list[tuple[int, int, str]]:
+    """Every outcome term in `text` as (start, end, outcome), longest match kept."""
+    spans = _all_spans(text)
+    if not PAIN_CONTEXT.search(text):
+        spans = [s for s in spans if not GENERIC.match(text[s[0] : s[1]])]
+    return spans
+
+
+def _all_spans(text: str) -> list[tuple[int, int, str]]:
+    spans: list[tuple[int, int, str]] = []
+    pos = 0
+    while True:
+        best = None
+        for name, pattern in OUTCOME_TERMS.items():
+            m = re.compile(pattern, re.I).search(text, pos)
+            if m and (best is None or m.start() < best[0] or (m.start() == best[0] and m.end() > best[1])):
+                best = (m.start(), m.end(), name)
+        if best is None:
+            return spans
+        spans.append(best)
+        pos = best[1]
+
+
+def outcome_at(text: str, pos: int, default: str | None = "other") -> str | None:
+    """The outcome a number at `pos` belongs to: the nearest outcome term before it in
+    the same clause, else the nearest after it, else `default`."""
+    spans = outcome_spans(text)
+    before = [s for s in spans if s[1] <= pos]
+    if before:
+        return before[-1][2]
+    after = [s for s in spans if s[0] >= pos]
+    if after:
+        return after[0][2]
+    inside = [s for s in spans if s[0] <= pos < s[1]]
+    return inside[0][2] if inside else default
+
+
+HEADACHE_TERMS: dict[str, str] = {
+    "tension_type": r"tension[- ]type|tension headaches?|\bC?E?TTH\b|\bETTH\b|\bCTTH\b",
+    "migraine": r"migrain\w*",
+    "cervicogenic": r"cervicogenic|\bCGH\b|\bCEH\b",
+    "post_traumatic": r"post-?traumatic headaches?|\bPTH\b|whiplash[- ]associated headache",
+    "other": r"occipital neuralgia|cluster headaches?|medication[- ]overuse headache|new daily persistent headache",
+}
+HEADACHE_WORD = re.compile(r"\bheadaches?\b|\bcephal(?:ea|algia)\w*|\bmigrain\w*", re.I)
+
+DRY_NEEDLING = re.compile(
+    r"\bdry[- ]needl\w*|trigger[- ]point needling|\bneedling of (?:myofascial )?trigger points?|"
+    r"needling (?:those |the )?trigger points|intramuscular (?:electrical )?stimulation|"
+    r"intramuscular manual therapy|\bdeep needling\b|\bsuperficial (?:dry )?needling\b|\bTrP-?DN\b|\bDN\b",
+    re.I,
+)
+# Interventions that are neighbours of dry needling, not dry needling.
+NEIGHBOURS = re.compile(
+    r"\bacupunct\w*|\belectroacupuncture|\bmoxibustion|\binjections?\b|\binjected\b|\binfiltration|"
+    r"\blidocaine|\bbotulinum|\bmanipulation|\bmobili[sz]ation|\bphysical therapy|\bphysiotherapy",
+    re.I,
+)
+
+COMPARATOR_TERMS: dict[str, str] = {
+    "sham": r"\bsham\b|placebo|\bsaline\b|superficial acupuncture",
+    "lidocaine_or_injection": r"lidocaine|lignocaine|botulinum|botox|\binjections?\b|infiltration|bupivacaine|anaesthetic|anesthetic",
+    "manual_therapy": r"manual therap\w*|manipulation|mobili[sz]ation|massage|myofascial release|soft tissue",
+    "exercise": r"exercis\w*|stretching",
+    "medication": r"\bmedication\b(?! (?:use|intake))|pharmacolog\w*|\bdrugs?\b(?! (?:use|intake))|topical|\bgel\b|nimesulide|amitriptyline|flunarizine|NSAIDs?",
+    "usual_care": r"usual care|standard care|wait(?:ing)?[- ]list|no (?:intervention|treatment|TrP treatment)|untreated|left untreated|no-treatment|control group receiving nothing",
+    "other_needling": r"another (?:form|type) of (?:dry )?needling|other dry needling|superficial (?:dry )?needling|superficial(?:-|\s+(?:versus|vs\.?|and|or)\s+)deep|acupuncture",
+}
