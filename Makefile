@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test serve status clean bench help
+.PHONY: run test serve status clean bench digest-png help
 
 help:
 	@echo "make run    create .venv, install, load PubMed (or the bundled snapshot) into db/evidence.db"
@@ -12,6 +12,7 @@ help:
 	@echo "make serve  browse db/evidence.db in Datasette"
 	@echo "make status the runs ledger and counts"
 	@echo "make bench  import speed on 20,000 generated records"
+	@echo "make digest-png  render db/digest.html to db/digest.png (headless chromium)"
 	@echo "make clean  remove the virtualenv, database and caches"
 
 $(BIN)/python:
@@ -34,6 +35,13 @@ serve: $(STAMP)
 
 status: $(STAMP)
 	$(BIN)/evidence status
+
+# The digest as a picture (needs Debian's chromium: apt-get install chromium).
+digest-png: db/digest.html
+	scripts/screenshot.sh db/digest.html db/digest.png 1100 4000
+
+db/digest.html:
+	$(MAKE) run
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_import.py

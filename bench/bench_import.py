@@ -8,7 +8,9 @@ its peak memory (max RSS) is its own:
 
 - floor: lxml iterparse yielding each PubmedArticle, freeing it (nothing else);
 - import: `evidence import` path (parse, hash, store, FTS) into a new database;
-- reimport: the same file again, every record unchanged.
+- reimport: the same file again, every record unchanged;
+- extract: the extractor over every stored study (new records go through it
+  once, inside `run` and `import`).
 
 With --write-readme the table replaces the one under "## Benchmarks" in README.md.
 """
@@ -72,6 +74,12 @@ r = load(db, sources.file_source([PATH]), command="import")
 assert r.ok and r.counts.unchanged == N and r.counts.new == r.counts.updated == 0, r.counts
 assert db.execute("select count(*), max(updated_at) from studies").fetchone() == before
 """,
+    "extract": """
+from pipeline import store, update
+db = store.open_db(DB)
+n = update.extract_pending(db, everything=True)
+assert n == N, n
+""",
 }
 
 
@@ -101,7 +109,7 @@ def main() -> None:
     if not path.exists():
         make_records(args.records, path)
     results = {}
-    for name in ("floor", "import", "reimport"):
+    for name in ("floor", "import", "reimport", "extract"):
         best = None
         for _ in range(args.repeat):
             db = OUT / "bench.db"
@@ -127,6 +135,7 @@ def main() -> None:
         "floor": "lxml iterparse alone (the floor)",
         "import": "full import into a new database",
         "reimport": "unchanged re-import (writes nothing)",
+        "extract": "extraction of every study (`evidence extract --all`)",
     }
     for name, r in results.items():
         lines.append(

@@ -15,7 +15,8 @@ import sqlite_utils
 from tqdm import tqdm
 
 from . import evaluate as evaluation
-from . import pubmed, report, sources, store, update
+from . import cite, pubmed, report, sources, store, update
+from . import digest as digest_module
 from .extract import EXTRACTOR_VERSION
 from .topic import DEFAULT_TOPIC, TopicError, load_topic
 from .update import RunResult, load
@@ -107,7 +108,10 @@ def run(source: str, full: bool, batch_size: int, db_path: Path, topic_path: Pat
         chosen = _choose_source(db, source, topic.query, full=full, batch_size=batch_size)
         result = _load(db, chosen, command="run", query=topic.query)
         _extract(db, result)
+        html = _digest(db, topic, db_path.parent)[0] if result.ok else None
     _finish(db, db_path, result)
+    if html:
+        click.echo(f"Digest: {html} (open it in a browser; Markdown beside it)")
 
 
 @cli.command(name="import")
@@ -120,6 +124,46 @@ def import_(files: tuple[Path, ...], db_path: Path) -> None:
         result = _load(db, sources.file_source(list(files)), command="import")
         _extract(db, result)
     _finish(db, db_path, result)
+
+
+@cli.command()
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Folder for digest.html and digest.md [default: beside the database].")
+@db_option
+@topic_option
+def digest(out_dir: Path | None, db_path: Path, topic_path: Path) -> None:
+    """Write the article digest: each claim, its verdict, the studies and citations."""
+    _require_db(db_path)
+    topic = _topic(topic_path)
+    with run_lock(db_path):
+        db = open_db(db_path)
+        html, md = _digest(db, topic, out_dir or db_path.parent)
+    click.echo(f"Digest: {html}\n        {md}")
+
+
+@cli.command()
+@click.option("--format", "fmt", required=True, type=click.Choice(["ris", "bibtex", "csljson"]), help="Citation format.")
+@click.option("--claim", "claim_id", default=None, help="Only the studies behind this claim (see the digest or the claims table).")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write to this file [default: standard output].")
+@db_option
+def export(fmt: str, claim_id: str | None, out_file: Path | None, db_path: Path) -> None:
+    """Citations for a reference manager: RIS, BibTeX or CSL-JSON."""
+    _require_db(db_path)
+    db = store.open_db(db_path)
+    if claim_id:
+        if not db["claims"].count_where("id = ?", [claim_id]):
+            known = ", ".join(r["id"] for r in db["claims"].rows) or "none yet: run `evidence digest`"
+            raise click.BadParameter(f"no claim {claim_id!r} (claims: {known})", param_hint="--claim")
+        rows = list(db.query(
+            "select s.* from studies s join claim_evidence ce on ce.pmid = s.pmid "
+            "where ce.claim_id = ? order by s.year desc, s.pmid", [claim_id]))
+    else:
+        rows = list(db.query("select * from studies where on_topic = 1 order by year desc, pmid"))
+    text = cite.export(rows, fmt)
+    if out_file:
+        out_file.write_text(text, encoding="utf-8")
+        click.echo(f"{len(rows)} references written to {out_file}", err=True)
+    else:
+        click.echo(text, nl=False)
 
 
 @cli.command(name="extract")
@@ -191,6 +235,13 @@ def _extract(db, result: RunResult) -> None:
     store.update_run(db, result.run_id, extracted=n)
     if n:
         log.info("extracted %d new or changed studies", n)
+
+
+def _digest(db, topic, out_dir: Path) -> tuple[Path, Path]:
+    try:
+        return digest_module.write_digest(db, topic, out_dir)
+    except TopicError as e:
+        raise click.ClickException(str(e)) from None
 
 
 def _topic(path: Path):

@@ -214,6 +214,30 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
     )
     db.table("effects").create_index(["pmid"], if_not_exists=True)
     db.table("effects").create_index(["outcome", "measure"], if_not_exists=True)
+    db.table("claims").create(
+        {
+            "id": str, "position": int, "text": str, "quote": str, "outcomes": str,
+            "headache_types": str, "comparators": str, "rewording": str, "verdict": str,
+            "verdict_label": str, "explanation": str, "supporting": int, "contradicting": int,
+            "neutral": int, "studies_considered": int,
+        },
+        pk="id",
+        if_not_exists=True,
+    )
+    db.table("claim_evidence").create(
+        {
+            "claim_id": str, "pmid": str, "stance": str, "reason": str, "sentence": str,
+            "weight": float, "counted": int, "retracted": int,
+        },
+        pk=("claim_id", "pmid"),
+        foreign_keys=[("claim_id", "claims", "id"), ("pmid", "studies", "pmid")],
+        if_not_exists=True,
+    )
+    db.table("digests").create(
+        {"id": int, "created_at": str, "source": str, "verdicts": str, "pmids": str, "retracted": str},
+        pk="id",
+        if_not_exists=True,
+    )
     db.table("meta").create({"key": str, "value": str}, pk="key", if_not_exists=True)
     db.table("meta").upsert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
 

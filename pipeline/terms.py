@@ -5,6 +5,7 @@ matched case-insensitively on word boundaries."""
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 # Outcome → the ways abstracts name it. Order matters only for ties: a longer
 # match wins over a shorter one inside it ("pressure pain threshold" over "pain").
@@ -26,38 +27,28 @@ OUTCOME_TERMS: dict[str, str] = {
         r"muscle (?:activation|strength|thickness)|self-efficacy|kinesiophobia"
     ),
 }
-_OUTCOME_RE = re.compile(
-    "|".join(f"(?P<{name}>{pattern})" for name, pattern in OUTCOME_TERMS.items()), re.I
-)
-
-
+_OUTCOME_PATTERNS = [(name, re.compile(p, re.I)) for name, p in OUTCOME_TERMS.items()]
 # Words that name an outcome only when the sentence is about headache or pain:
 # "frequency" in a physics abstract is not headache frequency.
 GENERIC = re.compile(r"^(?:frequency|duration|intensity|attacks?)$", re.I)
 PAIN_CONTEXT = re.compile(r"headache|migrain|\bpain|attack|\bTTH\b|\bCGH\b|\bMHD", re.I)
 
 
-def outcome_spans(text: str) -> list[tuple[int, int, str]]:
+@lru_cache(maxsize=4096)
+def outcome_spans(text: str) -> tuple[tuple[int, int, str], ...]:
     """Every outcome term in `text` as (start, end, outcome), longest match kept."""
-    spans = _all_spans(text)
+    candidates = sorted(
+        ((m.start(), m.end(), name) for name, pattern in _OUTCOME_PATTERNS for m in pattern.finditer(text)),
+        key=lambda c: (c[0], -(c[1] - c[0])),
+    )
+    spans: list[tuple[int, int, str]] = []
+    for start, end, name in candidates:
+        if spans and start < spans[-1][1]:
+            continue  # inside a longer (or earlier) term
+        spans.append((start, end, name))
     if not PAIN_CONTEXT.search(text):
         spans = [s for s in spans if not GENERIC.match(text[s[0] : s[1]])]
-    return spans
-
-
-def _all_spans(text: str) -> list[tuple[int, int, str]]:
-    spans: list[tuple[int, int, str]] = []
-    pos = 0
-    while True:
-        best = None
-        for name, pattern in OUTCOME_TERMS.items():
-            m = re.compile(pattern, re.I).search(text, pos)
-            if m and (best is None or m.start() < best[0] or (m.start() == best[0] and m.end() > best[1])):
-                best = (m.start(), m.end(), name)
-        if best is None:
-            return spans
-        spans.append(best)
-        pos = best[1]
+    return tuple(spans)
 
 
 def outcome_at(text: str, pos: int, default: str | None = "other") -> str | None:

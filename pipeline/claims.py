@@ -1,0 +1,336 @@
+"""The article's claims ↔ the stored studies: a stance per study, a verdict per claim.
+
+Rules, in plain words (also printed in the digest's methods note):
+
+Which studies count. Only studies of dry needling in people with headache
+(`on_topic`), with results (not protocols), and never a retracted one (it is
+listed, flagged, and not counted). A study is relevant to a claim when it
+measured one of the claim's outcomes and, where the claim names them, studied
+one of its headache types or comparators.
+
+Stance of a study. Where the study reports an estimate with a confidence
+interval for the claim's outcome, the interval decides: all intervals include
+no effect → neutral. Otherwise the authors' finding decides: favours needling
+→ supports; favours the comparator → contradicts; no difference against sham
+or no treatment → contradicts; no difference against another active treatment
+→ neutral (it does not test the claim against doing nothing); inconclusive →
+neutral.
+
+Verdict of a claim, by weight of design (meta-analysis or systematic review 3,
+RCT 2 with +1 when sham-controlled, non-randomized or cohort 1, case report,
+case series and other designs 0.5):
+- no direct evidence: no counted study measured it;
+- insufficient: studies measured it, none supports or contradicts;
+- contradicted: only contradicting studies;
+- conflicting: contradicting weight is at least a third of the total;
+- strong: a supporting review or meta-analysis and a supporting sham-controlled RCT;
+- moderate: a supporting sham-controlled RCT, and no review that fails to confirm;
+- limited: anything else that supports (small, uncontrolled, or not confirmed by
+  the best available design).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+
+import sqlite_utils
+
+from . import terms
+from .topic import Topic, TopicError
+from .vocab import COMPARATORS, HEADACHE_TYPES, OUTCOMES
+
+VERDICTS: dict[str, str] = {
+    "strong": "Strong: supported by a review and by sham-controlled trials",
+    "moderate": "Moderate: supported by at least one sham-controlled trial",
+    "limited": "Limited: small, uncontrolled or unconfirmed studies support it",
+    "conflicting": "Conflicting: studies disagree",
+    "contradicted": "Contradicted: studies found no benefit",
+    "insufficient": "Insufficient: measured, but no effect shown either way",
+    "no_direct_evidence": "No direct evidence: no study in people with headache measured it",
+}
+DESIGN_WEIGHT = {
+    "meta_analysis": 3.0,
+    "systematic_review": 3.0,
+    "rct": 2.0,
+    "non_randomized_trial": 1.0,
+    "cohort": 1.0,
+}
+REVIEWS = ("meta_analysis", "systematic_review")
+NO_EFFECT = {"SMD": 0.0, "MD": 0.0, "WMD": 0.0, "d": 0.0, "OR": 1.0, "RR": 1.0}
+
+
+@dataclass
+class Claim:
+    id: str
+    text: str
+    quote: str
+    outcomes: list[str] = field(default_factory=list)
+    headache_types: list[str] = field(default_factory=list)
+    comparators: list[str] = field(default_factory=list)
+    rewording: str | None = None
+
+
+@dataclass
+class Evidence:
+    """One study's bearing on one claim."""
+
+    claim_id: str
+    pmid: str
+    stance: str  # supports, contradicts, neutral, excluded
+    reason: str
+    sentence: str | None
+    weight: float
+    counted: bool
+    retracted: bool = False
+
+
+@dataclass
+class Verdict:
+    claim_id: str
+    verdict: str
+    explanation: str
+    supporting: int
+    contradicting: int
+    neutral: int
+    considered: int  # counted studies (on topic, with results, not retracted)
+    indirect: list[str] = field(default_factory=list)  # off-topic studies that measured the outcome
+
+
+def load_claims(topic: Topic) -> list[Claim]:
+    """The claims of a topic file, checked against the vocabularies."""
+    claims = []
+    for i, raw in enumerate(topic.raw.get("claims") or []):
+        where = f"{topic.path}: claim {i + 1}"
+        if not isinstance(raw, dict) or not raw.get("id") or not raw.get("text") or not raw.get("quote"):
+            raise TopicError(f"{where}: needs id, text and quote")
+        for key, vocab in (("outcomes", OUTCOMES), ("headache_types", HEADACHE_TYPES), ("comparators", COMPARATORS)):
+            unknown = [v for v in raw.get(key) or [] if v not in vocab]
+            if unknown:
+                raise TopicError(f"{where} ({raw['id']}): unknown {key}: {', '.join(unknown)} (known: {', '.join(vocab)})")
+        claims.append(
+            Claim(
+                id=str(raw["id"]),
+                text=" ".join(str(raw["text"]).split()),
+                quote=" ".join(str(raw["quote"]).split()),
+                outcomes=list(raw.get("outcomes") or []),
+                headache_types=list(raw.get("headache_types") or []),
+                comparators=list(raw.get("comparators") or []),
+                rewording=" ".join(str(raw["rewording"]).split()) if raw.get("rewording") else None,
+            )
+        )
+    ids = [c.id for c in claims]
+    if len(set(ids)) != len(ids):
+        raise TopicError(f"{topic.path}: claim ids must be unique")
+    return claims
+
+
+def _loads(value: str | None) -> list:
+    return json.loads(value) if value else []
+
+
+def studies_for_claims(db: sqlite_utils.Database) -> list[dict]:
+    """Extracted studies with their effects, as the matching reads them."""
+    studies = []
+    effects: dict[str, list[dict]] = {}
+    for e in db.query("select * from effects order by id"):
+        effects.setdefault(e["pmid"], []).append(e)
+    for row in db.query("select * from studies where extractor_version is not null order by pmid"):
+        for key in ("headache_types", "comparators", "outcomes"):
+            row[key] = _loads(row[key])
+        row["effects"] = effects.get(row["pmid"], [])
+        studies.append(row)
+    return studies
+
+
+def weight(study: dict) -> float:
+    w = DESIGN_WEIGHT.get(study["design"], 0.5)
+    if study["design"] == "rct" and "sham" in study["comparators"]:
+        w += 1.0
+    return w
+
+
+def relevant(claim: Claim, study: dict) -> bool:
+    if claim.outcomes and not set(claim.outcomes) & set(study["outcomes"]):
+        return False
+    if claim.headache_types and not set(claim.headache_types) & set(study["headache_types"]):
+        return False
+    if claim.comparators and not (
+        set(claim.comparators) & set(study["comparators"]) or set(claim.outcomes) & set(study["outcomes"])
+    ):
+        return False
+    return True
+
+
+def stance(claim: Claim, study: dict) -> tuple[str, str, str | None]:
+    """(stance, reason, sentence) of one relevant, counted study."""
+    outcomes = claim.outcomes or study["outcomes"]
+    with_ci = [
+        e for e in study["effects"]
+        if e["outcome"] in outcomes and e["measure"] in NO_EFFECT and e["ci_low"] is not None and e["ci_high"] is not None
+    ]
+    if with_ci and all(e["ci_low"] <= NO_EFFECT[e["measure"]] <= e["ci_high"] for e in with_ci):
+        names = _names({e["outcome"] for e in with_ci})
+        return (
+            "neutral",
+            f"every confidence interval for {names} includes no effect ({len(with_ci)} estimates)",
+            with_ci[0]["sentence"],
+        )
+    direction = study["direction"]
+    comps = [c for c in study["comparators"] if c != "none"]
+    versus = ", ".join(c.replace("_", " ") for c in comps) or "no comparison group"
+    sentence = _finding_sentence(study)
+    if direction == "favours_needling":
+        return "supports", f"favours dry needling ({versus}) on {_names(set(outcomes) & set(study['outcomes']) or outcomes)}", sentence
+    if direction == "favours_comparator":
+        return "contradicts", f"the comparator ({versus}) did better", sentence
+    if direction == "no_difference":
+        if set(comps) & {"sham", "usual_care"}:
+            return "contradicts", f"no better than {versus}", sentence
+        if not comps:
+            return "neutral", "about as effective as the treatments it was compared with", sentence
+        return "neutral", f"as effective as {versus}: does not test the claim against no treatment", sentence
+    return "neutral", "the authors judge the evidence insufficient to conclude", sentence
+
+
+def _names(outcomes) -> str:
+    return ", ".join(sorted(o.replace("_", " ") for o in outcomes))
+
+
+def _finding_sentence(study: dict) -> str | None:
+    """The authors' concluding sentence, as written."""
+    abstract = study["abstract"] or ""
+    for line in reversed(abstract.split("\n")):
+        if re.match(r"(CONCLUSIONS?|DISCUSSION|INTERPRETATION|PERSPECTIVE)[^:]*:", line):
+            return line.split(":", 1)[1].strip()
+    parts = re.split(r"(?<=[.!?])\s+(?=[A-Z])", abstract.strip())
+    return parts[-1] if parts and parts[-1] else None
+
+
+def assess(claims: list[Claim], studies: list[dict]) -> list[tuple[Claim, Verdict, list[Evidence]]]:
+    """Every claim with its verdict and the evidence behind it (relevant studies only)."""
+    counted_pool = [s for s in studies if s["on_topic"] and s["design"] != "protocol" and not s["retracted"]]
+    results = []
+    for claim in claims:
+        evidence: list[Evidence] = []
+        indirect: list[str] = []
+        for s in studies:
+            if not relevant(claim, s):
+                continue
+            if s["retracted"]:
+                evidence.append(Evidence(claim.id, s["pmid"], "excluded", "retracted: never counted", None, 0.0, False, True))
+                continue
+            if not s["on_topic"]:
+                # Needling studies outside headache that measured the outcome: shown
+                # to writers as indirect, never counted.
+                if claim.outcomes and terms.DRY_NEEDLING.search(f"{s['title']}\n{s['abstract'] or ''}"):
+                    indirect.append(s["pmid"])
+                continue
+            if s["design"] == "protocol":
+                continue
+            st, reason, sentence = stance(claim, s)
+            evidence.append(Evidence(claim.id, s["pmid"], st, reason, sentence, weight(s), True))
+        by_pmid = {s["pmid"]: s for s in studies}
+        results.append((claim, verdict(claim, evidence, by_pmid, len(counted_pool), indirect), evidence))
+    return results
+
+
+def verdict(claim: Claim, evidence: list[Evidence], studies: dict[str, dict], pool: int, indirect: list[str]) -> Verdict:
+    counted = [e for e in evidence if e.counted]
+    sup = [e for e in counted if e.stance == "supports"]
+    con = [e for e in counted if e.stance == "contradicts"]
+    neu = [e for e in counted if e.stance == "neutral"]
+    w_sup, w_con = sum(e.weight for e in sup), sum(e.weight for e in con)
+
+    def design(e: Evidence) -> str:
+        return studies[e.pmid]["design"]
+
+    sham_rct = [e for e in sup if design(e) == "rct" and "sham" in studies[e.pmid]["comparators"]]
+    reviews_sup = [e for e in sup if design(e) in REVIEWS]
+    reviews_other = [e for e in neu + con if design(e) in REVIEWS]
+    if not counted:
+        v = "no_direct_evidence"
+    elif not sup and not con:
+        v = "insufficient"
+    elif not sup:
+        v = "contradicted"
+    elif w_con and w_con >= (w_sup + w_con) / 3:
+        v = "conflicting"
+    elif reviews_sup and sham_rct:
+        v = "strong"
+    elif sham_rct and not reviews_other:
+        v = "moderate"
+    else:
+        v = "limited"
+    return Verdict(
+        claim_id=claim.id,
+        verdict=v,
+        explanation=explain(v, sup, con, neu, studies, pool, indirect),
+        supporting=len(sup),
+        contradicting=len(con),
+        neutral=len(neu),
+        considered=pool,
+        indirect=indirect,
+    )
+
+
+def _describe(e: Evidence, studies: dict[str, dict]) -> str:
+    s = studies[e.pmid]
+    label = {"meta_analysis": "a meta-analysis", "systematic_review": "a systematic review", "rct": "a randomized trial",
+             "non_randomized_trial": "an uncontrolled study", "cohort": "a cohort study", "case_report": "a case report",
+             "case_series": "a case series"}.get(s["design"], "a study")
+    if s["design"] == "rct" and "sham" in s["comparators"]:
+        label = "a sham-controlled randomized trial"
+    n = f" of {s['n_randomized']} people" if s["n_randomized"] and s["design"] != "case_report" else ""
+    return f"{label}{n}"
+
+
+def explain(v: str, sup, con, neu, studies: dict[str, dict], pool: int, indirect: list[str]) -> str:
+    """Two plain sentences on what the evidence shows."""
+    if v == "no_direct_evidence":
+        first = f"No direct evidence among {pool} studies of dry needling for headache with results: none measured this."
+        second = (
+            f"{len(indirect)} other stud{'y' if len(indirect) == 1 else 'ies'} measured it outside headache "
+            "(not counted), so the claim rests on theory, not on trials in people with headache."
+            if indirect else "The claim rests on theory, not on trials in people with headache."
+        )
+        return f"{first} {second}"
+    parts = []
+    if sup:
+        parts.append("Supporting: " + "; ".join(_describe(e, studies) for e in sup) + ".")
+    if con:
+        parts.append("Against: " + "; ".join(_describe(e, studies) for e in con) + ".")
+    if neu:
+        parts.append("No effect shown: " + "; ".join(_describe(e, studies) for e in neu) + ".")
+    if not parts:
+        parts.append("No counted study.")
+    return " ".join(parts[:2]) if len(parts) <= 2 else f"{parts[0]} {parts[1][:-1]}; {parts[2][0].lower()}{parts[2][1:]}"
+
+
+def save(db: sqlite_utils.Database, results: list[tuple[Claim, Verdict, list[Evidence]]]) -> None:
+    """Replace the `claims` and `claim_evidence` tables with the current assessment."""
+    with db.conn:
+        db.conn.execute("delete from claim_evidence")
+        db.conn.execute("delete from claims")
+        db["claims"].insert_all(
+            [
+                {
+                    "id": c.id, "position": i, "text": c.text, "quote": c.quote,
+                    "outcomes": json.dumps(c.outcomes), "headache_types": json.dumps(c.headache_types),
+                    "comparators": json.dumps(c.comparators), "rewording": c.rewording,
+                    "verdict": v.verdict, "verdict_label": VERDICTS[v.verdict], "explanation": v.explanation,
+                    "supporting": v.supporting, "contradicting": v.contradicting, "neutral": v.neutral,
+                    "studies_considered": v.considered,
+                }
+                for i, (c, v, _) in enumerate(results, 1)
+            ],
+            pk="id",
+        )
+        db["claim_evidence"].insert_all(
+            [
+                {k: val for k, val in asdict(e).items()} | {"counted": int(e.counted), "retracted": int(e.retracted)}
+                for _, _, evidence in results
+                for e in evidence
+            ],
+        )

@@ -1,0 +1,223 @@
+"""The article digest for writers: each claim, its verdict, the studies behind it,
+forest plots and citations, rendered from Jinja2 templates to HTML and Markdown."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import sqlite_utils
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
+
+from . import claims as claims_module
+from .cite import vancouver
+from .claims import VERDICTS, Claim, Evidence, Verdict
+from .extract import DESIGN_LABELS
+from .topic import PROJECT_ROOT, Topic
+
+TEMPLATES = PROJECT_ROOT / "templates" / "digest"
+STANCE_ORDER = {"supports": 0, "contradicts": 1, "neutral": 2, "excluded": 3}
+
+
+@dataclass
+class ClaimSection:
+    number: int
+    claim: Claim
+    verdict: Verdict
+    label: str
+    studies: list[dict]  # each: study row + evidence + citation number + effects
+    forest: Markup | None = None
+
+
+@dataclass
+class Digest:
+    topic: Topic
+    created_at: str
+    sections: list[ClaimSection]
+    references: list[dict]  # in order of first citation
+    methods: dict
+    changes: dict = field(default_factory=dict)
+
+
+def build(db: sqlite_utils.Database, topic: Topic) -> Digest:
+    """Assess the claims (saving them to `claims`/`claim_evidence`) and gather the digest."""
+    claim_list = claims_module.load_claims(topic)
+    studies = claims_module.studies_for_claims(db)
+    results = claims_module.assess(claim_list, studies)
+    claims_module.save(db, results)
+    by_pmid = {s["pmid"]: s for s in studies}
+    ref_numbers: dict[str, int] = {}
+    references: list[dict] = []
+
+    def cite(pmid: str) -> int:
+        if pmid not in ref_numbers:
+            ref_numbers[pmid] = len(ref_numbers) + 1
+            study = by_pmid[pmid]
+            references.append({"number": ref_numbers[pmid], "study": study, "text": vancouver(study)})
+        return ref_numbers[pmid]
+
+    sections = []
+    for number, (claim, verdict, evidence) in enumerate(results, 1):
+        rows = []
+        for e in sorted(evidence, key=lambda e: (STANCE_ORDER[e.stance], -e.weight, e.pmid)):
+            study = by_pmid[e.pmid]
+            outcome_effects = [
+                x for x in study["effects"] if not claim.outcomes or x["outcome"] in claim.outcomes
+            ]
+            rows.append({
+                "study": study, "evidence": e, "ref": cite(e.pmid), "effects": outcome_effects,
+                "quotes": _quotes(e.sentence, outcome_effects),
+            })
+        indirect = [by_pmid[p] for p in verdict.indirect]
+        for study in indirect:
+            cite(study["pmid"])
+        section = ClaimSection(number, claim, verdict, VERDICTS[verdict.verdict], rows)
+        section.forest = forest_plot(rows)
+        section.indirect = [{"study": s, "ref": ref_numbers[s["pmid"]]} for s in indirect]  # type: ignore[attr-defined]
+        sections.append(section)
+    methods = methods_note(db, topic, studies)
+    digest = Digest(topic, _now(), sections, references, methods)
+    digest.changes = changes_since_last(db, digest)
+    return digest
+
+
+def _quotes(finding: str | None, effects: list[dict]) -> list[dict]:
+    """Sentences to quote for one study, each once, with the estimates read from it."""
+    quotes: list[dict] = []
+    for e in effects:
+        if quotes and quotes[-1]["sentence"] == e["sentence"]:
+            quotes[-1]["estimates"].append(e)
+        else:
+            quotes.append({"sentence": e["sentence"], "estimates": [e]})
+    if finding and finding not in {q["sentence"] for q in quotes}:
+        quotes.insert(0, {"sentence": finding, "estimates": []})
+    return quotes
+
+
+def methods_note(db: sqlite_utils.Database, topic: Topic, studies: list[dict]) -> dict:
+    last = db.execute(
+        "select finished_at, source, source_detail from runs where status = 'ok' order by id desc limit 1"
+    ).fetchone()
+    return {
+        "query": topic.query,
+        "updated": last[0] if last else None,
+        "source": last[1] if last else None,
+        "source_detail": last[2] if last else None,
+        "studies": len(studies),
+        "on_topic": sum(1 for s in studies if s["on_topic"]),
+        "retracted": sum(1 for s in studies if s["retracted"]),
+        "rules": claims_module.__doc__,
+    }
+
+
+def changes_since_last(db: sqlite_utils.Database, digest: Digest) -> dict:
+    """What moved since the previous digest: new studies, verdicts, retractions; then record this one."""
+    verdicts = {s.claim.id: s.verdict.verdict for s in digest.sections}
+    pmids = sorted(r["pmid"] for r in db.query("select pmid from studies"))
+    retracted = sorted(r["pmid"] for r in db.query("select pmid from studies where retracted = 1"))
+    previous = db.execute("select created_at, verdicts, pmids, retracted from digests order by id desc limit 1").fetchone()
+    changes: dict = {"first": previous is None}
+    if previous:
+        old_verdicts, old_pmids, old_retracted = (json.loads(x) for x in previous[1:])
+        changes.update(
+            since=previous[0],
+            new_studies=[
+                db["studies"].get(p) for p in pmids if p not in set(old_pmids)
+            ],
+            verdicts=[
+                {"claim": cid, "before": old_verdicts.get(cid), "after": v}
+                for cid, v in verdicts.items() if old_verdicts.get(cid) != v
+            ],
+            retracted=[db["studies"].get(p) for p in retracted if p not in set(old_retracted)],
+        )
+    with db.conn:
+        db["digests"].insert({
+            "created_at": digest.created_at, "source": digest.methods["source"],
+            "verdicts": json.dumps(verdicts), "pmids": json.dumps(pmids), "retracted": json.dumps(retracted),
+        })
+    return changes
+
+
+def forest_plot(rows: list[dict]) -> Markup | None:
+    """An SVG forest plot of comparable effects (same measure, with CIs), if two or more exist."""
+    groups: dict[str, list[tuple[dict, dict]]] = {}
+    for row in rows:
+        if not row["evidence"].counted:
+            continue
+        for e in row["effects"]:
+            if e["ci_low"] is not None and e["ci_high"] is not None and e["measure"] in claims_module.NO_EFFECT:
+                groups.setdefault(e["measure"], []).append((row, e))
+    measure, items = max(groups.items(), key=lambda kv: len(kv[1]), default=(None, []))
+    if len(items) < 2:
+        return None
+    null = claims_module.NO_EFFECT[measure]
+    lo = min(min(e["ci_low"] for _, e in items), null)
+    hi = max(max(e["ci_high"] for _, e in items), null)
+    span = (hi - lo) or 1.0
+    width, left, plot_w, row_h, top = 720, 210, 300, 26, 30
+    height = top + row_h * len(items) + 34
+
+    def x(v: float) -> float:
+        return left + (v - lo) / span * plot_w
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="forest" viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}" role="img" aria-label="Forest plot of {escape(measure)} estimates">',
+        f'<text x="{left}" y="16" class="axis-title">{escape(measure)} with 95% CI</text>',
+        f'<line x1="{x(null):.1f}" y1="{top - 6}" x2="{x(null):.1f}" y2="{height - 28}" class="null"/>',
+    ]
+    for i, (row, e) in enumerate(items):
+        y = top + row_h * i + row_h / 2
+        label = f"[{row['ref']}] {e['outcome'].replace('_', ' ')}" + (f", {e['time_point']}" if e["time_point"] else "")
+        parts.append(f'<text x="4" y="{y + 4:.1f}" class="label">{escape(label[:34])}</text>')
+        parts.append(f'<line x1="{x(e["ci_low"]):.1f}" y1="{y:.1f}" x2="{x(e["ci_high"]):.1f}" y2="{y:.1f}" class="ci"/>')
+        parts.append(f'<rect x="{x(e["value"]) - 4:.1f}" y="{y - 4:.1f}" width="8" height="8" class="point"/>')
+        parts.append(
+            f'<text x="{left + plot_w + 12}" y="{y + 4:.1f}" class="value">'
+            f'{e["value"]:g} ({e["ci_low"]:g} to {e["ci_high"]:g})</text>'
+        )
+    axis_y = height - 22
+    parts.append(f'<line x1="{left}" y1="{axis_y}" x2="{left + plot_w}" y2="{axis_y}" class="axis"/>')
+    for v in (lo, null, hi):
+        parts.append(f'<text x="{x(v):.1f}" y="{axis_y + 14}" text-anchor="middle" class="tick">{v:g}</text>')
+    parts.append("</svg>")
+    return Markup("\n".join(parts))
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES)),
+        autoescape=select_autoescape(["html", "html.j2"], default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["label"] = lambda v: (v or "").replace("_", " ")
+    env.filters["design"] = lambda v: DESIGN_LABELS.get(v, v or "")
+    env.filters["fromjson"] = lambda v: json.loads(v) if v else []
+    return env
+
+
+def render(digest: Digest, out_dir: Path) -> tuple[Path, Path]:
+    """Write digest.html and digest.md into `out_dir`; returns their paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    env = environment()
+    context = {"d": digest, "verdicts": VERDICTS}
+    html_path, md_path = out_dir / "digest.html", out_dir / "digest.md"
+    html_path.write_text(env.get_template("digest.html.j2").render(**context), encoding="utf-8")
+    # Markdown is not HTML: no HTML escaping, but the template escapes Markdown's
+    # own specials where study text goes in.
+    md_env = environment()
+    md_env.autoescape = False
+    md_path.write_text(md_env.get_template("digest.md.j2").render(**context), encoding="utf-8")
+    return html_path, md_path
+
+
+def write_digest(db: sqlite_utils.Database, topic: Topic, out_dir: Path) -> tuple[Path, Path]:
+    return render(build(db, topic), out_dir)

@@ -1,0 +1,140 @@
+"""Claims ↔ studies: stances and verdict rules, on hand-built studies and on the snapshot."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline import claims as C
+from pipeline import store, update
+from pipeline.sources import snapshot_source
+from pipeline.topic import TopicError, load_topic
+
+PAIN = C.Claim(id="pain", text="Needling lowers headache pain.", quote="decrease pain", outcomes=["pain_intensity"])
+
+
+def study(pmid, design="rct", direction="favours_needling", comparators=("sham",), outcomes=("pain_intensity",),
+          on_topic=1, retracted=0, effects=(), n=60):
+    return {
+        "pmid": pmid, "title": f"Study {pmid} of dry needling", "abstract": "CONCLUSIONS: Needling helped.",
+        "design": design, "direction": direction, "comparators": list(comparators), "outcomes": list(outcomes),
+        "headache_types": ["tension_type"], "on_topic": on_topic, "retracted": retracted, "effects": list(effects),
+        "n_randomized": n,
+    }
+
+
+def judge(claim, studies):
+    ((_, verdict, evidence),) = C.assess([claim], studies)
+    return verdict, {e.pmid: e.stance for e in evidence}
+
+
+def test_a_sham_controlled_rct_in_favour_is_moderate():
+    verdict, stances = judge(PAIN, [study("1")])
+    assert verdict.verdict == "moderate" and stances == {"1": "supports"}
+
+
+def test_one_for_and_one_against_is_conflicting():
+    verdict, stances = judge(PAIN, [study("1"), study("2", direction="no_difference")])
+    assert stances == {"1": "supports", "2": "contradicts"}  # no better than sham
+    assert verdict.verdict == "conflicting"
+
+
+def test_a_retracted_study_never_counts_but_is_flagged():
+    verdict, stances = judge(PAIN, [study("1", retracted=1)])
+    assert verdict.verdict == "no_direct_evidence" and stances == {"1": "excluded"}
+    (ev,) = C.assess([PAIN], [study("1", retracted=1)])[0][2]
+    assert ev.retracted and not ev.counted
+
+
+def test_no_study_measuring_it_is_no_direct_evidence_never_support():
+    verdict, stances = judge(PAIN, [study("1", outcomes=["range_of_motion"]), study("2", on_topic=0)])
+    assert verdict.verdict == "no_direct_evidence" and stances == {}
+    assert verdict.explanation.startswith("No direct evidence among 1 studies of dry needling for headache")
+
+
+def test_off_topic_studies_never_back_a_claim():
+    verdict, _ = judge(PAIN, [study("1", on_topic=0), study("2", on_topic=0, design="meta_analysis")])
+    assert verdict.verdict == "no_direct_evidence" and verdict.supporting == 0
+
+
+def test_confidence_intervals_that_include_no_effect_are_neutral():
+    effect = {"outcome": "pain_intensity", "measure": "SMD", "value": -0.3, "ci_low": -0.9, "ci_high": 0.2, "sentence": "s"}
+    verdict, stances = judge(PAIN, [study("1", design="meta_analysis", comparators=[], direction="favours_needling", effects=[effect])])
+    assert stances == {"1": "neutral"} and verdict.verdict == "insufficient"
+
+
+def test_a_review_that_does_not_confirm_caps_the_verdict_at_limited():
+    verdict, _ = judge(PAIN, [study("1"), study("2", design="systematic_review", comparators=[], direction="inconclusive")])
+    assert verdict.verdict == "limited"
+
+
+def test_a_supporting_review_and_sham_trial_is_strong():
+    verdict, _ = judge(PAIN, [study("1"), study("2", design="meta_analysis", comparators=["sham"])])
+    assert verdict.verdict == "strong"
+
+
+def test_uncontrolled_support_is_limited_and_active_comparator_ties_are_neutral():
+    verdict, stances = judge(PAIN, [
+        study("1", design="non_randomized_trial", comparators=["none"]),
+        study("2", comparators=["lidocaine_or_injection"], direction="no_difference"),
+    ])
+    assert stances == {"1": "supports", "2": "neutral"} and verdict.verdict == "limited"
+
+
+def test_claims_load_from_the_topic_file_in_the_articles_order():
+    claims = C.load_claims(load_topic())
+    assert [c.id for c in claims] == [
+        "trigger-point-pain", "blood-flow", "endorphins", "intensity-duration",
+        "range-of-motion", "drug-free", "tension-type-and-migraine",
+    ]
+    assert all(c.quote for c in claims)
+
+
+def test_a_claim_with_an_unknown_outcome_is_a_clear_error(tmp_path):
+    topic = tmp_path / "t.yml"
+    topic.write_text("id: t\ntitle: T\nquery: x\nclaims:\n  - {id: a, text: A, quote: a, outcomes: [happiness]}\n")
+    with pytest.raises(TopicError, match="unknown outcomes: happiness"):
+        C.load_claims(load_topic(topic))
+
+
+@pytest.fixture(scope="module")
+def snapshot_results(tmp_path_factory):
+    db = store.open_db(tmp_path_factory.mktemp("claims") / "e.db")
+    update.load(db, snapshot_source(), command="run")
+    update.extract_pending(db)
+    results = C.assess(C.load_claims(load_topic()), C.studies_for_claims(db))
+    C.save(db, results)
+    return db, {c.id: (v, ev) for c, v, ev in results}
+
+
+def test_blood_flow_and_endorphins_are_not_supported_by_the_snapshot(snapshot_results):
+    """The article's mechanism claims: no study of people with headache measured them."""
+    _, results = snapshot_results
+    for claim_id in ("blood-flow", "endorphins"):
+        verdict, evidence = results[claim_id]
+        assert verdict.verdict == "no_direct_evidence" and verdict.supporting == 0 and evidence == []
+    # The healthy-volunteer blood-flow study is shown as indirect, not counted.
+    assert results["blood-flow"][0].indirect == ["23206963"]
+
+
+def test_no_claim_of_the_snapshot_is_overstated(snapshot_results):
+    """On 27 records with one sham-controlled trial and a low-certainty meta-analysis, nothing is strong."""
+    _, results = snapshot_results
+    assert {cid: v.verdict for cid, (v, _) in results.items()} == {
+        "trigger-point-pain": "limited",
+        "blood-flow": "no_direct_evidence",
+        "endorphins": "no_direct_evidence",
+        "intensity-duration": "limited",
+        "range-of-motion": "limited",
+        "drug-free": "insufficient",
+        "tension-type-and-migraine": "limited",
+    }
+
+
+def test_claims_tables_hold_the_verdicts_and_evidence(snapshot_results):
+    db, results = snapshot_results
+    rows = {r["id"]: r for r in db["claims"].rows}
+    assert rows["endorphins"]["verdict"] == "no_direct_evidence" and rows["endorphins"]["position"] == 3
+    pain = list(db["claim_evidence"].rows_where("claim_id = ?", ["trigger-point-pain"]))
+    assert {r["pmid"]: r["stance"] for r in pain}["30813155"] == "supports"
+    for r in db["claim_evidence"].rows:
+        assert db["studies"].get(r["pmid"])["on_topic"] == 1 or r["counted"] == 0

@@ -1,0 +1,147 @@
+"""The article digest: claims in order in both formats, citations that resolve,
+escaping, forest plots, the change section, and the rendered page."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import pytest
+from click.testing import CliRunner
+
+from fake_eutils import make_efetch, record_bytes
+from pipeline import claims as C
+from pipeline import digest, store, update
+from pipeline.cli import cli
+from pipeline.sources import Source, snapshot_source
+from pipeline.topic import PROJECT_ROOT, load_topic
+
+SCREENSHOT = PROJECT_ROOT / "scripts" / "screenshot.sh"
+
+
+@pytest.fixture
+def built(tmp_path):
+    db = store.open_db(tmp_path / "e.db")
+    update.load(db, snapshot_source(), command="run")
+    update.extract_pending(db)
+    html, md = digest.write_digest(db, load_topic(), tmp_path)
+    return db, html.read_text(), md.read_text(), tmp_path
+
+
+def test_every_claim_appears_in_both_formats_in_the_articles_order(built):
+    _, html, md, _ = built
+    claims = C.load_claims(load_topic())
+    for text in (html, md):
+        positions = [text.index(f"{i}. {c.text}") for i, c in enumerate(claims, 1)]
+        assert positions == sorted(positions)
+
+
+def test_every_citation_resolves_to_a_stored_pmid(built):
+    db, html, md, _ = built
+    stored = {r["pmid"] for r in db["studies"].rows}
+    cited = set(re.findall(r"pubmed\.ncbi\.nlm\.nih\.gov/(\d+)/", html))
+    assert cited and cited <= stored
+    assert set(re.findall(r"pubmed\.ncbi\.nlm\.nih\.gov/(\d+)/", md)) == cited
+    # Every [n] used in a claim has its reference.
+    numbers = {int(n) for n in re.findall(r'href="#ref-(\d+)"', html)}
+    assert numbers <= {int(n) for n in re.findall(r'<li id="ref-(\d+)"', html)}
+
+
+def test_unsupported_mechanisms_are_said_plainly(built):
+    _, html, md, _ = built
+    for text in (html, md):
+        section = text[text.index("2. Dry needling improves blood flow") : text.index("4. Dry needling decreases")]
+        assert "No direct evidence among 7 studies" in section
+        assert "supports" not in section.lower().replace("study supports", "")
+
+
+def test_forest_plot_where_comparable_effects_exist(built):
+    _, html, _, _ = built
+    first = html[html.index('id="claim-trigger-point-pain"') : html.index('id="claim-blood-flow"')]
+    assert first.count("<svg") == 1 and first.count('class="point"') == 3
+    endorphins = html[html.index('id="claim-endorphins"') : html.index('id="claim-intensity-duration"')]
+    assert "<svg" not in endorphins
+
+
+def test_methods_note_and_suggested_rewording(built):
+    _, html, md, _ = built
+    assert "dry needling" in html[html.index('id="methods"') :] and "Verdict of a claim" in html
+    assert "Suggested wording" in html and "*Suggested wording:*" in md
+
+
+def test_script_in_a_title_or_abstract_is_escaped(tmp_path, snapshot_xml):
+    records = record_bytes(snapshot_xml)
+    evil = records[0].replace(
+        b"versus sham needling for chronic", b"versus sham needling &lt;script&gt;alert(1)&lt;/script&gt; for chronic"
+    ).replace(b"In this sample,", b"In this sample &lt;script&gt;steal()&lt;/script&gt;,")
+    db = store.open_db(tmp_path / "e.db")
+    update.load(db, Source("file", "t", lambda: iter([make_efetch([evil] + records[1:])])), command="import")
+    update.extract_pending(db)
+    html, md = digest.write_digest(db, load_topic(), tmp_path)
+    page = html.read_text()
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<script>" not in md.read_text()
+
+
+def test_the_change_section_lists_what_moved(tmp_path, snapshot_xml):
+    records = record_bytes(snapshot_xml)
+    db = store.open_db(tmp_path / "e.db")
+    update.load(db, Source("file", "t", lambda: iter([make_efetch(records[1:])])), command="import")
+    update.extract_pending(db)
+    first, _ = digest.write_digest(db, load_topic(), tmp_path)
+    assert "Changes since the previous digest" not in first.read_text()
+    retracted = records[1].replace(
+        b'<PublicationType UI="D016428">Journal Article</PublicationType>',
+        b'<PublicationType UI="D016428">Journal Article</PublicationType><PublicationType UI="D016441">Retracted Publication</PublicationType>',
+    )
+    update.load(db, Source("file", "t", lambda: iter([make_efetch([records[0], retracted] + records[2:])])), command="import")
+    update.extract_pending(db)
+    second, md = digest.write_digest(db, load_topic(), tmp_path)
+    page = second.read_text()
+    changes = page[page.index('id="changes"') : page.index('id="references"')]
+    assert "New studies: 1" in changes and "30813155" in changes
+    assert "Newly retracted: 1" in changes and "33609358" in changes
+    assert "RETRACTED" in page
+
+
+def test_run_writes_the_digest_beside_the_database_and_names_it(tmp_path):
+    result = CliRunner().invoke(cli, ["run", "--source", "snapshot", "--db", str(tmp_path / "e.db")])
+    assert result.exit_code == 0
+    assert f"Digest: {tmp_path / 'digest.html'}" in result.output
+    assert (tmp_path / "digest.md").exists()
+
+
+@pytest.mark.skipif(not shutil.which("chromium"), reason="Debian chromium not installed (.ci/run installs it)")
+def test_the_digest_renders_to_a_readable_png(built):
+    """Headless Debian chromium draws the page: a tall, non-blank PNG."""
+    _, _, _, folder = built
+    png = folder / "digest.png"
+    subprocess.run(
+        ["bash", str(SCREENSHOT), str(folder / "digest.html"), str(png), "1100", "2400"],
+        check=True, capture_output=True, timeout=120,
+    )
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    assert (width, height) == (1100, 2400)
+    assert len(data) > 100_000  # a blank page compresses to a few kB
+
+
+def test_export_of_a_claims_studies_round_trips(built):
+    """`evidence export --claim` writes the claim's studies; RIS and BibTeX parse back."""
+    import bibtexparser
+    import rispy
+
+    db, _, _, folder = built
+    db_path = str(folder / "e.db")
+    expected = {r["pmid"] for r in db["claim_evidence"].rows_where("claim_id = ?", ["trigger-point-pain"])}
+    out = folder / "pain.ris"
+    result = CliRunner().invoke(cli, ["export", "--format", "ris", "--claim", "trigger-point-pain", "--db", db_path, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    entries = rispy.loads(out.read_text())
+    assert {e["accession_number"] for e in entries} == expected
+    bib = CliRunner().invoke(cli, ["export", "--format", "bibtex", "--db", db_path]).output
+    library = bibtexparser.parse_string(bib)
+    assert not library.failed_blocks
+    assert len(library.entries) == db["studies"].count_where("on_topic = 1")
