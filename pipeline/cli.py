@@ -15,7 +15,7 @@ import sqlite_utils
 from tqdm import tqdm
 
 from . import evaluate as evaluation
-from . import cite, pubmed, report, sources, store, update
+from . import cite, publish, pubmed, report, sources, store, update
 from . import digest as digest_module
 from .extract import EXTRACTOR_VERSION
 from .topic import DEFAULT_TOPIC, TopicError, load_topic
@@ -212,12 +212,11 @@ def status(n_runs: int, db_path: Path) -> None:
 @click.option("--port", default=8001, show_default=True, type=int, help="Port to listen on.")
 @db_option
 def serve(host: str, port: int, db_path: Path) -> None:
-    """Browse the database in Datasette (read-only)."""
+    """Browse the database in Datasette: studies, effects, claims, the digest (read-only)."""
     _require_db(db_path)
-    args = [sys.executable, "-m", "datasette", "serve", str(db_path), "--host", host, "--port", str(port)]
-    metadata = db_path.parent / "metadata.yml"
-    if metadata.exists():
-        args += ["--metadata", str(metadata)]
+    store.open_db(db_path)  # the schema in place, WAL on, before Datasette opens it
+    args = publish.serve_args(db_path, host, port)
+    click.echo(f"Datasette on http://{host}:{port}/ (Ctrl-C to stop)", err=True)
     os.execv(sys.executable, args)
 
 
