@@ -6,6 +6,7 @@ import logging
 import os
 import sys
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
@@ -15,7 +16,8 @@ import sqlite_utils
 from tqdm import tqdm
 
 from . import evaluate as evaluation
-from . import cite, publish, pubmed, report, sources, store, update
+from . import cite, mailer, publish, pubmed, report, sources, store, update
+from . import schedule as schedule_module
 from . import digest as digest_module
 from .extract import EXTRACTOR_VERSION
 from .topic import DEFAULT_TOPIC, TopicError, load_topic
@@ -67,12 +69,13 @@ def run_lock(db_path: Path) -> Iterator[None]:
     """Only one run writes a database at a time: a second waits briefly, then stops."""
     db_path.parent.mkdir(parents=True, exist_ok=True)
     lock = filelock.FileLock(str(db_path) + ".lock")
+    wait = float(os.environ.get("EVIDENCE_LOCK_WAIT") or LOCK_WAIT_SECONDS)
     try:
-        lock.acquire(timeout=LOCK_WAIT_SECONDS)
+        lock.acquire(timeout=wait)
     except filelock.Timeout:
         raise click.ClickException(
             f"another run is updating {db_path} (lock {lock.lock_file} held for over "
-            f"{LOCK_WAIT_SECONDS}s); try again when it has finished"
+            f"{wait:g}s); try again when it has finished"
         ) from None
     try:
         yield
@@ -164,6 +167,63 @@ def export(fmt: str, claim_id: str | None, out_file: Path | None, db_path: Path)
         click.echo(f"{len(rows)} references written to {out_file}", err=True)
     else:
         click.echo(text, nl=False)
+
+
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="Write the message to a .eml file instead of sending it.")
+@click.option("--force", is_flag=True, help="Send even if this week's digest was already sent.")
+@click.option("--skip-empty", is_flag=True, envvar="DIGEST_SKIP_EMPTY", help="Send nothing in a week with nothing new (default: a short 'nothing new' note, so a silent week never hides a broken feed) [env: DIGEST_SKIP_EMPTY].")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Folder for --dry-run's .eml [default: outbox/ beside the database].")
+@db_option
+def email(dry_run: bool, force: bool, skip_empty: bool, out_dir: Path | None, db_path: Path) -> None:
+    """The weekly email: new studies, changed verdicts, retractions, feed health. Sent once a week."""
+    _require_db(db_path)
+    settings = mailer.SmtpSettings.from_env()
+    with run_lock(db_path):
+        db = open_db(db_path)
+        week = mailer.iso_week(datetime.now(timezone.utc))
+        run_id = store.start_run(db, command="email", source="dry-run" if dry_run else "smtp", source_detail=f"week {week}")
+        counts = store.Counts()
+        sent = mailer.already_sent(db, week)
+        if sent and not force and not dry_run:
+            store.finish_run(db, run_id, counts)
+            click.echo(f"The digest for {week} was already sent at {sent['sent_at']}; nothing sent (use --force to send again).")
+            return
+        weekly = mailer.build_weekly(db)
+        counts.found = counts.new = len(weekly.new)
+        if weekly.empty and skip_empty:
+            store.finish_run(db, run_id, counts)
+            click.echo(f"Nothing new for {week}; skipped as configured (last update: {weekly.health['last_ok'] or 'never'}).")
+            return
+        msg = mailer.compose(weekly, settings)
+        if dry_run:
+            path = mailer.write_eml(msg, out_dir or db_path.parent / "outbox", week)
+            store.finish_run(db, run_id, counts)
+            click.echo(f"Dry run: {msg['Subject']}\nWritten to {path} (not sent, not recorded).")
+            return
+        try:
+            mailer.send(msg, settings)
+        except mailer.MailError as e:
+            store.finish_run(db, run_id, counts, error=str(e))
+            raise click.ClickException(f"{e}; nothing recorded, the next run will try again") from None
+        mailer.record(db, weekly, msg, settings, forced=force)
+        store.finish_run(db, run_id, counts)
+    click.echo(f"Sent: {msg['Subject']} to {len(settings.recipients)} recipient(s).")
+
+
+@cli.command()
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=schedule_module.DEFAULT_CONFIG, show_default=True, help="Jobs and their cron expressions.")
+@click.option("--run-for", type=float, default=None, help="Stop after this many seconds (for trying a configuration).")
+@db_option
+def schedule(config_path: Path, run_for: float | None, db_path: Path) -> None:
+    """Run the scheduled jobs (daily update, weekly email) in the foreground."""
+    try:
+        jobs = schedule_module.load_jobs(config_path)
+    except ValueError as e:
+        raise click.ClickException(str(e)) from None
+    for job in jobs:
+        click.echo(f"{job.name}: evidence {' '.join(job.args)} ({job.describe()})", err=True)
+    schedule_module.run(jobs, db_path=db_path, run_for=run_for)
 
 
 @cli.command(name="extract")

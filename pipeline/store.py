@@ -238,6 +238,19 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
         pk="id",
         if_not_exists=True,
     )
+    db.table("emails_sent").create(
+        {
+            "id": int, "week": str, "sent_at": str, "subject": str, "message_id": str,
+            "recipients": int,  # how many (addresses are not stored)
+            "covered_from": str, "new_pmids": str, "verdict_changes": str, "retracted_pmids": str,
+            "verdicts": str,  # every claim's verdict when sent, for next week's comparison
+            "flagged": str,  # retracted or noticed PMIDs when sent
+            "forced": int,
+        },
+        pk="id",
+        if_not_exists=True,
+    )
+    db.table("emails_sent").create_index(["week"], if_not_exists=True)
     db.table("meta").create({"key": str, "value": str}, pk="key", if_not_exists=True)
     db.table("meta").upsert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
 

@@ -13,8 +13,26 @@ def test_every_command_is_in_the_readme():
 
 
 def test_every_environment_variable_is_in_the_readme():
-    for var in ("NCBI_EUTILS_URL", "NCBI_API_KEY", "NCBI_EMAIL", "NCBI_TOOL", "EVIDENCE_DB"):
+    for var in (
+        "NCBI_EUTILS_URL", "NCBI_API_KEY", "NCBI_EMAIL", "NCBI_TOOL", "EVIDENCE_DB", "EVIDENCE_LOCK_WAIT",
+        "SMTP_HOST", "SMTP_PORT", "SMTP_USER", "SMTP_PASSWORD", "SMTP_STARTTLS", "SMTP_SSL",
+        "DIGEST_FROM", "DIGEST_TO", "DIGEST_UNSUBSCRIBE", "DIGEST_SKIP_EMPTY",
+    ):
         assert f"`{var}`" in README, var
+
+
+def test_every_environment_variable_the_code_reads_is_documented():
+    """Any os.environ/env.get("NAME") in the package appears in the README."""
+    import re
+
+    package = Path(__file__).parent.parent / "pipeline"
+    read = set()
+    for path in package.glob("*.py"):
+        read |= set(re.findall(r'env(?:iron)?\.get\("([A-Z_]+)"', path.read_text()))
+        read |= set(re.findall(r'flag\("([A-Z_]+)"\)', path.read_text()))
+        read |= set(re.findall(r'envvar="([A-Z_]+)"', path.read_text()))
+    assert read, "the scan found nothing: the pattern is stale"
+    assert {v for v in read if f"`{v}`" not in README} == set()
 
 
 def test_the_two_commands_are_shown():
