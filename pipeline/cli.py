@@ -112,9 +112,7 @@ def run(source: str, full: bool, batch_size: int, db_path: Path, topic_path: Pat
         result = _load(db, chosen, command="run", query=topic.query)
         _extract(db, result)
         html = _digest(db, topic, db_path.parent)[0] if result.ok else None
-    _finish(db, db_path, result)
-    if html:
-        click.echo(f"Digest: {html} (open it in a browser; Markdown beside it)")
+    _finish(db, db_path, result, html)
 
 
 @cli.command(name="import")
@@ -352,8 +350,8 @@ def _load(db, source: sources.Source, *, command: str, query: str | None = None)
         bar.close()
 
 
-def _finish(db, db_path: Path, result: RunResult) -> None:
-    click.echo(report.run_summary(db, db_path, result))
+def _finish(db, db_path: Path, result: RunResult, digest: Path | None = None) -> None:
+    click.echo(report.run_summary(db, db_path, result, digest))
     if not result.ok:
         raise click.ClickException(f"run {result.run_id} failed: {result.error}")
 

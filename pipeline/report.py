@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from .update import RunResult
 
 
-def run_summary(db: sqlite_utils.Database, db_path: Path, result: "RunResult") -> str:
+def run_summary(db: sqlite_utils.Database, db_path: Path, result: "RunResult", digest: Path | None = None) -> str:
     c = result.counts
     total = db["studies"].count
     extracted = db["runs"].get(result.run_id)["extracted"] or 0
@@ -26,10 +26,10 @@ def run_summary(db: sqlite_utils.Database, db_path: Path, result: "RunResult") -
         lines.append(f"  skipped PMID {pmid or '?'}: {reason}")
     if len(c.problems) > 10:
         lines.append(f"  ... and {len(c.problems) - 10} more (table run_problems)")
-    lines += [
-        f"Database: {db_path} ({total} studies)",
-        "Next: `evidence status` for the ledger, `make serve` to browse in Datasette.",
-    ]
+    lines.append(f"Database: {db_path} ({total} studies)")
+    if digest:
+        lines.append(f"Digest: {digest} (open it in a browser; Markdown beside it)")
+    lines.append("Next: `make serve` to browse the evidence in Datasette, `evidence status` for the run ledger.")
     return "\n".join(lines)
 
 
@@ -48,6 +48,14 @@ def status_text(db: sqlite_utils.Database, *, n_runs: int = 5) -> str:
     lines.append("")
     lines.append("Freshness:")
     lines.extend("  " + line for line in freshness(db))
+    sent = db.execute("select week, sent_at from emails_sent order by id desc limit 1").fetchone()
+    lines.append(f"  last weekly email: {sent[0] + ' sent ' + sent[1] if sent else 'none sent yet'}")
+    claims = list(db.query("select id, verdict from claims order by position"))
+    if claims:
+        lines.append("")
+        lines.append("Claims:")
+        for c in claims:
+            lines.append(f"  {c['id']:<28} {c['verdict'].replace('_', ' ')}")
     lines.append("")
     lines.append("By design:")
     for design, n in db.execute(

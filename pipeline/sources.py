@@ -99,8 +99,11 @@ def pubmed_source(
             searches.extend(client.search_windows(query, datetype=datetype, window=span))
         source.expected = sum(s.count for s in searches)
         log.info("PubMed: %d records to fetch (%s)", source.expected, window or "full search")
+        fetched = 0
         for search in searches:
-            for body, _count in client.efetch(search, batch_size=batch_size):
+            for body, count in client.efetch(search, batch_size=batch_size):
+                fetched += count
+                log.info("PubMed: fetched %d of %d records", fetched, source.expected)
                 yield body
 
     source.documents = documents

@@ -145,3 +145,28 @@ def test_export_of_a_claims_studies_round_trips(built):
     library = bibtexparser.parse_string(bib)
     assert not library.failed_blocks
     assert len(library.entries) == db["studies"].count_where("on_topic = 1")
+
+
+def test_a_second_topic_file_works_the_same_way(tmp_path):
+    """Another article with its own claims: the pipeline is not wired to the first one."""
+    (tmp_path / "article.txt").write_text("Needling helps neck disability in cervicogenic headache.\n")
+    topic_file = tmp_path / "cervicogenic.yml"
+    topic_file.write_text(
+        "id: cgh\ntitle: Dry needling for cervicogenic headache\n"
+        "query: '\"dry needling\"[tiab] AND cervicogenic[tiab]'\n"
+        "article: {title: Needling and the neck, file: article.txt}\n"
+        "claims:\n"
+        "  - {id: neck-disability, text: Needling lowers neck disability., quote: helps neck disability,"
+        " outcomes: [disability], headache_types: [cervicogenic]}\n"
+        "  - {id: sleep, text: Needling improves sleep., quote: sleep, outcomes: [quality_of_life]}\n"
+    )
+    db_path = tmp_path / "e.db"
+    result = CliRunner().invoke(cli, ["run", "--source", "snapshot", "--db", str(db_path), "--topic", str(topic_file)])
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "digest.html").read_text()
+    assert "Evidence digest: Needling and the neck" in page
+    assert "1. Needling lowers neck disability." in page and "2. Needling improves sleep." in page
+    assert "blood flow" not in page.lower().split('id="references"')[0]
+    claims = {r["id"]: r for r in store.open_db(db_path)["claims"].rows}
+    assert set(claims) == {"neck-disability", "sleep"}
+    assert claims["neck-disability"]["verdict"] == "limited"  # a small single-arm study supports it

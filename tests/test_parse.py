@@ -243,3 +243,37 @@ def test_real_records_parse_with_their_quirks():
     assert "β2-agonist" in nejm.abstract
     # No-break and thin spaces are folded to plain spaces.
     assert "\u00a0" not in recs["29963580"].abstract
+
+
+BOOK = b"""<PubmedBookArticle><BookDocument><PMID Version="1">29939585</PMID>
+<ArticleIdList><ArticleId IdType="bookaccession">NBK507909</ArticleId></ArticleIdList>
+<Book><Publisher><PublisherName>StatPearls Publishing</PublisherName></Publisher>
+<BookTitle book="statpearls">StatPearls</BookTitle><PubDate><Year>2025</Year><Month>01</Month></PubDate>
+<AuthorList Type="editors"><Author><LastName>Editor</LastName><Initials>E</Initials></Author></AuthorList></Book>
+<LocationLabel Type="chapter">Dry Needling</LocationLabel>
+<ArticleTitle book="statpearls" part="article-20626">Dry Needling for Myofascial Pain</ArticleTitle>
+<Language>eng</Language>
+<AuthorList Type="authors"><Author ValidYN="Y"><LastName>Kalichman</LastName><ForeName>Leonid</ForeName><Initials>L</Initials></Author></AuthorList>
+<PublicationType UI="D016454">Review</PublicationType>
+<Abstract><AbstractText>Dry needling treats myofascial trigger points, including in <i>tension-type</i> headache.</AbstractText></Abstract>
+</BookDocument><PubmedBookData><History><PubMedPubDate PubStatus="entrez"><Year>2018</Year><Month>6</Month><Day>26</Day></PubMedPubDate></History>
+<PublicationStatus>ppublish</PublicationStatus><ArticleIdList><ArticleId IdType="pubmed">29939585</ArticleId></ArticleIdList></PubmedBookData></PubmedBookArticle>"""
+
+
+def test_book_records_such_as_statpearls_chapters_are_kept(snapshot_xml):
+    """PubMed also returns NCBI Bookshelf chapters: they are studies of kind 'book'."""
+    items = list(parse(make_efetch([BOOK, record_bytes(snapshot_xml)[0]])))
+    book = items[0]
+    assert (book.pmid, book.kind, book.title, book.journal, book.year) == (
+        "29939585", "book", "Dry Needling for Myofascial Pain", "StatPearls", 2025,
+    )
+    assert [a.display for a in book.authors] == ["Kalichman L"]
+    assert book.abstract == "Dry needling treats myofascial trigger points, including in tension-type headache."
+    assert book.entrez_date == "2018-06-26" and book.publication_types == ["Review"]
+    assert items[1].pmid == "30813155"
+
+
+def test_delete_citations_are_reported_not_stored(snapshot_xml):
+    deleted = b'<DeleteCitation><PMID Version="1">12345678</PMID></DeleteCitation>'
+    items = list(parse(make_efetch([record_bytes(snapshot_xml)[0], deleted])))
+    assert isinstance(items[1], MalformedRecord) and "DeleteCitation" in items[1].reason
