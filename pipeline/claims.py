@@ -156,9 +156,7 @@ def relevant(claim: Claim, study: dict) -> bool:
         return False
     if claim.headache_types and not set(claim.headache_types) & set(study["headache_types"]):
         return False
-    if claim.comparators and not (
-        set(claim.comparators) & set(study["comparators"]) or set(claim.outcomes) & set(study["outcomes"])
-    ):
+    if claim.comparators and not set(claim.comparators) & set(study["comparators"]):
         return False
     return True
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from urllib.parse import quote
 
 from datasette import hookimpl
 from datasette.utils.asgi import Response
@@ -46,7 +47,7 @@ def render_cell(row, value, column, table, database, datasette):
             f"{_link(f'https://pubmed.ncbi.nlm.nih.gov/{value}/', 'PubMed ↗')}"
         )
     if column == "doi":
-        return Markup(_link(f"https://doi.org/{value}", str(value)))
+        return Markup(_link("https://doi.org/" + quote(str(value), safe="/:;()._-"), str(value)))
     if column == "nct":
         numbers = _json_list(value) or [value]
         return Markup(" ".join(_link(f"https://clinicaltrials.gov/study/{n}", str(n)) for n in numbers)) if numbers else ""

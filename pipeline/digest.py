@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import quote
 
 import sqlite_utils
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -201,6 +202,8 @@ def environment() -> Environment:
     env.filters["label"] = lambda v: (v or "").replace("_", " ")
     env.filters["design"] = lambda v: DESIGN_LABELS.get(v, v or "")
     env.filters["fromjson"] = lambda v: json.loads(v) if v else []
+    # DOIs may hold <, >, " (old SICI DOIs): percent-encode them in link targets.
+    env.filters["doi_url"] = lambda doi: "https://doi.org/" + quote(doi or "", safe="/:;()._-")
     return env
 
 

@@ -42,15 +42,18 @@ VALUE_AFTER_NAME = re.compile(rf"\s*(?:\([^)]{{0,20}}\)\s*)?(?:[,:=]|\bof\b|\bwa
 UNIT = r"(?:\s*(?:%|points?|days?|mm|cm|kPa|kg/cm2|kg/cm²|N/cm2|degrees?|°|hours?|h|min(?:utes)?|months?|weeks?|attacks?|units?)\b\.?|\s*%)?"
 CI_RE = re.compile(
     rf"""[\s,;]*(?P<outer>[(\[])?\s*(?:95\s*%\s*)?(?:CI|confidence\s+intervals?|c\.i\.)\s*(?:\[CI\]|\(CI\))?\s*[,:=]?\s*(?P<open>[\[(])?\s*
-    (?P<lo>{_N}){UNIT}\s*(?:to|,|;|–|—|-|and)\s*(?P<hi>{_N}){UNIT}\s*(?(open)[\])])\s*(?(outer)[\])])""",
+    (?P<lo>{_N}){UNIT}\s*(?:to|,|;|–|—|-|and)\s*(?P<hi>{_N}){UNIT}\s*(?:[;,]\s*[Pp]\s*(?P<p_op><=|>=|≤|≥|<|>|=)\s*(?P<p_v>0?[.·]\d+|\d(?:[.·]\d+)?))?
+    \s*(?(open)[\])])\s*(?(outer)[\])])""",
     re.I | re.X,
 )
 P_RE = re.compile(
     r"\bp(?:\s*-?\s*(?:values?|trend|for trend|interaction))?\s*(?:(?P<op><=|>=|≤|≥|<|>|=)|(?P<of>\bof\b|\bwas\b))\s*(?P<pv>0?[.·]\d+|\d(?:[.·]\d+)?(?:\s*[x×]\s*10\s*\^?\s*[-−]\s*\d+)?)",
     re.I,
 )
-PM_RE = re.compile(rf"(?P<v>{_N})\s*(?:±|\+/-|\+-)\s*(?:SD\s*)?(?P<sd>\d+(?:[.·]\d+)?)")
-FROM_TO_PM = re.compile(rf"\bfrom\s+(?P<a>{_N})\s*(?:±|\+/-)\s*\d+(?:[.·]\d+)?\s*(?:\w+\s+)?to\s+(?P<b>{_N})\s*(?:±|\+/-)\s*(?P<sd>\d+(?:[.·]\d+)?)")
+# A spread written after a mean: "± 1.1", "+/- 1.1", "± SD 1.1" or "(SD 1.1)".
+_SPREAD = r"(?:\s*(?:±|\+/-|\+-)\s*(?:SD\s*)?\d+(?:[.·]\d+)?|\s*\(\s*SD\s*[=:]?\s*\d+(?:[.·]\d+)?\s*\))"
+PM_RE = re.compile(rf"(?P<v>{_N}){_SPREAD}")
+FROM_TO_PM = re.compile(rf"\bfrom\s+(?P<a>{_N}){_SPREAD}\s*(?:\w+\s+)?to\s+(?P<b>{_N}){_SPREAD}")
 BY_CHANGE = re.compile(rf"\b(?:changed|fell|dropped|decreased|declined|improved|increased|rose|reduced|lowered|diminished)\s+(?:by\s+)?(?:a mean of\s+|an average of\s+)?(?P<v>\d+(?:[.·]\d+)?)\s*(?P<u>points?|days?|%|percent|mm|degrees?|°|kPa|attacks?|hours?)(?![\w±])")
 BY_ONLY = re.compile(r"\bby\s+(?P<v>\d+(?:[.·]\d+)?)\s*(?P<u>points?|days?|%|percent|mm|degrees?|°|kPa|attacks?|hours?)\b")
 PERCENT_RE = re.compile(r"(?<![\w.])(?P<v>\d+(?:[.·]\d+)?)\s?%")
@@ -127,8 +130,8 @@ def _sentence_effects(s: Sentence) -> list[Effect]:
         return all(b <= x or a >= y for x, y in taken)
 
     def add(pos: int, end: int, measure: str, value_m: re.Match | str, value: float,
-            lo: float | None, hi: float | None, tail_from: int) -> None:
-        p = _p_after(text, tail_from)
+            lo: float | None, hi: float | None, tail_from: int, p: str | None = None) -> None:
+        p = p or _p_after(text, tail_from)
         taken.append((pos, end))
         found.append((pos, Effect(
             outcome=outcome_at(text, pos),
@@ -159,7 +162,7 @@ def _sentence_effects(s: Sentence) -> list[Effect]:
         if ci:
             lo, hi = to_float(ci.group("lo")), to_float(ci.group("hi"))
             end = ci.end()
-        add(m.start(), end, measure, vm, to_float(vm.group("v")), lo, hi, end)
+        add(m.start(), end, measure, vm, to_float(vm.group("v")), lo, hi, end, p=_p_in_ci(ci))
 
     # 1b. A bare number with its own CI continues the estimate named before it:
     #     "the rate ratio was 0.36 (95% CI, 0.27 to 0.49) ... and 0.83 (95% CI, 0.59 to 1.16)".
@@ -172,7 +175,7 @@ def _sentence_effects(s: Sentence) -> list[Effect]:
             next(MEASURE_NAMES[int(k[1:])][1] for k, v in named[-1].groupdict().items() if v)
             if named else "other"
         )
-        add(m.start(), ci.end(), measure, m, to_float(m.group("v")), to_float(ci.group("lo")), to_float(ci.group("hi")), ci.end())
+        add(m.start(), ci.end(), measure, m, to_float(m.group("v")), to_float(ci.group("lo")), to_float(ci.group("hi")), ci.end(), p=_p_in_ci(ci))
 
     # 2. "from A ± a to B ± b": the value after treatment.
     for m in FROM_TO_PM.finditer(text):
@@ -190,6 +193,8 @@ def _sentence_effects(s: Sentence) -> list[Effect]:
     # 4. Changes "by N points" (including "score by 28 points" after a first change verb).
     for pattern in (BY_CHANGE, BY_ONLY):
         for m in pattern.finditer(text):
+            if re.match(r"\s*or (?:more|greater|higher)\b", text[m.end():], re.I):
+                continue  # a threshold: "reduced by 50% or more in 12 patients"
             if free(m.start("v"), m.end()):
                 add(m.start("v"), m.end(), "other", m, to_float(m.group("v")), None, None, m.end())
 
@@ -203,11 +208,20 @@ def _sentence_effects(s: Sentence) -> list[Effect]:
     return [e for _, e in found]
 
 
+def _p_in_ci(ci: re.Match | None) -> str | None:
+    """A p-value written inside the interval's brackets: "(95% CI -1.6 to 0.8; p = 0.49)"."""
+    if ci and ci.group("p_v"):
+        return normalise_p(ci.group("p_op"), ci.group("p_v"))
+    return None
+
+
 def _percent_is_not_a_result(text: str, m: re.Match) -> bool:
     before = text[max(0, m.start() - 30) : m.start()]
     after = text[m.end() : m.end() + 40]
-    if re.search(r"(?:least|more than|over|under|up to|by)\s*$", before, re.I):
-        return True  # responder thresholds ("at least 50%"), changes read above
+    if re.search(r"(?:least|more than|over|under|up to|by)\s*$", before, re.I) or re.match(r"\s*or (?:more|greater|higher)\b", after, re.I):
+        return True  # responder thresholds ("at least 50%", "50% or more"), changes read above
+    if re.search(r"\bI\s*(?:2|²|\^2)\s*[=:]?\s*$", before):
+        return True  # heterogeneity of a meta-analysis, not an effect
     if re.match(r"\s*(?:CI|confidence|credible)", after, re.I):
         return True  # the level of an interval: "95% CI"
     if re.search(r"\bn\s*=\s*\d+\s*/\s*\d+\s*,\s*$|\(\s*$", before) and re.match(r"\s*\)", after) and "n =" in before:

@@ -104,7 +104,7 @@ def extract(record: Record) -> Extraction:
 # --- design -----------------------------------------------------------------
 
 RANDOMISED = re.compile(
-    r"\brandomi[sz]ed\b(?! (?:controlled )?trials? (?:were|was|published|of|in|met)\b)(?! or observational)|"
+    r"(?<!non-)(?<!non )\brandomi[sz]ed\b(?! (?:controlled )?trials? (?:were|was|published|of|in|met)\b)(?! or observational)|"
     r"\brandomly (?:assigned|allocated|split|divided|distributed)|allocated at random|"
     r"assigned at random|random allocation|\brandomi[sz]ation\b",
     re.I,
@@ -114,43 +114,72 @@ REVIEW_SEARCH = re.compile(
 )
 
 
+# Sentences about other people's work: "a recent systematic review found ...",
+# "randomized trials have suggested ...". They do not describe this study.
+PRIOR_WORK = re.compile(
+    r"\b(?:previous|prior|earlier|recent|existing|other|published)\b[^.]{0,40}\b(?:reviews?|trials?|stud(?:y|ies)|meta-analys[ie]s)\b|"
+    r"\b(?:have|has) (?:been )?(?:suggested|shown|reported|found|demonstrated)\b|\bagrees? with\b|\bin line with\b|\bconsistent with\b",
+    re.I,
+)
+
+
+def own_text(record: Record, sents: list[Sentence]) -> str:
+    """The title and the sentences that describe this study (not its background,
+    discussion, or other people's work)."""
+    keep = [record.title]
+    for s in sents:
+        if s.section and re.search(r"background|introduction|context|rationale|discussion|conclusion|interpretation|perspective", s.section, re.I):
+            continue
+        if PRIOR_WORK.search(s.text):
+            continue
+        keep.append(s.text)
+    return "\n".join(keep)
+
+
 def classify_design(record: Record, sents: list[Sentence]) -> str:
-    title, text = record.title, record.text
+    """The design, read from what the abstract says about this study; PubMed's
+    publication types settle what the text leaves open."""
+    title = record.title
+    own = own_text(record, sents)
     types = {t.lower() for t in record.publication_types}
-    lead = " ".join(s.text for s in sents[:2])
+    first = sents[0].text if sents else ""
     if re.search(r"\bprotocol\b", title, re.I) or re.search(
-        r"^\s*protocol for\b|\b(?:this|the) (?:study|trial|review) protocol\b|\bplanned (?:systematic )?review\b|\bwill be (?:searched|randomi[sz]ed|recruited|eligible)\b",
+        r"^\s*protocol for\b|\b(?:this|the) (?:study|trial|review) protocol\b|\bplanned (?:systematic )?review\b|"
+        r"\bwill be (?:randomly |randomi[sz]ed |)(?:assigned|allocated|randomi[sz]ed|searched|recruited|enrolled|eligible|included)\b",
         record.abstract, re.I,
     ):
         return "protocol"
-    if re.search(r"\bdata mining\b|\bbibliometric|\bliterature study\b", text, re.I):
+    if re.search(r"\bdata mining\b|\bbibliometric|\bliterature study\b", own, re.I):
         return "other"
-    if "meta-analysis" in types or re.search(r"meta-?analy", title, re.I) or re.search(
-        r"\bwe pooled\b|\bpooled (?:estimates?|data|analysis|effects?)\b|\brandom-effects\b|\bmeta-?analy[sz]", lead + record.abstract[:2000], re.I
-    ) and re.search(r"\breview\b|\bsearched\b|\bpooled\b", text, re.I):
+    if "meta-analysis" in types or re.search(r"meta-?analy", title, re.I) or (
+        re.search(r"\bwe pooled\b|\bpooled (?:estimates?|data|analysis|effects?)\b|\brandom-effects\b|\bmeta-?analy[sz]", own, re.I)
+        and re.search(r"\breview\b|\bsearched\b|\bpooled\b", own, re.I)
+    ):
         return "meta_analysis"
     is_review = "review" in types or "systematic review" in types or re.search(r"\breview\b", title, re.I)
-    if "systematic review" in types or re.search(r"systematic(?:ally)? review", text, re.I) or (
-        is_review and REVIEW_SEARCH.search(record.abstract) and re.search(r"\bsearch(?:ed)?\b", record.abstract, re.I)
+    if "systematic review" in types or re.search(r"systematic(?:ally)? review", own, re.I) or (
+        is_review and REVIEW_SEARCH.search(own) and re.search(r"\bsearch(?:ed)?\b", own, re.I)
     ):
         return "systematic_review"
-    if is_review or re.search(r"\bnarrative review\b|\bthis (?:paper|article|review) (?:sets|summari[sz]es|discusses|surveys)", text, re.I):
+    if is_review or re.search(r"\bnarrative review\b|\bthis (?:paper|article|review) (?:sets|summari[sz]es|discusses|surveys)", own, re.I):
         return "narrative_review"
-    if "case reports" in types or re.search(r"\bcase report\b|\b(?:this|the) report describes\b|\ba patient (?:with|who)\b", text, re.I):
+    if "case reports" in types or re.search(r"\bcase report\b|\b(?:this|the) report describes\b", own, re.I) or re.search(
+        r"\b(?:in )?a (?:\d+-year-old )?(?:patient|woman|man) (?:with|who)\b", f"{title}\n{first}", re.I
+    ):
         return "case_report"
-    if re.search(r"\bcase series\b", text, re.I):
+    if re.search(r"\bcase series\b", own, re.I):
         return "case_series"
-    if RANDOMISED.search(record.abstract) or re.search(r"\brandomi[sz]ed\b", title, re.I):
+    if RANDOMISED.search(own):
         return "rct"
     if re.search(r"\bhealthy (?:participants|volunteers|subjects|women|men|adults)\b", record.abstract, re.I) and not re.search(
         r"\bpatients?\b|\bdiagnosed\b", record.abstract, re.I
     ):
         return "mechanism_study"
-    if re.search(r"\bretrospective\b|\bcohort\b|\bmedical (?:charts|records)\b|\bchart review\b", text, re.I):
+    if re.search(r"\bretrospective\b|\bcohort\b|\bmedical (?:charts|records)\b|\bchart review\b", own, re.I):
         return "cohort"
-    if re.search(r"\bcross-sectional\b|\bcase-control\b|\bcontrol group\b.*\bhealthy\b|\bhealthy\b.*\bmatched\b|\breliability\b|\bsurvey\b|\bprevalence\b", text, re.I):
+    if re.search(r"\bcross-sectional\b|\bcase-control\b|\bcontrol group\b.*\bhealthy\b|\bhealthy\b.*\bmatched\b|\breliability\b|\bsurvey\b|\bprevalence\b", own, re.I):
         return "other"
-    if re.search(r"\bpilot\b|\bquasi-experimental\b|\bsingle[- ]arm\b|\bpre-?post\b|\bopen-label\b|\bnon-?randomi[sz]ed\b|\buncontrolled\b", text, re.I) or "clinical trial" in types:
+    if re.search(r"\bpilot\b|\bquasi-experimental\b|\bsingle[- ]arm\b|\bpre-?post\b|\bopen-label\b|\bnon-?randomi[sz]ed\b|\buncontrolled\b", own, re.I) or "clinical trial" in types:
         return "non_randomized_trial"
     if "randomized controlled trial" in types:
         return "rct"
@@ -160,15 +189,22 @@ def classify_design(record: Record, sents: list[Sentence]) -> str:
 # --- population and intervention ---------------------------------------------
 
 
+# "Unlike dry needling, acupuncture ...": a mention that is not the study's subject.
+CONTRAST = re.compile(
+    r"\b(?:unlike|differs? from|different from|rather than|as opposed to|instead of|in contrast to|compared to|than)\s+(?:\w+\s+){0,2}?(?:dry[- ]needl|trigger[- ]point needl)",
+    re.I,
+)
+
+
 def is_on_topic(record: Record, sents: list[Sentence], design: str) -> bool:
     """Dry needling studied (not merely mentioned) in people with headache."""
     if design == "mechanism_study":
         return False
     in_title = bool(terms.DRY_NEEDLING.search(record.title))
-    mentions = sum(1 for s in sents if terms.DRY_NEEDLING.search(s.text))
-    studied = in_title or mentions >= 2 or (
-        mentions == 1 and bool(sents) and bool(terms.DRY_NEEDLING.search(sents[0].text))
-    )
+    if not in_title and terms.NEIGHBOURS.search(record.title):
+        return False  # the title names another intervention (acupuncture, an injection, manipulation)
+    mentions = [s for s in sents if terms.DRY_NEEDLING.search(s.text) and not CONTRAST.search(s.text)]
+    studied = in_title or len(mentions) >= 2 or (bool(mentions) and mentions[0] is sents[0])
     if not studied:
         return False
     headache_in_title = bool(terms.HEADACHE_WORD.search(record.title)) or _any_type(record.title)
@@ -351,7 +387,7 @@ def _n_in_sentence(text: str) -> int | None:
         for m in pattern.finditer(text):
             following = text[m.end() : m.end() + 25]
             preceding = text[max(0, m.start() - 25) : m.start()]
-            if NOT_PARTICIPANTS.search(following.split(";")[0][:15]) or re.search(r"\b(?:of|from)\s*$", preceding):
+            if NOT_PARTICIPANTS.search(following.split(";")[0][:15]) or re.search(r"\b(?:from|out of)\s*$", preceding):
                 continue
             n = _as_int(m.group("n"))
             if not n or n < 1 or n > 100_000:
@@ -413,12 +449,19 @@ NO_DIFFERENCE = re.compile(
     r"\b(?:about|equally|just) as (?:well|effective)\b|\bas (?:effective|well) as\b|\bsimilar(?:ly)?\b|\bcomparable\b|"
     r"\bno (?:significant |statistically significant )?(?:difference|advantage)s?\b|\bdid not differ\b|\bnot (?:significantly )?different\b|"
     r"\b(?:both|all (?:three|two|four)) (?:groups|techniques|approaches|treatments) (?:improved|worked|fell)|\bfell with both\b|\bwith both techniques\b|"
-    r"\bnot superior\b|\bno better than\b",
+    r"\bnot superior\b|\bno better than\b|\b(?:without|no) (?:significant )?between-group differences?\b",
     re.I,
 )
 FAVOURS_COMPARATOR = re.compile(
-    r"\b(?:was|were) (?:more effective|superior|better) than (?:dry )?needling\b|\bneedling was (?:less effective|inferior)\b|"
-    r"\bfavou?red (?:the )?(?:control|comparator|sham)\b",
+    r"\b(?:more|greater|better|superior|larger)\b[^.;]*\bthan\s+(?:with\s+|in\s+(?:the\s+)?|did\s+)?(?:(?:dry|trigger[- ]point)\s+)?(?:needling|DN)\b|"
+    r"\bneedling was (?:less effective|inferior)\b|\bfavou?red (?:the )?(?:control|comparator|sham)\b",
+    re.I,
+)
+# A comparison that says needling did NOT do better: checked before superiority.
+NEGATED = re.compile(
+    r"\b(?:no|not)\s+(?:more|better|superior|greater)\b|\bdid not (?:reduce|improve|lower|decrease|outperform|differ)|"
+    r"\b(?:was|were) not (?:more )?(?:effective|superior)|\bfailed to (?:reduce|improve|show)|"
+    r"\b(?:without|no) (?:a )?(?:significant |statistically significant )?between-group differences?\b",
     re.I,
 )
 POSITIVE = re.compile(
@@ -454,9 +497,13 @@ def classify_direction(record: Record, sents: list[Sentence], design: str, on_to
     findings = [s.text for s in sents if s.is_result or not s.section]
     if INCONCLUSIVE.search(closing):
         return "inconclusive"
-    if FAVOURS_COMPARATOR.search(closing):
+    # Superficial versus deep needling: both arms are needling, "than ... needling" says nothing.
+    needling_vs_needling = comps == ["other_needling"]
+    if not needling_vs_needling and FAVOURS_COMPARATOR.search(closing):
         return "favours_comparator"
-    if SUPERIORITY.search(closing) or any(SUPERIORITY.search(f) for f in findings):
+    if comps != ["none"] and NEGATED.search(closing):
+        return "no_difference"
+    if SUPERIORITY.search(closing) or any(SUPERIORITY.search(f) and not NEGATED.search(f) for f in findings):
         return "favours_needling"
     if comps != ["none"] and any(
         NO_DIFFERENCE.search(t) and not OFF_OUTCOME.search(t) for t in [closing, *findings]

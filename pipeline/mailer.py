@@ -103,12 +103,17 @@ def already_sent(db: sqlite_utils.Database, week: str) -> dict | None:
     return rows[0] if rows else None
 
 
+FLAG_NOTICES = {"RetractionIn", "ErratumIn", "ExpressionOfConcernIn"}
+
+
 def _flagged(db: sqlite_utils.Database) -> dict[str, dict]:
-    """Studies that are retracted or carry a retraction, erratum or concern notice."""
-    return {
-        r["pmid"]: r
-        for r in db.query("select * from studies where retracted = 1 or (notices is not null and notices != '[]')")
-    }
+    """Studies about dry needling for headache that are retracted, or carry a
+    retraction, erratum or expression-of-concern notice."""
+    out = {}
+    for r in db.query("select * from studies where on_topic = 1 and (retracted = 1 or (notices is not null and notices != '[]'))"):
+        if r["retracted"] or any(n.get("type") in FLAG_NOTICES for n in json.loads(r["notices"] or "[]")):
+            out[r["pmid"]] = r
+    return out
 
 
 def feed_health(db: sqlite_utils.Database, when: datetime) -> dict:

@@ -136,6 +136,16 @@ class Article:
         self._prefix = prefix
         self._element: etree._Element | None = None
 
+    def utf8_xml(self) -> bytes:
+        """The record's bytes in UTF-8, whatever the document declared (stored as text)."""
+        if not self._prefix:
+            return self.raw_xml
+        encoding = ENCODING_RE.search(self._prefix).group(1).decode()  # type: ignore[union-attr]
+        try:
+            return self.raw_xml.decode(encoding).encode("utf-8")
+        except (LookupError, UnicodeDecodeError) as e:
+            raise MalformedRecord(self.pmid, f"cannot read its {encoding} text: {e}") from None
+
     @property
     def element(self) -> etree._Element:
         """The record's XML tree; raises MalformedRecord if the record is not well-formed."""
@@ -249,7 +259,7 @@ def parse_article(article: Article) -> Study:
         study = _parse_book(elem, pmid)
     else:
         study = _parse_citation(elem, pmid)
-    study.raw_xml = article.raw_xml
+    study.raw_xml = article.utf8_xml()
     study.content_hash = article.content_hash
     return study
 

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Callable, Iterator
+from urllib.parse import quote, quote_plus
 
 import requests
 import tenacity
@@ -182,7 +183,7 @@ class Client:
         except (requests.ConnectionError, requests.Timeout) as e:
             raise TransientError(f"{endpoint}: {type(e).__name__}: {_redact(str(e), self.settings)}") from e
         except requests.RequestException as e:
-            raise TransientError(f"{endpoint}: {type(e).__name__}") from e
+            raise TransientError(f"{endpoint}: {type(e).__name__}: {_redact(str(e), self.settings)}") from e
         status = response.status_code
         if status == 429 or status >= 500:
             raise TransientError(
@@ -314,10 +315,11 @@ def _retry_after(value: str | None) -> float | None:
 
 
 def _redact(text: str, settings: Settings) -> str:
-    """Keep the API key and email out of messages and logs."""
+    """Keep the API key and email out of messages and logs, as written or URL-encoded."""
     for secret in (settings.api_key, settings.email):
         if secret:
-            text = text.replace(secret, "***")
+            for form in {secret, quote_plus(secret), quote(secret, safe="")}:
+                text = text.replace(form, "***")
     return text
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -137,6 +138,13 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
             studies.add_column(name, kind)
     for cols in (["year"], ["design"], ["entrez_date"], ["first_seen_run"]):
         studies.create_index(cols, if_not_exists=True)
+    # The first version kept the index with row triggers; `save_studies` now
+    # writes it in bulk, so old triggers would index every change twice.
+    old_triggers = [t.name for t in db.triggers if t.name in ("studies_ai", "studies_ad", "studies_au")]
+    for name in old_triggers:
+        db.execute(f"drop trigger [{name}]")
+    if old_triggers and db["studies_fts"].exists():
+        db.execute("insert into studies_fts (studies_fts) values ('rebuild')")
     if not db["studies_fts"].exists():
         # No triggers: `save_studies` (the only writer of these columns) updates the
         # index in bulk per batch, about four times faster than row triggers, and
@@ -415,7 +423,11 @@ def save_extractions(db: sqlite_utils.Database, items: list[tuple[str, "Extracti
 def raw_xml(db: sqlite_utils.Database, pmid: str) -> bytes | None:
     """The stored PubMed XML of one record."""
     row = db.execute("select xml from raw_records where pmid = ?", [pmid]).fetchone()
-    return row[0].encode("utf-8") if row else None
+    if not row:
+        return None
+    if isinstance(row[0], bytes):  # the first version stored it zlib-compressed
+        return zlib.decompress(row[0]) if row[0][:1] == b"x" else row[0]
+    return row[0].encode("utf-8")
 
 
 # --- runs ledger ------------------------------------------------------------

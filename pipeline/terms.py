@@ -69,7 +69,8 @@ HEADACHE_TERMS: dict[str, str] = {
     "tension_type": r"tension[- ]type|tension headaches?|\bC?E?TTH\b|\bETTH\b|\bCTTH\b",
     "migraine": r"migrain\w*",
     "cervicogenic": r"cervicogenic|\bCGH\b|\bCEH\b",
-    "post_traumatic": r"post-?traumatic headaches?|\bPTH\b|whiplash[- ]associated headache",
+    # "PTH" alone is also parathyroid hormone: it counts only near the word headache.
+    "post_traumatic": r"post-?traumatic headaches?|whiplash[- ]associated headache|\bPTH\b(?=[^.]{0,150}\bheadache)|\bheadache[^.]{0,150}\bPTH\b",
     "other": r"occipital neuralgia|cluster headaches?|medication[- ]overuse headache|new daily persistent headache",
 }
 HEADACHE_WORD = re.compile(r"\bheadaches?\b|\bcephal(?:ea|algia)\w*|\bmigrain\w*", re.I)

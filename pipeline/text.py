@@ -11,16 +11,16 @@ from dataclasses import dataclass
 
 # Section labels (structured abstracts, or "(2) Background:" inline) whose
 # sentences describe the question or the method rather than what was found.
+# Section labels are read by their words, so compound labels ("PATIENTS AND
+# METHODS", "BACKGROUND AND PURPOSE", "RESULTS AND CONCLUSIONS") work too.
+RESULT_SECTIONS = re.compile(r"\b(?:results?|findings|conclusions?|discussion|interpretation|perspective|outcomes? and results?)\b", re.I)
 PREAMBLE_SECTIONS = re.compile(
-    r"^(background|introduction|context|rationale|objectives?|aims?|purpose|"
-    r"importance|methods?|methods/design|design|design and methods|materials and methods|"
-    r"patients|participants|setting|subjects|interventions?|main outcome measures?|"
-    r"outcome measures|data sources|study selection|data extraction|eligibility criteria|"
-    r"search methods|selection criteria|data collection and analysis|study design|"
-    r"background and objectives?|trial registration|registration|funding)$",
+    r"\b(?:background|introduction|context|rationale|objectives?|aims?|purpose|importance|methods?|"
+    r"methodology|materials?|design|patients|participants|setting|subjects|interventions?|measures|"
+    r"data sources|study selection|data extraction|eligibility|search|selection criteria|"
+    r"data collection|registration|funding|hypothesis)\b",
     re.I,
 )
-RESULT_SECTIONS = re.compile(r"(results?|findings|conclusions?|discussion|interpretation|perspective)", re.I)
 
 LABEL_LINE = re.compile(r"^([A-Z][A-Za-z /&-]{1,60}):\s")
 INLINE_SECTION = re.compile(r"\((\d{1,2})\)\s*([A-Z][A-Za-z ]{2,40}):\s")
@@ -59,7 +59,7 @@ class Sentence:
     @property
     def is_preamble(self) -> bool:
         """Background, aims or methods: says what was planned, not what was found."""
-        return bool(self.section and PREAMBLE_SECTIONS.match(self.section.strip()))
+        return bool(self.section and not RESULT_SECTIONS.search(self.section) and PREAMBLE_SECTIONS.search(self.section))
 
     @property
     def is_result(self) -> bool:

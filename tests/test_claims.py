@@ -138,3 +138,12 @@ def test_claims_tables_hold_the_verdicts_and_evidence(snapshot_results):
     assert {r["pmid"]: r["stance"] for r in pain}["30813155"] == "supports"
     for r in db["claim_evidence"].rows:
         assert db["studies"].get(r["pmid"])["on_topic"] == 1 or r["counted"] == 0
+
+
+def test_a_claims_comparators_must_match_as_well_as_its_outcomes():
+    drug_free = C.Claim(id="d", text="Instead of medication.", quote="q", outcomes=["medication_use"], comparators=["medication"])
+    verdict, stances = judge(drug_free, [
+        study("1", outcomes=["medication_use"], comparators=["sham"]),
+        study("2", outcomes=["medication_use"], comparators=["medication"], direction="no_difference"),
+    ])
+    assert stances == {"2": "neutral"} and verdict.verdict == "insufficient"

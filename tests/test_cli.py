@@ -112,10 +112,15 @@ def test_pubmed_failure_exits_non_zero_and_is_in_the_ledger(db_path, monkeypatch
         original(self, *a, **{**k, "attempts": 2, "backoff_initial": 0.01, "backoff_jitter": 0.01})
 
     monkeypatch.setattr(pubmed.Client, "__init__", quick)
+    monkeypatch.setenv("NCBI_EMAIL", "me@example.org")
+    monkeypatch.setenv("NCBI_API_KEY", "sekret-key-123")
     result = CliRunner().invoke(cli, ["run", "--source", "pubmed", "--db", str(db_path)])
     assert result.exit_code == 1 and "failed" in result.output
     run = sqlite_utils.Database(db_path)["runs"].get(1)
     assert run["status"] == "failed" and "ConnectionError" in run["error"]
+    # Neither the key nor the email, as written or URL-encoded, is stored or shown.
+    for secret in ("me@example.org", "me%40example.org", "sekret-key-123"):
+        assert secret not in run["error"] and secret not in result.output
 
 
 def test_status_reports_runs_counts_and_freshness(db_path):

@@ -74,14 +74,18 @@ def test_script_in_a_title_or_abstract_is_escaped(tmp_path, snapshot_xml):
     records = record_bytes(snapshot_xml)
     evil = records[0].replace(
         b"versus sham needling for chronic", b"versus sham needling &lt;script&gt;alert(1)&lt;/script&gt; for chronic"
-    ).replace(b"In this sample,", b"In this sample &lt;script&gt;steal()&lt;/script&gt;,")
+    ).replace(b"In this sample,", b"In this sample &lt;script&gt;steal()&lt;/script&gt;,").replace(
+        b"10.1097/MD.0000000000014520", b"10.1097/MD.0000000000014520&quot;&gt;&lt;script&gt;x()&lt;/script&gt;"
+    )
     db = store.open_db(tmp_path / "e.db")
     update.load(db, Source("file", "t", lambda: iter([make_efetch([evil] + records[1:])])), command="import")
     update.extract_pending(db)
     html, md = digest.write_digest(db, load_topic(), tmp_path)
     page = html.read_text()
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
-    assert "<script>" not in md.read_text()
+    markdown = md.read_text()
+    assert "<script>" not in markdown and '">' not in markdown
+    assert "doi.org/10.1097/MD.0000000000014520%22%3E%3Cscript%3E" in page
 
 
 def test_the_change_section_lists_what_moved(tmp_path, snapshot_xml):

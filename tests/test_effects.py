@@ -132,3 +132,27 @@ def test_sentences_keep_offsets_and_sections():
 @pytest.mark.parametrize("words, n", [("Forty-two", 42), ("twelve", 12), ("one hundred and twenty", 120), ("Seventy-eight", 78), ("many", None)])
 def test_numbers_in_words(words, n):
     assert word_number(words) == n
+
+
+def test_p_value_inside_the_interval_brackets():
+    (e,) = find_effects("RESULTS: Pain did not differ (mean difference -0.4 (95% CI -1.6 to 0.8; p = 0.49)).")
+    assert (e.measure, e.value, e.ci_low, e.ci_high, e.p_value) == ("MD", -0.4, -1.6, 0.8, "=0.49")
+
+
+def test_compound_section_labels_keep_methods_numbers_out():
+    abstract = (
+        "PATIENTS AND METHODS: Baseline pain was 6.2 ± 1.1 on the VAS; 30% were smokers.\n"
+        "BACKGROUND AND PURPOSE: Headache days averaged 15 ± 4.\n"
+        "RESULTS AND CONCLUSIONS: Pain fell to 3.1 ± 1.5 on the VAS."
+    )
+    assert [e.value for e in find_effects(abstract)] == [3.1]
+
+
+def test_thresholds_and_heterogeneity_are_not_effects_but_sd_in_brackets_is_read():
+    text = (
+        "RESULTS: Headache days were reduced by 50% or more in 12 of 20 patients. "
+        "Pain intensity fell (SMD -0.5; 95% CI: -0.9, -0.1; I2 = 62%). "
+        "Pain intensity fell from 6.5 (SD 1.2) to 3.1 (SD 1.5)."
+    )
+    got = [(e.measure, e.value) for e in find_effects(text)]
+    assert got == [("SMD", -0.5), ("other", 3.1)]

@@ -42,7 +42,7 @@ def test_a_sham_controlled_rct():
     assert e.evidence_level == "2"
     assert e.summary == (
         "RCT · n=42 · migraine · dry needling vs sham · pain intensity, frequency: "
-        "favours dry needling (MD -3.1 days, 95% CI -4.9 to -1.3)"
+        "favours dry needling (MD -3.1 days, 95% CI -4.9 to -1.3; P = .001)"
     )
 
 
@@ -202,3 +202,69 @@ def test_evaluate_rejects_a_malformed_gold_file(tmp_path):
     bad.write_text(json.dumps({"123": {"design": "rtc"}}))
     result = CliRunner().invoke(cli, ["evaluate", "--gold", str(bad), "--db", str(db_path)])
     assert result.exit_code == 1 and "123" in result.output
+
+
+# --- general rules that must not misfire on wording the snapshot lacks ------------------
+
+NULL_SHAM = (
+    "METHODS: Sixty adults with tension-type headache were randomized to dry needling or sham needling.\n"
+    "RESULTS: Headache intensity decreased in both groups without between-group differences (p = 0.62).\n"
+    "CONCLUSIONS: Dry needling did not reduce headache intensity compared with sham needling."
+)
+
+
+@pytest.mark.parametrize(
+    "closing, direction",
+    [
+        ("Dry needling was no more effective than sham needling for headache intensity.", "no_difference"),
+        ("Dry needling was not more effective than sham needling.", "no_difference"),
+        ("Lidocaine injection produced a greater reduction in headache pain than dry needling.", "favours_comparator"),
+        ("Dry needling reduced headache intensity more than sham needling.", "favours_needling"),
+    ],
+)
+def test_direction_reads_negation_and_which_arm_won(closing, direction):
+    comparator = "lidocaine injection" if "Lidocaine" in closing else "sham needling"
+    abstract = (
+        f"METHODS: Sixty adults with tension-type headache were randomized to dry needling or {comparator}.\n"
+        f"CONCLUSIONS: {closing}"
+    )
+    assert x("Dry needling for tension-type headache: a randomized trial", abstract).direction == direction
+
+
+def test_a_null_sham_trial_is_no_difference_and_quotes_no_p_value():
+    e = x("Dry needling versus sham for tension-type headache: a randomized trial", NULL_SHAM)
+    assert e.direction == "no_difference" and "0.62" not in e.summary
+
+
+def test_designs_are_read_from_this_studys_own_sentences():
+    rct = x("Dry needling for migraine: a randomized trial", (
+        "METHODS: Forty patients with migraine were randomized to dry needling or sham.\n"
+        "CONCLUSIONS: Our findings agree with a recent systematic review of needling."
+    ))
+    assert rct.design == "rct" and rct.n_randomized == 40
+    nrs = x("Dry needling for cervicogenic headache: a non-randomized controlled study",
+            "METHODS: Thirty patients chose dry needling or exercise. Previous systematic reviews were inconclusive.")
+    assert nrs.design == "non_randomized_trial"
+    cohort = x("Dry needling in headache clinics: a retrospective cohort",
+               "METHODS: We reviewed medical records of 85 patients treated with dry needling for headache. "
+               "A patient who missed two sessions was excluded.")
+    assert (cohort.design, cohort.n_randomized) == ("cohort", 85)
+    protocol = x("Dry needling for tension-type headache", "METHODS: Eighty participants will be randomly assigned to dry needling or sham.")
+    assert (protocol.design, protocol.n_randomized) == ("protocol", None)
+
+
+def test_an_acupuncture_trial_that_mentions_dry_needling_is_off_topic():
+    e = x("Acupuncture versus topiramate for chronic migraine prophylaxis: a randomized trial", (
+        "BACKGROUND: Acupuncture differs from dry needling in its rationale.\n"
+        "METHODS: Sixty-six patients with chronic migraine were randomized to acupuncture or topiramate. "
+        "Unlike dry needling, needles were placed at classical acupoints.\n"
+        "CONCLUSIONS: Acupuncture reduced migraine days more than topiramate."
+    ))
+    assert not e.on_topic and e.direction == "not_applicable"
+
+
+def test_pth_means_post_traumatic_headache_only_next_to_headache():
+    thyroid = x("Parathyroid hormone in thyroid surgery", "RESULTS: PTH levels were measured in 40 patients after surgery.")
+    assert thyroid.headache_types == []
+    pth = x("Neck pain in veterans", "RESULTS: Veterans with PTH reported more severe headache after blast injury.")
+    assert pth.headache_types == ["post_traumatic"]

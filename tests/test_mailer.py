@@ -187,3 +187,20 @@ def test_two_concurrent_runs_one_runs_one_reports_the_lock(tmp_path, fake_eutils
     assert second.returncode == 1 and "another run is updating" in second.stderr
     runs = list(sqlite_utils.Database(db_path)["runs"].rows)
     assert [(r["source"], r["status"]) for r in runs] == [("pubmed", "ok")]
+
+
+def test_only_on_topic_retractions_and_real_notices_are_reported(smtp, loaded):
+    assert send(loaded).exit_code == 0
+    db = sqlite_utils.Database(loaded)
+    db.execute("update emails_sent set week = '2000-W01'")
+    # An erratum on an off-topic asthma-like record, an "update" notice on an on-topic one: neither is news.
+    db.execute("""update studies set notices = '[{"type": "ErratumIn", "pmid": "1", "source": "x"}]' where pmid = '35732505'""")
+    db.execute("""update studies set notices = '[{"type": "UpdateIn", "pmid": "2", "source": "y"}]' where pmid = '33609358'""")
+    db.execute("""update studies set notices = '[{"type": "ErratumIn", "pmid": "3", "source": "z"}]' where pmid = '29037632'""")
+    db.conn.commit()
+    assert send(loaded).exit_code == 0
+    _, msg = smtp.messages[-1]
+    text = msg.get_body(("plain",)).get_content()
+    section = text.split("RETRACTED OR CORRECTED")[1].split("FEED HEALTH")[0]
+    assert "pubmed.ncbi.nlm.nih.gov/29037632/" in section
+    assert "35732505" not in section and "33609358" not in section

@@ -135,3 +135,37 @@ def test_stale_running_rows_are_marked_failed(db):
     store.fail_stale_runs(db)
     row = db["runs"].get(run_id)
     assert row["status"] == "failed" and "interrupted" in row["error"]
+
+
+def test_a_latin1_file_is_stored_as_text(db, tmp_path, snapshot_xml):
+    record = record_bytes(snapshot_xml)[0].decode("utf-8").replace("Eroğlu", "Eroglu")
+    record = record.replace("versus sham needling", "versus sham needling in Montréal")
+    path = tmp_path / "latin1.xml"
+    path.write_bytes(('<?xml version="1.0" encoding="ISO-8859-1"?>\n<PubmedArticleSet>' + record + "</PubmedArticleSet>").encode("iso-8859-1"))
+    result = load(db, file_source([path]), command="import")
+    assert result.ok and result.counts.new == 1, result.error
+    assert "Montréal" in db["studies"].get("30813155")["title"]
+    assert "Montréal" in store.raw_xml(db, "30813155").decode("utf-8")
+
+
+def test_a_database_from_the_first_version_is_brought_up_to_date(db_path, snapshot_xml):
+    """The first version indexed FTS with row triggers and compressed raw XML; both still work."""
+    import sqlite3
+    import zlib
+
+    db = store.open_db(db_path)
+    load(db, snapshot_source(), command="run")
+    # Recreate what the first version left behind.
+    db["studies"].enable_fts(["title", "abstract", "mesh"], create_triggers=True, tokenize="porter", replace=True)
+    db.execute("update raw_records set xml = ? where pmid = '30813155'", [zlib.compress(b"<PubmedArticle/>")])
+    db.conn.commit()
+    db.conn.close()
+    db = store.open_db(db_path)
+    assert not [t for t in db.triggers if t.name.startswith("studies_a")]
+    records = record_bytes(snapshot_xml)
+    changed = records[1].replace(b"Clinicians use dry needling", b"Clinicians use quokka needling")
+    assert load(db, bytes_source(make_efetch([changed])), command="import").ok
+    db.execute("insert into studies_fts (studies_fts, rank) values ('integrity-check', 1)")  # raises if corrupt
+    assert [r["pmid"] for r in db["studies"].search("quokka")] == ["33609358"]
+    assert store.raw_xml(db, "30813155") == b"<PubmedArticle/>"
+    assert sqlite3.sqlite_version
