@@ -68,6 +68,8 @@ DESCRIPTIVE = re.compile(
     r"disease duration|history|baseline|prevalence|reported comorbid|comorbid)\b",
     re.I,
 )
+# Harms are reported, but they are not the effect on headache this table tracks.
+SAFETY = re.compile(r"\badverse (?:events?|effects?|reactions?)|\bside[- ]effects?|\bcomplications?\b|\bbruising\b|\bsoreness\b", re.I)
 SUBSTANCE_AFTER = re.compile(r"^\s*(?:[a-z]+\s+)?(?:lidocaine|lignocaine|saline|nacl|bupivacaine|procaine|gel|solution|cream|ethanol|dextrose|glucose|botulinum|w/v|v/v)\b", re.I)
 TIME_POINT = re.compile(
     r"\b(?:at|after|by)\s+(?:the\s+)?(?:week|month|day)\s+\d+\b|"
@@ -228,7 +230,7 @@ def _percent_is_not_a_result(text: str, m: re.Match) -> bool:
         return True
     if SUBSTANCE_AFTER.match(after):
         return True  # a concentration: "0.5% lidocaine"
-    if DESCRIPTIVE.search(_clause(text, m.start())):
+    if DESCRIPTIVE.search(_clause(text, m.start())) or SAFETY.search(_clause(text, m.start())):
         return True
     # A percentage is a result where its sentence names an outcome, or where it is
     # the share of a group ("68.2% of the needling group", "34.4% vs. 31.1% of weeks").

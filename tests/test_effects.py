@@ -156,3 +156,7 @@ def test_thresholds_and_heterogeneity_are_not_effects_but_sd_in_brackets_is_read
     )
     got = [(e.measure, e.value) for e in find_effects(text)]
     assert got == [("SMD", -0.5), ("other", 3.1)]
+
+
+def test_harms_are_not_effects():
+    assert find_effects("RESULTS: There were 3 adverse events (10% of patients), including bruising.") == []
