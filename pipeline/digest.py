@@ -30,7 +30,8 @@ class ClaimSection:
     verdict: Verdict
     label: str
     studies: list[dict]  # each: study row + evidence + citation number + effects
-    forest: Markup | None = None
+    forests: list[Markup] = field(default_factory=list)
+    indirect: list[dict] = field(default_factory=list)  # needling studies outside headache, not counted
 
 
 @dataclass
@@ -72,13 +73,10 @@ def build(db: sqlite_utils.Database, topic: Topic) -> Digest:
                 "study": study, "evidence": e, "ref": cite(e.pmid), "effects": outcome_effects,
                 "quotes": _quotes(e.sentence, outcome_effects),
             })
-        indirect = [by_pmid[p] for p in verdict.indirect]
-        for study in indirect:
-            cite(study["pmid"])
-        section = ClaimSection(number, claim, verdict, VERDICTS[verdict.verdict], rows)
-        section.forest = forest_plot(rows)
-        section.indirect = [{"study": s, "ref": ref_numbers[s["pmid"]]} for s in indirect]  # type: ignore[attr-defined]
-        sections.append(section)
+        indirect = [{"study": by_pmid[p], "ref": cite(p)} for p in verdict.indirect]
+        sections.append(
+            ClaimSection(number, claim, verdict, VERDICTS[verdict.verdict], rows, forest_plots(rows), indirect)
+        )
     methods = methods_note(db, topic, studies)
     digest = Digest(topic, _now(), sections, references, methods)
     digest.changes = changes_since_last(db, digest)
@@ -142,18 +140,21 @@ def changes_since_last(db: sqlite_utils.Database, digest: Digest) -> dict:
     return changes
 
 
-def forest_plot(rows: list[dict]) -> Markup | None:
-    """An SVG forest plot of comparable effects (same measure, with CIs), if two or more exist."""
-    groups: dict[str, list[tuple[dict, dict]]] = {}
+def forest_plots(rows: list[dict]) -> list[Markup]:
+    """One SVG forest plot per outcome and measure with two or more estimates with CIs
+    (only estimates of the same outcome on the same scale are comparable)."""
+    groups: dict[tuple[str, str], list[tuple[dict, dict]]] = {}
     for row in rows:
         if not row["evidence"].counted:
             continue
         for e in row["effects"]:
             if e["ci_low"] is not None and e["ci_high"] is not None and e["measure"] in claims_module.NO_EFFECT:
-                groups.setdefault(e["measure"], []).append((row, e))
-    measure, items = max(groups.items(), key=lambda kv: len(kv[1]), default=(None, []))
-    if len(items) < 2:
-        return None
+                groups.setdefault((e["outcome"], e["measure"]), []).append((row, e))
+    return [forest_plot(outcome, measure, items) for (outcome, measure), items in groups.items() if len(items) >= 2]
+
+
+def forest_plot(outcome: str, measure: str, items: list[tuple[dict, dict]]) -> Markup:
+    """An SVG forest plot of one outcome's estimates on one scale, with the line of no effect."""
     null = claims_module.NO_EFFECT[measure]
     lo = min(min(e["ci_low"] for _, e in items), null)
     hi = max(max(e["ci_high"] for _, e in items), null)
@@ -167,12 +168,12 @@ def forest_plot(rows: list[dict]) -> Markup | None:
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="forest" viewBox="0 0 {width} {height}" '
         f'width="{width}" height="{height}" role="img" aria-label="Forest plot of {escape(measure)} estimates">',
-        f'<text x="{left}" y="16" class="axis-title">{escape(measure)} with 95% CI</text>',
+        f'<text x="{left}" y="16" class="axis-title">{escape(outcome.replace("_", " "))}: {escape(measure)} with 95% CI</text>',
         f'<line x1="{x(null):.1f}" y1="{top - 6}" x2="{x(null):.1f}" y2="{height - 28}" class="null"/>',
     ]
     for i, (row, e) in enumerate(items):
         y = top + row_h * i + row_h / 2
-        label = f"[{row['ref']}] {e['outcome'].replace('_', ' ')}" + (f", {e['time_point']}" if e["time_point"] else "")
+        label = f"[{row['ref']}] " + (e["time_point"] or "") + (f" · {row['study']['design']}" if not e["time_point"] else "")
         parts.append(f'<text x="4" y="{y + 4:.1f}" class="label">{escape(label[:34])}</text>')
         parts.append(f'<line x1="{x(e["ci_low"]):.1f}" y1="{y:.1f}" x2="{x(e["ci_high"]):.1f}" y2="{y:.1f}" class="ci"/>')
         parts.append(f'<rect x="{x(e["value"]) - 4:.1f}" y="{y - 4:.1f}" width="8" height="8" class="point"/>')

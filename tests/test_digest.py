@@ -60,6 +60,8 @@ def test_forest_plot_where_comparable_effects_exist(built):
     _, html, _, _ = built
     first = html[html.index('id="claim-trigger-point-pain"') : html.index('id="claim-blood-flow"')]
     assert first.count("<svg") == 1 and first.count('class="point"') == 3
+    last = html[html.index('id="claim-tension-type-and-migraine"') : html.index('id="references"')]
+    assert last.count("<svg") == 2  # pain intensity and disability: one plot per outcome
     endorphins = html[html.index('id="claim-endorphins"') : html.index('id="claim-intensity-duration"')]
     assert "<svg" not in endorphins
 
