@@ -21,7 +21,7 @@ import re
 from dataclasses import asdict, dataclass
 
 from .text import NUM, Sentence, sentences, to_float
-from .terms import outcome_at
+from .terms import outcome_at, outcome_spans
 
 _N = rf"(?:{NUM})"
 # The estimate's name → measure vocabulary. Longer names first.
@@ -29,7 +29,7 @@ _N = rf"(?:{NUM})"
 MEASURE_NAMES: list[tuple[str, str]] = [
     (r"standardi[sz]ed mean differences?|(?-i:\bSMDs?\b)|hedges'? ?g\b", "SMD"),
     (r"weighted mean differences?|(?-i:\bWMDs?\b)", "WMD"),
-    (r"mean differences?|(?-i:\bMDs?\b)|difference in means", "MD"),
+    (r"(?:(?:paired|adjusted|between-group|absolute|mean)\s+)+differences?|mean differences?|(?-i:\bMDs?\b)|difference in means|\bdifferences?(?=\s+(?:in\s+(?:[\w-]+\s+){1,4}?)?(?:of|was|=)\s*[-−–]?\d)", "MD"),
     (r"(?:adjusted )?odds ratios?|(?-i:\ba?ORs?(?:Q\d|adj)?\b)", "OR"),
     (r"risk ratios?|relative risks?|rate ratios?|(?-i:\ba?RRs?\b)", "RR"),
     (r"effect sizes?\s*\(cohen'?s d\)|cohen'?s d|effect sizes?|(?-i:\bES\b)|(?<![A-Za-z])d(?=\s*[=:])", "d"),
@@ -38,8 +38,15 @@ MEASURE_NAMES: list[tuple[str, str]] = [
 ]
 MEASURE_RE = re.compile("|".join(f"(?P<m{i}>{p})" for i, (p, _) in enumerate(MEASURE_NAMES)), re.I)
 # Between a measure's name and its value: "of", "=", ":", ",", "was", brackets.
-VALUE_AFTER_NAME = re.compile(rf"\s*(?:\([^)]{{0,20}}\)\s*)?(?:[,:=]|\bof\b|\bwas\b|\bwere\b|\bamounted to\b)?\s*(?:=\s*)?(?P<v>{_N})(?![\d/])")
-UNIT = r"(?:\s*(?:%|points?|days?|mm|cm|kPa|kg/cm2|kg/cm²|N/cm2|degrees?|°|hours?|h|min(?:utes)?|months?|weeks?|attacks?|units?)\b\.?|\s*%)?"
+# Between an estimate's name and its value: "(Cohen's d)", "in intensity", "of", "=", "was".
+VALUE_AFTER_NAME = re.compile(
+    rf"\s*(?:\([^)]{{0,20}}\)\s*)?(?:\bin\s+(?:[\w-]+\s+){{0,3}}?[\w-]+\s+(?=was\b|of\b|=|:))?"
+    rf"(?:[,:=]|\bof\b|\bwas\b|\bwere\b|\bamounted to\b)?\s*(?:=\s*)?(?P<v>{_N})(?![\d/])"
+)
+UNIT = (
+    r"(?:\s*(?:%|points?|days?|mm|cm|kPa|kg/cm2|kg/cm²|N/cm2|degrees?|°|hours?|h|min(?:utes)?|months?|weeks?|attacks?|units?)"
+    r"(?:\s*(?:/|per)\s*(?:month|week|day|year|4 weeks))?(?![\w])\.?|\s*%)?"
+)
 CI_RE = re.compile(
     rf"""[\s,;]*(?P<outer>[(\[])?\s*(?:95\s*%\s*)?(?:CI|confidence\s+intervals?|c\.i\.)\s*(?:\[CI\]|\(CI\))?\s*[,:=]?\s*(?P<open>[\[(])?\s*
     (?P<lo>{_N}){UNIT}\s*(?:to|,|;|–|—|-|and)\s*(?P<hi>{_N}){UNIT}\s*(?:[;,]\s*[Pp]\s*(?P<p_op><=|>=|≤|≥|<|>|=)\s*(?P<p_v>0?[.·]\d+|\d(?:[.·]\d+)?))?
@@ -54,8 +61,17 @@ P_RE = re.compile(
 _SPREAD = r"(?:\s*(?:±|\+/-|\+-)\s*(?:SD\s*)?\d+(?:[.·]\d+)?|\s*\(\s*SD\s*[=:]?\s*\d+(?:[.·]\d+)?\s*\))"
 PM_RE = re.compile(rf"(?P<v>{_N}){_SPREAD}")
 FROM_TO_PM = re.compile(rf"\bfrom\s+(?P<a>{_N}){_SPREAD}\s*(?:\w+\s+)?to\s+(?P<b>{_N}){_SPREAD}")
-BY_CHANGE = re.compile(rf"\b(?:changed|fell|dropped|decreased|declined|improved|increased|rose|reduced|lowered|diminished)\s+(?:by\s+)?(?:a mean of\s+|an average of\s+)?(?P<v>\d+(?:[.·]\d+)?)\s*(?P<u>points?|days?|%|percent|mm|degrees?|°|kPa|attacks?|hours?)(?![\w±])")
-BY_ONLY = re.compile(r"\bby\s+(?P<v>\d+(?:[.·]\d+)?)\s*(?P<u>points?|days?|%|percent|mm|degrees?|°|kPa|attacks?|hours?)\b")
+BY_CHANGE = re.compile(rf"\b(?:changed|fell|dropped|decreased|declined|improved|increased|rose|reduced|lowered|diminished)\s+(?:by\s+)?(?:a mean of\s+|an average of\s+)?(?P<v>\d+(?:[.·]\d+)?)\s*(?P<u>points?|days?|%|percent|mm|degrees?|°|kPa|kg/cm²|kg/cm2|N/cm2|attacks?|hours?)(?![\w±])")
+_CHANGE_UNITS = r"points?|days?|%|percent|mm|degrees?|°|kPa|kg/cm²|kg/cm2|N/cm2|attacks?|hours?"
+BY_ONLY = re.compile(rf"\bby\s+(?P<v>\d+(?:[.·]\d+)?)\s*(?P<u>{_CHANGE_UNITS})(?![\w])")
+# "... by 12 points with needling versus 4 points with usual care": the second arm's change.
+VERSUS_CHANGE = re.compile(rf"[^.;()\d]{{0,40}}?\b(?:versus|vs\.?|compared with|and)\s+(?:by\s+)?(?P<v>\d+(?:[.·]\d+)?)\s*(?P<u>{_CHANGE_UNITS})(?![\w])")
+# "from 10.4 to 6.1 days per month": the value after treatment (a unit is required, so years are not read).
+FROM_TO_PLAIN = re.compile(rf"\bfrom\s+(?P<a>{_N})\s+to\s+(?P<b>{_N})\s*(?P<u>{_CHANGE_UNITS}|/10\b)")
+# "(10.3 vs 13.1 days)": two arms' results side by side.
+# (Percentages are left to the percentage rules, which check they are results.)
+_PAIR_UNITS = _CHANGE_UNITS.replace("%|percent|", "")
+VS_PAIR = re.compile(rf"(?P<a>{_N})\s*(?P<ua>{_PAIR_UNITS})?\s+(?:vs\.?|versus)\s+(?P<b>{_N})\s*(?P<u>{_PAIR_UNITS})(?![\w])")
 PERCENT_RE = re.compile(r"(?<![\w.])(?P<v>\d+(?:[.·]\d+)?)\s?%")
 GROUP_SHARE = re.compile(
     r"(?:\s*(?:vs\.?|versus|and)\s*\d+(?:[.·]\d+)?\s?%)?\s+(?:of|in)\s+(?:the\s+)?(?:[\w-]+\s+){0,3}?"
@@ -116,14 +132,21 @@ def normalise_p(op: str | None, value: str) -> str:
 def find_effects(abstract: str) -> list[Effect]:
     """Every numeric effect the abstract reports, each with its sentence and offsets."""
     effects: list[Effect] = []
+    context: str | None = None
     for s in sentences(abstract):
         if s.is_preamble:
             continue
-        effects.extend(_sentence_effects(s))
+        effects.extend(_sentence_effects(s, context))
+        named = [kind for _, _, kind in outcome_spans(s.text) if kind != "other"]
+        if named:
+            context = named[-1]
     return effects
 
 
-def _sentence_effects(s: Sentence) -> list[Effect]:
+def _sentence_effects(s: Sentence, context_outcome: str | None = None) -> list[Effect]:
+    """The effects of one sentence; `context_outcome` is the outcome the previous
+    result sentences were about, for a sentence that names none ("Verum was
+    superior to sham (MD -1.2 days ...)" after "Migraine days decreased ...")."""
     text = s.text
     taken: list[tuple[int, int]] = []  # spans already read, so a number is used once
     found: list[tuple[int, Effect]] = []
@@ -135,8 +158,9 @@ def _sentence_effects(s: Sentence) -> list[Effect]:
             lo: float | None, hi: float | None, tail_from: int, p: str | None = None) -> None:
         p = p or _p_after(text, tail_from)
         taken.append((pos, end))
+        value_at = value_m.start("v") if isinstance(value_m, re.Match) and "v" in value_m.re.groupindex else pos
         found.append((pos, Effect(
-            outcome=outcome_at(text, pos),
+            outcome=outcome_at(text, max(pos, value_at), default=context_outcome or "other"),
             measure=measure,
             value=value,
             ci_low=lo,
@@ -192,13 +216,30 @@ def _sentence_effects(s: Sentence) -> list[Effect]:
             continue
         add(m.start(), m.end(), "other", m, to_float(m.group("v")), None, None, m.end())
 
-    # 4. Changes "by N points" (including "score by 28 points" after a first change verb).
+    # 2b. "from 10.4 to 6.1 days per month" (no SD), the value after treatment.
+    for m in FROM_TO_PLAIN.finditer(text):
+        if free(m.start(), m.end()) and not DESCRIPTIVE.search(_clause(text, m.start())):
+            add(m.start("b"), m.end(), "other", m, to_float(m.group("b")), None, None, m.end())
+
+    # 4. Changes "by N points" (including "score by 28 points" after a first change
+    #    verb), the other arm's change written after it, and an interval if one follows.
     for pattern in (BY_CHANGE, BY_ONLY):
         for m in pattern.finditer(text):
             if re.match(r"\s*or (?:more|greater|higher)\b", text[m.end():], re.I):
                 continue  # a threshold: "reduced by 50% or more in 12 patients"
             if free(m.start("v"), m.end()):
-                add(m.start("v"), m.end(), "other", m, to_float(m.group("v")), None, None, m.end())
+                ci = CI_RE.match(text, m.end())
+                lo, hi, end = (to_float(ci.group("lo")), to_float(ci.group("hi")), ci.end()) if ci else (None, None, m.end())
+                add(m.start("v"), end, "other", m, to_float(m.group("v")), lo, hi, end, p=_p_in_ci(ci))
+                tail = VERSUS_CHANGE.match(text, end)
+                if tail and free(tail.start("v"), tail.end()):
+                    add(tail.start("v"), tail.end(), "other", tail, to_float(tail.group("v")), None, None, tail.end())
+
+    # 4b. "(10.3 vs 13.1 days)": both arms' results.
+    for m in VS_PAIR.finditer(text):
+        if free(m.start(), m.end()) and not DESCRIPTIVE.search(_window(text, m.start(), m.end())):
+            add(m.start("a"), m.end("a"), "other", m, to_float(m.group("a")), None, None, m.end())
+            add(m.start("b"), m.end(), "other", m, to_float(m.group("b")), None, None, m.end())
 
     # 5. Percentages of a group that are results.
     for m in PERCENT_RE.finditer(text):

@@ -17,7 +17,7 @@ from .effects import Effect, find_effects
 from .text import Sentence, WORD_NUMBER_RE, sentences, word_number
 from .vocab import COMPARATORS, EVIDENCE_LEVELS, OUTCOMES
 
-EXTRACTOR_VERSION = "1.0"
+EXTRACTOR_VERSION = "1.1"
 
 PARTICIPANTS = (
     r"(?:patients?|participants?|people|persons|subjects|individuals|adults|women|men|"
@@ -151,8 +151,13 @@ def classify_design(record: Record, sents: list[Sentence]) -> str:
         return "protocol"
     if re.search(r"\bdata mining\b|\bbibliometric|\bliterature study\b", own, re.I):
         return "other"
+    not_pooled = re.search(
+        r"\bwithout (?:a )?(?:meta-?analy|pooling)|\bno meta-?analy|\bnot pooled\b|\bnarrative(?:ly)? synthe|\bcould not be pooled|\bpooling was not",
+        own, re.I,
+    )
     if "meta-analysis" in types or re.search(r"meta-?analy", title, re.I) or (
-        re.search(r"\bwe pooled\b|\bpooled (?:estimates?|data|analysis|effects?)\b|\brandom-effects\b|\bmeta-?analy[sz]", own, re.I)
+        not not_pooled
+        and re.search(r"\bwe pooled\b|\bpooled (?:estimates?|data|analysis|effects?)\b|\brandom-effects\b|\bmeta-?analy[sz]", own, re.I)
         and re.search(r"\breview\b|\bsearched\b|\bpooled\b", own, re.I)
     ):
         return "meta_analysis"
@@ -163,12 +168,12 @@ def classify_design(record: Record, sents: list[Sentence]) -> str:
         return "systematic_review"
     if is_review or re.search(r"\bnarrative review\b|\bthis (?:paper|article|review) (?:sets|summari[sz]es|discusses|surveys)", own, re.I):
         return "narrative_review"
+    if re.search(r"\bcase series\b|\bseries of (?:\w+ )?(?:patients|cases)\b|\b(?:\w+ )?consecutive (?:patients|cases)\b", own, re.I):
+        return "case_series"
     if "case reports" in types or re.search(r"\bcase report\b|\b(?:this|the) report describes\b", own, re.I) or re.search(
         r"\b(?:in )?a (?:\d+-year-old )?(?:patient|woman|man) (?:with|who)\b", f"{title}\n{first}", re.I
     ):
         return "case_report"
-    if re.search(r"\bcase series\b", own, re.I):
-        return "case_series"
     if RANDOMISED.search(own):
         return "rct"
     if re.search(r"\bhealthy (?:participants|volunteers|subjects|women|men|adults)\b", record.abstract, re.I) and not re.search(
@@ -260,7 +265,7 @@ TRIAL_CUES = re.compile(
     r"randomi[sz]ed|randomly|allocated|assigned|group|arm|G[1-4])\b|\b(?:received|underwent|given)\b[^.;]*\bor\b",
     re.I,
 )
-REVIEW_CUES = re.compile(r"\b(?:versus|vs\.?|compared (?:with|to)|against)\b", re.I)
+REVIEW_CUES = re.compile(r"\b(?:versus|vs\.?|compared (?:with|to)|against|comparators? (?:were|was|included))\b", re.I)
 VERSUS = re.compile(r"\b(?:versus|vs\.?|compared (?:with|to))\s", re.I)
 SINGLE_ARM = re.compile(
     r"\bsingle[- ]arm|\bsingle group|\bquasi-experimental|\bpre-?post|\bno (?:between-group|control)|\bone group\b", re.I
@@ -313,8 +318,8 @@ def _intervention(record: Record, sents: list[Sentence]) -> set[str]:
         return set()
     head = title[: VERSUS.search(title).start()] if VERSUS.search(title) else title
     own = {k for k, p in terms.COMPARATOR_TERMS.items() if k != "sham" and re.search(p, head, re.I)}
-    if re.search(r"\bacupunct", head, re.I):
-        own.add("other_needling")
+    if re.search(r"\bacupunct", title, re.I):
+        own.add("other_needling")  # an acupuncture trial: acupuncture is the intervention, not a comparator
     if own:
         return own
     for s in sents:
@@ -472,21 +477,41 @@ POSITIVE = re.compile(
 
 
 SUPERIORITY = re.compile(
-    r"\b(?:more|greater|better|superior|larger)\b[^.;]*?\b(?:than|relative to|compared (?:with|to)|versus|over)\b[^.;]*?"
-    r"\b(?:sham|placebo|control|usual care|waiting list|no treatment|comparators?|lidocaine|injections?|manual therapy|exercise|medication)|"
-    r"\brelative to (?:sham|placebo|control)|\bonly the (?:real|true|active|needling|DN)[- ]?(?:needling )?(?:arm|group)\b[^.;]*\b(?:gains|improv|reduc)",
+    r"\b(?:more|greater|better|superior|larger|fewer|less|lower)\b[^.;]*?\b(?:than|relative to|compared (?:with|to)|versus|over)\b[^.;]*?"
+    r"\b(?:sham|placebo|control|usual care|waiting list|no treatment|comparators?|lidocaine|injections?|manual therapy|exercise|"
+    r"medication|manipulation|mobili[sz]ation|compression|massage|without needling|alone)|"
+    r"\brelative to (?:sham|placebo|control)|\bonly the (?:real|true|active|needling|DN)[- ]?(?:needling )?(?:arm|group)\b[^.;]*\b(?:gains|improv|reduc)|"
+    r"\b(?:associated with|produced|gave|led to|resulted in) (?:a |an )?(?:\w+ ){0,2}(?:greater|larger|more) (?:\w+ )?(?:reductions?|improvements?|decreases?|benefits?)|"
+    r"\b(?:reduc|lower|decreas|improv|lessen|allevia)\w*\b[^.;]*?\b(?:compared (?:with|to)|relative to|versus|than)\b[^.;]*?"
+    r"\b(?:sham|placebo|control|usual care|waiting list|no treatment|lidocaine|injections?|manual therapy|exercise|medication)",
     re.I,
 )
-OFF_OUTCOME = re.compile(r"\badverse|\bside effects?|\bbaseline|\bdemographic|\bage\b|\bsex\b|\bsafety", re.I)
+OFF_OUTCOME = re.compile(r"\badverse|\bside effects?|\bbaseline|\bdemographic|\bage\b|\bsex\b|\bsafety|\bcarry-over", re.I)
+CLAUSE_BREAK = re.compile(r";|,?\s+\bbut\b|,?\s+\bwhereas\b|,?\s+\bwhile\b|,?\s+\bhowever\b|,?\s+\balthough\b|,?\s+\bnor\b", re.I)
+CORE = {"pain_intensity", "frequency", "duration"}
+
+
+def _clauses(texts: list[str]) -> list[str]:
+    return [c for t in texts for c in CLAUSE_BREAK.split(t) if c.strip()]
+
+
+def _about_core(clause: str) -> bool | None:
+    """True if a clause is about headache or pain itself, False if only about other
+    outcomes (disability, medication, mobility...), None if it names no outcome."""
+    kinds = {k for _, _, k in terms.outcome_spans(clause)} - {"other"}
+    if terms.HEADACHE_WORD.search(clause) or kinds & CORE:
+        return True
+    return False if kinds else None
 
 
 def classify_direction(record: Record, sents: list[Sentence], design: str, on_topic: bool, comps: list[str]) -> str:
     """The authors' finding on the headache or pain outcome against the comparator.
 
-    In order: the conclusion says the evidence is too weak → inconclusive; says the
-    comparator did better → favours_comparator; says needling did better than a
-    comparator → favours_needling; a finding or the conclusion says they did alike
-    → no_difference; the conclusion or results report improvement → favours_needling.
+    Read clause by clause, the conclusion first, then the results: the evidence
+    judged too weak → inconclusive; the comparator did better → favours_comparator;
+    needling did better on headache or pain → favours_needling (even if a
+    secondary outcome did not differ); no difference on headache or pain, or
+    overall → no_difference; otherwise improvement reported → favours_needling.
     """
     if not on_topic or design in ("protocol", "mechanism_study", "narrative_review"):
         return "not_applicable"
@@ -498,17 +523,23 @@ def classify_direction(record: Record, sents: list[Sentence], design: str, on_to
     if INCONCLUSIVE.search(closing):
         return "inconclusive"
     # Superficial versus deep needling: both arms are needling, "than ... needling" says nothing.
-    needling_vs_needling = comps == ["other_needling"]
-    if not needling_vs_needling and FAVOURS_COMPARATOR.search(closing):
+    if comps != ["other_needling"] and FAVOURS_COMPARATOR.search(closing):
         return "favours_comparator"
-    if comps != ["none"] and NEGATED.search(closing):
-        return "no_difference"
-    if SUPERIORITY.search(closing) or any(SUPERIORITY.search(f) and not NEGATED.search(f) for f in findings):
-        return "favours_needling"
-    if comps != ["none"] and any(
-        NO_DIFFERENCE.search(t) and not OFF_OUTCOME.search(t) for t in [closing, *findings]
-    ):
-        return "no_difference"
+    controlled = comps != ["none"]
+
+    def better(clause: str) -> bool:
+        return bool(SUPERIORITY.search(clause)) and not NEGATED.search(clause) and _about_core(clause) is not False
+
+    def alike(clause: str) -> bool:
+        return bool(NEGATED.search(clause) or NO_DIFFERENCE.search(clause)) and not OFF_OUTCOME.search(clause) \
+            and _about_core(clause) is not False
+
+    for texts in ([closing], findings):
+        clauses = _clauses(texts)
+        if any(better(c) for c in clauses):
+            return "favours_needling"
+        if controlled and any(alike(c) for c in clauses):
+            return "no_difference"
     if POSITIVE.search(closing) or any(POSITIVE.search(f) for f in findings):
         return "favours_needling"
     return "inconclusive"

@@ -12,10 +12,10 @@ from functools import lru_cache
 OUTCOME_TERMS: dict[str, str] = {
     "pressure_pain_threshold": r"pressure[- ]pain thresholds?|\bPPTs?\b|algometr\w*|pain pressure thresholds?",
     "range_of_motion": r"range of (?:motion|movement)|\bC?ROM\b|neck (?:motion|mobility)|cervical mobility|flexion[- ]rotation",
-    "quality_of_life": r"quality of life|\bQoL\b|\bSF-?36\b|\bSF-?12\b|EQ-?5D|well-being",
-    "medication_use": r"(?:rescue |analgesic |pain |acute )?medications? (?:use|intake|consumption)|(?:rescue|analgesic|symptomatic) medications?|medication intake|drug (?:use|intake)|analgesic (?:use|intake|consumption)",
+    "quality_of_life": r"quality of life|\bQoL\b|\bSF-?36\b|\bSF-?12\b|EQ-?5D|well-being|\bMSQ\b",
+    "medication_use": r"(?:rescue |analgesic |pain |acute )?medications? (?:use|intake|consumption|days)|(?:rescue|analgesic|symptomatic|acute) medications?|medication intake|drug (?:use|intake)|analgesic (?:use|intake|consumption)",
     "disability": r"disabilit\w*|\bNDI\b|\bHDI\b|HIT-?6|headache impact|functional (?:rating )?index|\bfunction(?:al)? (?:capacity|status|outcome)|\bMIDAS\b|\bODI\b",
-    "frequency": r"headache (?:frequency|days?)|frequency|monthly (?:headache|migraine) days|\bMHDs?\b|(?:painful|headache|migraine) days|attacks?(?: per month| number)?|number of (?:attacks|headaches)|\bFPD\b|responders?|responder rate",
+    "frequency": r"headache (?:frequency|days?)|frequency|monthly (?:headache|migraine) days|\bMHDs?\b|(?:painful|headache|migraine) days|attacks?(?: per month| number)?|number of (?:attacks|headaches|paroxysms|episodes)|paroxysms|episodes per (?:week|month)|\bFPD\b|responders?|responder rate",
     "duration": r"(?<!disease )(?<!treatment )(?<!follow-up )duration|hours per (?:day|attack)|attack length",
     "pain_intensity": r"(?:headache|pain|migraine) (?:intensity|severity)|(?:headache|pain|migraine)\w*(?:\s+\w+){0,3}\s+(?:as\s+)?severe\b|intensity|\bVAS\b|visual analog(?:ue)? scale|\bNPRS\b|\bNRS\b|numeric(?:al)? (?:pain )?rating scale|pain scores?|\bpain\b",
     "blood_flow": r"blood flow|perfusion|oxygen(?:ation| saturation)|\bSO2\b|circulation|hemodynamic\w*|haemodynamic\w*",
@@ -91,9 +91,9 @@ NEIGHBOURS = re.compile(
 COMPARATOR_TERMS: dict[str, str] = {
     "sham": r"\bsham\b|placebo|\bsaline\b|superficial acupuncture",
     "lidocaine_or_injection": r"lidocaine|lignocaine|botulinum|botox|\binjections?\b|infiltration|bupivacaine|anaesthetic|anesthetic",
-    "manual_therapy": r"manual therap\w*|manipulation|mobili[sz]ation|massage|myofascial release|soft tissue",
+    "manual_therapy": r"manual therap\w*|manipulation|mobili[sz]ation|massage|myofascial release|soft tissue|isch(?:a)?emic compression|trigger point pressure release",
     "exercise": r"exercis\w*|stretching",
-    "medication": r"\bmedication\b(?! (?:use|intake))|pharmacolog\w*|\bdrugs?\b(?! (?:use|intake))|topical|\bgel\b|nimesulide|amitriptyline|flunarizine|NSAIDs?",
+    "medication": r"(?<!acute )(?<!rescue )(?<!analgesic )\bmedications?\b(?! (?:use|intake|days|consumption|overuse))|pharmacolog\w*|\bdrugs?\b(?! (?:use|intake))|topical|\bgel\b|nimesulide|amitriptyline|flunarizine|NSAIDs?",
     "usual_care": r"usual care|standard care|wait(?:ing)?[- ]list|no (?:intervention|treatment|TrP treatment)|untreated|left untreated|no-treatment|control group receiving nothing",
     "other_needling": r"another (?:form|type) of (?:dry )?needling|other dry needling|superficial (?:dry )?needling|superficial(?:-|\s+(?:versus|vs\.?|and|or)\s+)deep|acupuncture",
 }
