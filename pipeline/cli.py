@@ -6,7 +6,6 @@ import logging
 import os
 import sys
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
@@ -104,7 +103,8 @@ def open_db(db_path: Path) -> sqlite_utils.Database:
 @db_option
 @topic_option
 def run(source: str, full: bool, batch_size: int, db_path: Path, topic_path: Path) -> None:
-    """One whole update: fetch or load the topic's studies and store them."""
+    """One whole update: fetch or load the topic's studies, store and extract them,
+    match the article's claims and write the digest."""
     topic = _topic(topic_path)
     with run_lock(db_path):
         db = open_db(db_path)
@@ -118,13 +118,16 @@ def run(source: str, full: bool, batch_size: int, db_path: Path, topic_path: Pat
 @cli.command(name="import")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @db_option
-def import_(files: tuple[Path, ...], db_path: Path) -> None:
-    """Load PubMed XML files (efetch output, .xml or .xml.gz)."""
+@topic_option
+def import_(files: tuple[Path, ...], db_path: Path, topic_path: Path) -> None:
+    """Load PubMed XML files (efetch output, .xml or .xml.gz), then extract and update the digest."""
+    topic = _topic(topic_path)
     with run_lock(db_path):
         db = open_db(db_path)
         result = _load(db, sources.file_source(list(files)), command="import")
         _extract(db, result)
-    _finish(db, db_path, result)
+        html = _digest(db, topic, db_path.parent)[0] if result.ok else None
+    _finish(db, db_path, result, html)
 
 
 @cli.command()
@@ -176,37 +179,16 @@ def export(fmt: str, claim_id: str | None, out_file: Path | None, db_path: Path)
 def email(dry_run: bool, force: bool, skip_empty: bool, out_dir: Path | None, db_path: Path) -> None:
     """The weekly email: new studies, changed verdicts, retractions, feed health. Sent once a week."""
     _require_db(db_path)
-    settings = mailer.SmtpSettings.from_env()
     with run_lock(db_path):
         db = open_db(db_path)
-        week = mailer.iso_week(datetime.now(timezone.utc))
-        run_id = store.start_run(db, command="email", source="dry-run" if dry_run else "smtp", source_detail=f"week {week}")
-        counts = store.Counts()
-        sent = mailer.already_sent(db, week)
-        if sent and not force and not dry_run:
-            store.finish_run(db, run_id, counts)
-            click.echo(f"The digest for {week} was already sent at {sent['sent_at']}; nothing sent (use --force to send again).")
-            return
-        weekly = mailer.build_weekly(db)
-        counts.found = counts.new = len(weekly.new)
-        if weekly.empty and skip_empty:
-            store.finish_run(db, run_id, counts)
-            click.echo(f"Nothing new for {week}; skipped as configured (last update: {weekly.health['last_ok'] or 'never'}).")
-            return
-        msg = mailer.compose(weekly, settings)
-        if dry_run:
-            path = mailer.write_eml(msg, out_dir or db_path.parent / "outbox", week)
-            store.finish_run(db, run_id, counts)
-            click.echo(f"Dry run: {msg['Subject']}\nWritten to {path} (not sent, not recorded).")
-            return
         try:
-            mailer.send(msg, settings)
+            message = mailer.weekly_job(
+                db, mailer.SmtpSettings.from_env(), dry_run=dry_run, force=force, skip_empty=skip_empty,
+                outbox=out_dir or db_path.parent / "outbox",
+            )
         except mailer.MailError as e:
-            store.finish_run(db, run_id, counts, error=str(e))
             raise click.ClickException(f"{e}; nothing recorded, the next run will try again") from None
-        mailer.record(db, weekly, msg, settings, forced=force)
-        store.finish_run(db, run_id, counts)
-    click.echo(f"Sent: {msg['Subject']} to {len(settings.recipients)} recipient(s).")
+    click.echo(message)
 
 
 @cli.command()

@@ -15,7 +15,7 @@ from markupsafe import Markup, escape
 
 from . import claims as claims_module
 from .cite import vancouver
-from .claims import VERDICTS, Claim, Evidence, Verdict
+from .claims import VERDICTS, Claim, Verdict
 from .extract import DESIGN_LABELS
 from .topic import PROJECT_ROOT, Topic
 

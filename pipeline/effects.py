@@ -61,8 +61,8 @@ P_RE = re.compile(
 _SPREAD = r"(?:\s*(?:±|\+/-|\+-)\s*(?:SD\s*)?\d+(?:[.·]\d+)?|\s*\(\s*SD\s*[=:]?\s*\d+(?:[.·]\d+)?\s*\))"
 PM_RE = re.compile(rf"(?P<v>{_N}){_SPREAD}")
 FROM_TO_PM = re.compile(rf"\bfrom\s+(?P<a>{_N}){_SPREAD}\s*(?:\w+\s+)?to\s+(?P<b>{_N}){_SPREAD}")
-BY_CHANGE = re.compile(rf"\b(?:changed|fell|dropped|decreased|declined|improved|increased|rose|reduced|lowered|diminished)\s+(?:by\s+)?(?:a mean of\s+|an average of\s+)?(?P<v>\d+(?:[.·]\d+)?)\s*(?P<u>points?|days?|%|percent|mm|degrees?|°|kPa|kg/cm²|kg/cm2|N/cm2|attacks?|hours?)(?![\w±])")
 _CHANGE_UNITS = r"points?|days?|%|percent|mm|degrees?|°|kPa|kg/cm²|kg/cm2|N/cm2|attacks?|hours?"
+BY_CHANGE = re.compile(rf"\b(?:changed|fell|dropped|decreased|declined|improved|increased|rose|reduced|lowered|diminished)\s+(?:by\s+)?(?:a mean of\s+|an average of\s+)?(?P<v>\d+(?:[.·]\d+)?)\s*(?P<u>{_CHANGE_UNITS})(?![\w±])")
 BY_ONLY = re.compile(rf"\bby\s+(?P<v>\d+(?:[.·]\d+)?)\s*(?P<u>{_CHANGE_UNITS})(?![\w])")
 # "... by 12 points with needling versus 4 points with usual care": the second arm's change.
 VERSUS_CHANGE = re.compile(rf"[^.;()\d]{{0,40}}?\b(?:versus|vs\.?|compared with|and)\s+(?:by\s+)?(?P<v>\d+(?:[.·]\d+)?)\s*(?P<u>{_CHANGE_UNITS})(?![\w])")

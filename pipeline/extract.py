@@ -358,10 +358,10 @@ N_PATTERNS = [
     # "A total of 168 people", "Forty-five patients", "Thirty adults (8 men...)"
     re.compile(rf"(?:\ba total of\s+)?(?<![\d.,])(?P<n>{_NUMBER})\s+(?:[\w-]+\s+){{0,3}}?{PARTICIPANTS}\b", re.I),
     # "covering 33 veterans" is covered above; "(n = 110)"
-    re.compile(rf"\(\s*[nN]\s*=\s*(?P<n>\d+)\s*\)"),
+    re.compile(r"\(\s*[nN]\s*=\s*(?P<n>\d+)\s*\)"),
 ]
 GROUPS_OF = re.compile(rf"\b(?P<k>{_NUMBER})\s+(?:groups|arms)\s+of\s+(?P<n>{_NUMBER})\b|\b(?P<k2>{_NUMBER})\s+arms\s+of\s+(?P<n2>\d+)\s+each\b", re.I)
-PER_ARM = re.compile(rf"\b(?P<n>\d+)\s+(?:per|in each)\s+(?:arm|group)\b", re.I)
+PER_ARM = re.compile(r"\b(?P<n>\d+)\s+(?:per|in each)\s+(?:arm|group)\b", re.I)
 NOT_PARTICIPANTS = re.compile(r"\b(?:completed|finished|analy[sz]ed|dropped|withdrew|lost to follow-up|excluded|screened|records|studies|trials|papers|articles)\b", re.I)
 
 

@@ -23,7 +23,7 @@ import sqlite_utils
 from .cite import vancouver
 from .claims import VERDICTS
 from .digest import environment
-from .store import now
+from .store import Counts, finish_run, now, start_run
 
 FIRST_WINDOW_DAYS = 7
 FIRST_LATEST = 10
@@ -254,3 +254,45 @@ def write_eml(msg: EmailMessage, folder: Path, week: str) -> Path:
     path = folder / f"weekly-{week}.eml"
     path.write_bytes(bytes(msg))
     return path
+
+
+def weekly_job(
+    db: sqlite_utils.Database,
+    settings: SmtpSettings,
+    *,
+    dry_run: bool = False,
+    force: bool = False,
+    skip_empty: bool = False,
+    outbox: Path,
+    when: datetime | None = None,
+) -> str:
+    """One run of the weekly email, in the `runs` ledger: send this week's digest
+    unless it was sent already (or `force`), write it to `outbox` instead with
+    `dry_run`. Returns what happened, in words; raises MailError when the server
+    did not accept it (the run is then recorded as failed, the ledger untouched)."""
+    when = when or datetime.now(timezone.utc)
+    week = iso_week(when)
+    run_id = start_run(db, command="email", source="dry-run" if dry_run else "smtp", source_detail=f"week {week}")
+    counts = Counts()
+    sent = already_sent(db, week)
+    if sent and not force and not dry_run:
+        finish_run(db, run_id, counts)
+        return f"The digest for {week} was already sent at {sent['sent_at']}; nothing sent (use --force to send again)."
+    weekly = build_weekly(db, when)
+    counts.found = counts.new = len(weekly.new)
+    if weekly.empty and skip_empty:
+        finish_run(db, run_id, counts)
+        return f"Nothing new for {week}; skipped as configured (last update: {weekly.health['last_ok'] or 'never'})."
+    msg = compose(weekly, settings, when=when)
+    if dry_run:
+        path = write_eml(msg, outbox, week)
+        finish_run(db, run_id, counts)
+        return f"Dry run: {msg['Subject']}\nWritten to {path} (not sent, not recorded)."
+    try:
+        send(msg, settings)
+    except MailError as e:
+        finish_run(db, run_id, counts, error=str(e))
+        raise
+    record(db, weekly, msg, settings, forced=force)
+    finish_run(db, run_id, counts)
+    return f"Sent: {msg['Subject']} to {len(settings.recipients)} recipient(s)."

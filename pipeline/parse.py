@@ -1,11 +1,11 @@
 """PubMed XML (efetch output) → `Study` records, streaming.
 
-The file is read with lxml's iterparse one `PubmedArticle` at a time and each
-element is freed once handled, so memory stays flat however many records a
-file holds. Parsing is split in two steps so that an unchanged record costs
-almost nothing: `iter_articles` yields each record's raw bytes and content
-hash (cheap), and `parse_article` turns a record into a `Study` only when the
-caller needs it.
+The file is read in chunks and cut into records at their `<PubmedArticle>`
+tags, so memory holds one buffer and one record however many records a file
+holds. Parsing is split in two steps so that an unchanged record costs almost
+nothing: `iter_articles` yields each record's raw bytes and content hash (a
+byte search and a hash), and `parse_article` builds the record's lxml tree
+and turns it into a `Study` only when the caller needs it.
 """
 
 from __future__ import annotations

@@ -7,7 +7,6 @@ import subprocess
 import sys
 from datetime import date
 
-import pytest
 import sqlite_utils
 from click.testing import CliRunner
 
