@@ -208,7 +208,10 @@ def _finding_sentence(study: dict) -> str | None:
 
 def assess(claims: list[Claim], studies: list[dict]) -> list[tuple[Claim, Verdict, list[Evidence]]]:
     """Every claim with its verdict and the evidence behind it (relevant studies only)."""
-    counted_pool = [s for s in studies if s["on_topic"] and s["design"] != "protocol" and not s["retracted"]]
+    counted_pool = [
+        s for s in studies
+        if s["on_topic"] and s["design"] != "protocol" and not s["retracted"] and not s.get("deleted_from_pubmed")
+    ]
     results = []
     for claim in claims:
         evidence: list[Evidence] = []
@@ -218,6 +221,9 @@ def assess(claims: list[Claim], studies: list[dict]) -> list[tuple[Claim, Verdic
                 continue
             if s["retracted"]:
                 evidence.append(Evidence(claim.id, s["pmid"], "excluded", "retracted: never counted", None, 0.0, False, True))
+                continue
+            if s.get("deleted_from_pubmed"):
+                evidence.append(Evidence(claim.id, s["pmid"], "excluded", "withdrawn from PubMed: not counted", None, 0.0, False))
                 continue
             if not s["on_topic"]:
                 # Needling studies outside headache that measured the outcome: shown

@@ -136,6 +136,11 @@ class Article:
         self._prefix = prefix
         self._element: etree._Element | None = None
 
+    @property
+    def deleted_pmids(self) -> list[str]:
+        """For a DeleteCitation: the PMIDs PubMed withdrew (all of them, not just the first)."""
+        return [m.decode().strip() for m in PMID_RE.findall(self.raw_xml)] if self.tag == "DeleteCitation" else []
+
     def utf8_xml(self) -> bytes:
         """The record's bytes in UTF-8, whatever the document declared (stored as text)."""
         if not self._prefix:

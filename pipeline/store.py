@@ -79,6 +79,7 @@ EXTRACTED_COLUMNS: dict[str, type] = {
 FTS_COLUMNS = ["title", "abstract", "mesh"]
 # Bookkeeping columns the store keeps.
 LEDGER_COLUMNS: dict[str, type] = {
+    "deleted_from_pubmed": str,  # when a DeleteCitation withdrew it (the row is kept, flagged)
     "first_seen_run": int,
     "last_changed_run": int,
     "first_seen_at": str,
@@ -418,6 +419,20 @@ def save_extractions(db: sqlite_utils.Database, items: list[tuple[str, "Extracti
                 for e in x.effects
             ],
         )
+
+
+def mark_deleted(db: sqlite_utils.Database, pmids: list[str]) -> list[str]:
+    """Flag stored studies that PubMed withdrew (DeleteCitation); returns those flagged now."""
+    stamp = now()
+    flagged = []
+    with db.conn:
+        for pmid in pmids:
+            cursor = db.conn.execute(
+                "update studies set deleted_from_pubmed = ? where pmid = ? and deleted_from_pubmed is null", [stamp, pmid]
+            )
+            if cursor.rowcount:
+                flagged.append(pmid)
+    return flagged
 
 
 def raw_xml(db: sqlite_utils.Database, pmid: str) -> bytes | None:

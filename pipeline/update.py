@@ -91,6 +91,13 @@ def load(
         for document in source.documents():
             try:
                 for article in iter_articles(document):
+                    if article.tag == "DeleteCitation":
+                        # PubMed withdrew these PMIDs: flag the stored ones, keep their rows.
+                        flush()
+                        collect()
+                        for pmid in store.mark_deleted(db, article.deleted_pmids):
+                            counts.problems.append((pmid, "withdrawn by PubMed (DeleteCitation): flagged, kept"))
+                        continue
                     delivered += 1
                     if on_record:
                         on_record()

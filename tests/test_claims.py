@@ -45,6 +45,13 @@ def test_a_retracted_study_never_counts_but_is_flagged():
     assert ev.retracted and not ev.counted
 
 
+def test_a_study_withdrawn_from_pubmed_does_not_count():
+    withdrawn = study("1")
+    withdrawn["deleted_from_pubmed"] = "2026-01-01T00:00:00+00:00"
+    verdict, stances = judge(PAIN, [withdrawn])
+    assert verdict.verdict == "no_direct_evidence" and stances == {"1": "excluded"}
+
+
 def test_no_study_measuring_it_is_no_direct_evidence_never_support():
     verdict, stances = judge(PAIN, [study("1", outcomes=["range_of_motion"]), study("2", on_topic=0)])
     assert verdict.verdict == "no_direct_evidence" and stances == {}

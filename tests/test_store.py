@@ -169,3 +169,12 @@ def test_a_database_from_the_first_version_is_brought_up_to_date(db_path, snapsh
     assert [r["pmid"] for r in db["studies"].search("quokka")] == ["33609358"]
     assert store.raw_xml(db, "30813155") == b"<PubmedArticle/>"
     assert sqlite3.sqlite_version
+
+
+def test_a_delete_citation_flags_the_stored_studies_and_keeps_them(db, snapshot_xml):
+    load(db, snapshot_source(), command="run")
+    deleted = b'<DeleteCitation><PMID Version="1">30813155</PMID><PMID Version="1">11111111</PMID></DeleteCitation>'
+    result = load(db, bytes_source(make_efetch([deleted])), command="import")
+    assert result.ok and db["studies"].count == 27
+    assert db["studies"].get("30813155")["deleted_from_pubmed"]
+    assert [p for p, _ in result.counts.problems] == ["30813155"]  # the unknown PMID is ignored
