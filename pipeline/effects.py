@@ -53,15 +53,24 @@ CI_RE = re.compile(
     \s*(?(open)[\])])\s*(?(outer)[\])])""",
     re.I | re.X,
 )
+# An interval written without "CI" right after a named estimate: "RR 1.45 (1.10–1.91)".
+BARE_CI = re.compile(
+    rf"\s*[(\[]\s*(?P<lo>{_N})\s*(?:–|—|-|to|,|;)\s*(?P<hi>{_N})\s*(?P<p_op>)(?P<p_v>)[)\]]"
+)
 P_RE = re.compile(
     r"\bp(?:\s*-?\s*(?:values?|trend|for trend|interaction))?\s*(?:(?P<op><=|>=|≤|≥|<|>|=)|(?P<of>\bof\b|\bwas\b))\s*(?P<pv>0?[.·]\d+|\d(?:[.·]\d+)?(?:\s*[x×]\s*10\s*\^?\s*[-−]\s*\d+)?)",
     re.I,
 )
 # A spread written after a mean: "± 1.1", "+/- 1.1", "± SD 1.1" or "(SD 1.1)".
-_SPREAD = r"(?:\s*(?:±|\+/-|\+-)\s*(?:SD\s*)?\d+(?:[.·]\d+)?|\s*\(\s*SD\s*[=:]?\s*\d+(?:[.·]\d+)?\s*\))"
+# A bare bracket counts only with a decimal in it ("3.9 (2.1)"): "(4)" is too often something else.
+_SPREAD = (
+    r"(?:\s*(?:±|\+/-|\+-)\s*(?:SD\s*)?\d+(?:[.·]\d+)?|\s*\(\s*SD\s*[=:]?\s*\d+(?:[.·]\d+)?\s*\)"
+    r"|\s*\(\s*\d+[.·]\d+\s*\)(?=\s*(?:[a-zA-Z/°%]{0,8}\s*)?(?:to|vs\.?|versus|and|in|with|after|at|,|;|\.|\)|$)))"
+)
 PM_RE = re.compile(rf"(?P<v>{_N}){_SPREAD}")
 FROM_TO_PM = re.compile(rf"\bfrom\s+(?P<a>{_N}){_SPREAD}\s*(?:\w+\s+)?to\s+(?P<b>{_N}){_SPREAD}")
-_CHANGE_UNITS = r"points?|days?|%|percent|mm|degrees?|°|kPa|kg/cm²|kg/cm2|N/cm2|attacks?|hours?"
+CHANGE_VERB = re.compile(r"\b(?:changed|fell|dropped|decreased|declined|improved|increased|rose|reduced|lowered|diminished)\b", re.I)
+_CHANGE_UNITS = r"points?|days?|%|percent|mm|cm|degrees?|°|kPa|kg/cm²|kg/cm2|N/cm2|attacks?|hours?"
 BY_CHANGE = re.compile(rf"\b(?:changed|fell|dropped|decreased|declined|improved|increased|rose|reduced|lowered|diminished)\s+(?:by\s+)?(?:a mean of\s+|an average of\s+)?(?P<v>\d+(?:[.·]\d+)?)\s*(?P<u>{_CHANGE_UNITS})(?![\w±])")
 BY_ONLY = re.compile(rf"\bby\s+(?P<v>\d+(?:[.·]\d+)?)\s*(?P<u>{_CHANGE_UNITS})(?![\w])")
 # "... by 12 points with needling versus 4 points with usual care": the second arm's change.
@@ -182,7 +191,7 @@ def _sentence_effects(s: Sentence, context_outcome: str | None = None) -> list[E
         if not vm or not free(m.start(), vm.end()):
             continue
         after_value = re.match(UNIT, text[vm.end():]).end()
-        ci = CI_RE.match(text, vm.end() + after_value)
+        ci = CI_RE.match(text, vm.end() + after_value) or BARE_CI.match(text, vm.end() + after_value)
         lo = hi = None
         end = vm.end() + after_value
         if ci:
@@ -227,6 +236,11 @@ def _sentence_effects(s: Sentence, context_outcome: str | None = None) -> list[E
         for m in pattern.finditer(text):
             if re.match(r"\s*or (?:more|greater|higher)\b", text[m.end():], re.I):
                 continue  # a threshold: "reduced by 50% or more in 12 patients"
+            clause = _clause(text, m.start())
+            if SAFETY.search(clause) or DESCRIPTIVE.search(clause):
+                continue
+            if pattern is BY_ONLY and not CHANGE_VERB.search(text[max(0, m.start() - 80) : m.start()]):
+                continue  # "reported by 6% of the group" is not a change
             if free(m.start("v"), m.end()):
                 ci = CI_RE.match(text, m.end())
                 lo, hi, end = (to_float(ci.group("lo")), to_float(ci.group("hi")), ci.end()) if ci else (None, None, m.end())
@@ -261,7 +275,7 @@ def _p_in_ci(ci: re.Match | None) -> str | None:
 def _percent_is_not_a_result(text: str, m: re.Match) -> bool:
     before = text[max(0, m.start() - 30) : m.start()]
     after = text[m.end() : m.end() + 40]
-    if re.search(r"(?:least|more than|over|under|up to|by)\s*$", before, re.I) or re.match(r"\s*or (?:more|greater|higher)\b", after, re.I):
+    if re.search(r"(?:least|more than|over|under|up to|by|≥|>=|>|≤|<=|<)\s*$", before, re.I) or re.match(r"\s*or (?:more|greater|higher)\b", after, re.I):
         return True  # responder thresholds ("at least 50%", "50% or more"), changes read above
     if re.search(r"\bI\s*(?:2|²|\^2)\s*[=:]?\s*$", before):
         return True  # heterogeneity of a meta-analysis, not an effect

@@ -17,11 +17,12 @@ from .effects import Effect, find_effects
 from .text import Sentence, WORD_NUMBER_RE, sentences, word_number
 from .vocab import COMPARATORS, EVIDENCE_LEVELS, OUTCOMES
 
-EXTRACTOR_VERSION = "1.1"
+EXTRACTOR_VERSION = "1.2"
 
 PARTICIPANTS = (
     r"(?:patients?|participants?|people|persons|subjects|individuals|adults|women|men|"
-    r"volunteers|veterans|athletes|workers|students|children|adolescents|cases|"
+    r"volunteers|veterans|athletes|workers|students|children|adolescents|cases|members|soldiers|"
+    r"personnel|employees|nurses|runners|players|drivers|recruits|"
     r"migraineurs|sufferers|(?:[A-Z]{2,6}\s)?patients)"
 )
 
@@ -174,12 +175,13 @@ def classify_design(record: Record, sents: list[Sentence]) -> str:
         r"\b(?:in )?a (?:\d+-year-old )?(?:patient|woman|man) (?:with|who)\b", f"{title}\n{first}", re.I
     ):
         return "case_report"
-    if RANDOMISED.search(own):
-        return "rct"
+    # Healthy volunteers only: a physiology study, even when randomized.
     if re.search(r"\bhealthy (?:participants|volunteers|subjects|women|men|adults)\b", record.abstract, re.I) and not re.search(
         r"\bpatients?\b|\bdiagnosed\b", record.abstract, re.I
     ):
         return "mechanism_study"
+    if RANDOMISED.search(own):
+        return "rct"
     if re.search(r"\bretrospective\b|\bcohort\b|\bmedical (?:charts|records)\b|\bchart review\b", own, re.I):
         return "cohort"
     if re.search(r"\bcross-sectional\b|\bcase-control\b|\bcontrol group\b.*\bhealthy\b|\bhealthy\b.*\bmatched\b|\breliability\b|\bsurvey\b|\bprevalence\b", own, re.I):
@@ -265,10 +267,10 @@ TRIAL_CUES = re.compile(
     r"randomi[sz]ed|randomly|allocated|assigned|group|arm|G[1-4])\b|\b(?:received|underwent|given)\b[^.;]*\bor\b",
     re.I,
 )
-REVIEW_CUES = re.compile(r"\b(?:versus|vs\.?|compared (?:with|to)|against|comparators? (?:were|was|included))\b", re.I)
+REVIEW_CUES = re.compile(r"\b(?:versus|vs\.?|compared? (?:with|to)|compar(?:e|es|ing) [^.;]{0,40}\bwith|against|comparators? (?:were|was|included)|control interventions?)\b", re.I)
 VERSUS = re.compile(r"\b(?:versus|vs\.?|compared (?:with|to))\s", re.I)
 SINGLE_ARM = re.compile(
-    r"\bsingle[- ]arm|\bsingle group|\bquasi-experimental|\bpre-?post|\bno (?:between-group|control)|\bone group\b", re.I
+    r"\bsingle[- ]arm|\bsingle[- ]group|\bpre-?post|\bno (?:between-group|control)|\bone group\b|\bwithout a control group\b", re.I
 )
 
 
@@ -280,9 +282,10 @@ def comparators(record: Record, sents: list[Sentence], design: str) -> list[str]
         return ["none"]
     if design == "non_randomized_trial" and SINGLE_ARM.search(record.text):
         return ["none"]
-    if design in ("narrative_review", "protocol", "other") and not VERSUS.search(record.title):
+    on_topic_review = design == "narrative_review" and terms.DRY_NEEDLING.search(record.title) and terms.HEADACHE_WORD.search(record.title)
+    if design in ("narrative_review", "protocol", "other") and not VERSUS.search(record.title) and not on_topic_review:
         return []
-    cues = REVIEW_CUES if design in ("meta_analysis", "systematic_review", "protocol") else TRIAL_CUES
+    cues = REVIEW_CUES if design in ("meta_analysis", "systematic_review", "narrative_review", "protocol") else TRIAL_CUES
     own = _intervention(record, sents)
     title_after_versus = ""
     v = VERSUS.search(record.title)
@@ -427,8 +430,8 @@ def _as_int(text: str | None) -> int | None:
 
 def outcomes(record: Record, sents: list[Sentence], design: str) -> list[str]:
     """Outcomes measured or reported: from aims, methods, results, conclusions (not background)."""
-    if design == "narrative_review":
-        return []
+    if design == "narrative_review" and not (terms.DRY_NEEDLING.search(record.title) and terms.HEADACHE_WORD.search(record.title)):
+        return []  # a review that only touches the topic measured nothing of it
     texts = [s.text for s in sents if not _is_background(s) and not _negated_headache(s.text)]
     found: set[str] = set()
     for text in texts:
@@ -458,7 +461,8 @@ NO_DIFFERENCE = re.compile(
     re.I,
 )
 FAVOURS_COMPARATOR = re.compile(
-    r"\b(?:more|greater|better|superior|larger)\b[^.;]*\bthan\s+(?:with\s+|in\s+(?:the\s+)?|did\s+)?(?:(?:dry|trigger[- ]point)\s+)?(?:needling|DN)\b|"
+    r"\b(?:more|greater|better|superior|larger|fewer)\b[^.;]*\bthan\s+(?:with\s+|in\s+|after\s+|did\s+)?(?:the\s+)?(?:(?:dry|trigger[- ]point)\s+)?(?:needling|DN)\b|"
+    r"\b(?:was|were|is|are)\s+(?:\w+\s+)?(?:superior|preferable) to (?:(?:dry|trigger[- ]point)\s+)?(?:needling|DN)\b|"
     r"\bneedling was (?:less effective|inferior)\b|\bfavou?red (?:the )?(?:control|comparator|sham)\b",
     re.I,
 )
@@ -513,7 +517,7 @@ def classify_direction(record: Record, sents: list[Sentence], design: str, on_to
     secondary outcome did not differ); no difference on headache or pain, or
     overall → no_difference; otherwise improvement reported → favours_needling.
     """
-    if not on_topic or design in ("protocol", "mechanism_study", "narrative_review"):
+    if not on_topic or design in ("protocol", "mechanism_study"):
         return "not_applicable"
     conclusion = [s.text for s in sents if s.section and re.search(r"conclu|discussion|interpretation", s.section, re.I)]
     if not conclusion:  # unstructured: the last two sentences usually conclude

@@ -11,11 +11,12 @@ from functools import lru_cache
 # match wins over a shorter one inside it ("pressure pain threshold" over "pain").
 OUTCOME_TERMS: dict[str, str] = {
     "pressure_pain_threshold": r"pressure[- ]pain thresholds?|\bPPTs?\b|algometr\w*|pain pressure thresholds?",
-    "range_of_motion": r"range of (?:motion|movement)|\bC?ROM\b|neck (?:motion|mobility)|cervical mobility|flexion[- ]rotation",
+    "range_of_motion": r"range of (?:motion|movement)|\bC?ROM\b|neck (?:motion|mobility)|cervical mobility|flexion[- ]rotation|"
+    r"(?:cervical|neck) (?:rotation|flexion|extension|lateral flexion|lateral bending)|(?:dorsiflexion|flexion|extension|rotation|abduction) range",
     "quality_of_life": r"quality of life|\bQoL\b|\bSF-?36\b|\bSF-?12\b|EQ-?5D|well-being|\bMSQ\b",
-    "medication_use": r"(?:rescue |analgesic |pain |acute )?medications? (?:use|intake|consumption|days)|(?:rescue|analgesic|symptomatic|acute) medications?|medication intake|drug (?:use|intake)|analgesic (?:use|intake|consumption)",
-    "disability": r"disabilit\w*|\bNDI\b|\bHDI\b|HIT-?6|headache impact|functional (?:rating )?index|\bfunction(?:al)? (?:capacity|status|outcome)|\bMIDAS\b|\bODI\b",
-    "frequency": r"headache (?:frequency|days?)|frequency|monthly (?:headache|migraine) days|\bMHDs?\b|(?:painful|headache|migraine) days|attacks?(?: per month| number)?|number of (?:attacks|headaches|paroxysms|episodes)|paroxysms|episodes per (?:week|month)|\bFPD\b|responders?|responder rate",
+    "medication_use": r"(?:rescue |analgesic |pain |acute )?medications? (?:use|intake|consumption|days)|(?:rescue|analgesic|symptomatic|acute) medications?|medication intake|drug (?:use|intake)|analgesic (?:use|intake|consumption|tablets)|triptan (?:use|intake|days)",
+    "disability": r"disabilit\w*|\bNDI\b|\bHDI\b|HIT-?6|headache impact|functional (?:rating )?index|function index|\bFFI\b|\bfunction(?:al)? (?:capacity|status|outcome)|\bMIDAS\b|\bODI\b",
+    "frequency": r"headache (?:frequency|days?)|frequency|monthly (?:headache|migraine) days|\bMHDs?\b|(?:painful|headache|migraine) days|attacks?(?: per month| number)?|number of (?:attacks|headaches|paroxysms|episodes)|paroxysms|episodes per (?:week|month)|\bFPD\b|responders?|responder rate|\bresponse(?=\s+(?:rate|was|were))",
     "duration": r"(?<!disease )(?<!treatment )(?<!follow-up )duration|hours per (?:day|attack)|attack length",
     "pain_intensity": r"(?:headache|pain|migraine) (?:intensity|severity)|(?:headache|pain|migraine)\w*(?:\s+\w+){0,3}\s+(?:as\s+)?severe\b|intensity|\bVAS\b|visual analog(?:ue)? scale|\bNPRS\b|\bNRS\b|numeric(?:al)? (?:pain )?rating scale|pain scores?|\bpain\b",
     "blood_flow": r"blood flow|perfusion|oxygen(?:ation| saturation)|\bSO2\b|circulation|hemodynamic\w*|haemodynamic\w*",

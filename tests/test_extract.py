@@ -270,20 +270,21 @@ def test_pth_means_post_traumatic_headache_only_next_to_headache():
     assert pth.headache_types == ["post_traumatic"]
 
 
-def test_evaluate_on_the_synthetic_held_out_set_holds_its_figures(tmp_path):
-    """Sixteen synthetic abstracts written and labelled blind to the rules (varied
-    styles, negative trials, neighbours). First scored before any rule saw them
-    (figures in the README); a round of general fixes followed, so these are the
-    figures after it."""
+@pytest.mark.parametrize("name, comparators", [("heldout", 0.92), ("heldout2", 0.97)])
+def test_evaluate_on_the_synthetic_held_out_sets_holds_their_figures(tmp_path, name, comparators):
+    """Synthetic abstracts written and labelled blind to the rules (varied styles,
+    negative trials, neighbours), 16 and 14 of them. Each was first scored before
+    any rule saw it (figures in the README); general fixes followed, so these are
+    the figures after them."""
     from pipeline.sources import file_source
 
-    db = store.open_db(tmp_path / "heldout.db")
-    assert update.load(db, file_source([Path(__file__).parent / "data" / "heldout" / "efetch.xml"]), command="import").ok
+    db = store.open_db(tmp_path / f"{name}.db")
+    assert update.load(db, file_source([Path(__file__).parent / "data" / name / "efetch.xml"]), command="import").ok
     update.extract_pending(db)
-    gold = evaluate.load_gold(GOLD / "heldout.json")
+    gold = evaluate.load_gold(GOLD / f"{name}.json")
     report = evaluate.score(evaluate.predictions_from_db(db, list(gold)), gold)
     got = {f.name: round(f.value, 3) for f in report.fields}
     assert got["design"] == 1.0 and got["on_topic"] == 1.0 and got["direction"] == 1.0
     assert got["n_randomized"] == 1.0 and got["headache_types"] == 1.0
-    assert got["comparators"] >= 0.92 and got["outcomes"] >= 0.98
+    assert got["comparators"] >= comparators and got["outcomes"] >= 0.99
     assert (report.effects.recall, report.effects.precision) == (1.0, 1.0)
