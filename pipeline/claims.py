@@ -200,7 +200,7 @@ def _finding_sentence(study: dict) -> str | None:
     """The authors' concluding sentence, as written."""
     abstract = study["abstract"] or ""
     for line in reversed(abstract.split("\n")):
-        if re.match(r"(CONCLUSIONS?|DISCUSSION|INTERPRETATION|PERSPECTIVE)[^:]*:", line):
+        if re.match(r"(conclusions?|discussion|interpretation|perspective)[^:]*:", line, re.I):
             return line.split(":", 1)[1].strip()
     parts = re.split(r"(?<=[.!?])\s+(?=[A-Z])", abstract.strip())
     return parts[-1] if parts and parts[-1] else None

@@ -150,7 +150,7 @@ def digest(out_dir: Path | None, db_path: Path, topic_path: Path) -> None:
 @click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write to this file [default: standard output].")
 @db_option
 def export(fmt: str, claim_id: str | None, out_file: Path | None, db_path: Path) -> None:
-    """Citations for a reference manager: RIS, BibTeX or CSL-JSON."""
+    """Citations for a reference manager: RIS, BibTeX or CSL-JSON (never retracted or withdrawn studies)."""
     _require_db(db_path)
     db = store.open_db(db_path)
     if claim_id:
@@ -159,9 +159,12 @@ def export(fmt: str, claim_id: str | None, out_file: Path | None, db_path: Path)
             raise click.BadParameter(f"no claim {claim_id!r} (claims: {known})", param_hint="--claim")
         rows = list(db.query(
             "select s.* from studies s join claim_evidence ce on ce.pmid = s.pmid "
-            "where ce.claim_id = ? order by s.year desc, s.pmid", [claim_id]))
+            "where ce.claim_id = ? and ce.counted = 1 order by s.year desc, s.pmid", [claim_id]))
     else:
-        rows = list(db.query("select * from studies where on_topic = 1 order by year desc, pmid"))
+        # Retracted and withdrawn studies are not handed to reference managers.
+        rows = list(db.query(
+            "select * from studies where on_topic = 1 and retracted = 0 and deleted_from_pubmed is null "
+            "order by year desc, pmid"))
     text = cite.export(rows, fmt)
     if out_file:
         out_file.write_text(text, encoding="utf-8")

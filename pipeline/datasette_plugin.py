@@ -16,9 +16,11 @@ from datasette import hookimpl
 from datasette.utils.asgi import Response
 from markupsafe import Markup, escape
 
+from .store import LAST_UPDATE_SQL
+
 TAG_COLUMNS = {"headache_types", "comparators", "outcomes", "publication_types", "mesh", "keywords"}
 TAG_STYLE = "display:inline-block;background:#ddf4ff;border-radius:.8em;padding:0 .5em;margin:0 .2em .2em 0;font-size:.85em"
-HIGHLIGHT_START, HIGHLIGHT_END = "«", "»"  # the snippet() markers of the search query
+HIGHLIGHT_START, HIGHLIGHT_END = "⟦", "⟧"  # the snippet() markers of the search query (rare in abstracts)
 
 
 def _json_list(value) -> list | None:
@@ -70,9 +72,14 @@ def render_cell(row, value, column, table, database, datasette):
         text = str(escape(value))
         return Markup(text.replace(HIGHLIGHT_START, "<mark>").replace(HIGHLIGHT_END, "</mark>"))
     if column == "sentence" and row is not None and "value_text" in row.keys() and row["value_text"]:
-        # The effect's sentence with the number it gave marked.
+        # The effect's sentence with the number it gave marked, at its own offset
+        # (the same figure can appear twice in a sentence).
         sentence, number = str(value), str(row["value_text"])
-        at = sentence.find(number)
+        at = -1
+        if "value_start" in row.keys() and "sentence_start" in row.keys() and row["value_start"] is not None:
+            at = row["value_start"] - row["sentence_start"]
+        if not (0 <= at and sentence[at : at + len(number)] == number):
+            at = sentence.find(number)
         if at >= 0:
             return Markup(f"{escape(sentence[:at])}<mark>{escape(number)}</mark>{escape(sentence[at + len(number):])}")
     if column == "id" and table == "claims":
@@ -121,7 +128,7 @@ def extra_template_vars(template, database, datasette):
             claims = [dict(r) for r in (await db.execute("select id, position, text, verdict, verdict_label from claims order by position")).rows]
         last = None
         if "runs" in tables:
-            rows = (await db.execute("select finished_at, source from runs where status = 'ok' order by id desc limit 1")).rows
+            rows = (await db.execute(LAST_UPDATE_SQL)).rows
             last = dict(rows[0]) if rows else None
         return {"evidence_claims": claims, "evidence_last_run": last, "evidence_db": db.name}
 

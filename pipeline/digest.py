@@ -14,6 +14,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
 from . import claims as claims_module
+from . import store
 from .cite import vancouver
 from .claims import VERDICTS, Claim, Verdict
 from .extract import DESIGN_LABELS
@@ -97,14 +98,12 @@ def _quotes(finding: str | None, effects: list[dict]) -> list[dict]:
 
 
 def methods_note(db: sqlite_utils.Database, topic: Topic, studies: list[dict]) -> dict:
-    last = db.execute(
-        "select finished_at, source, source_detail from runs where status = 'ok' order by id desc limit 1"
-    ).fetchone()
+    last = store.last_update(db) or {}
     return {
         "query": topic.query,
-        "updated": last[0] if last else None,
-        "source": last[1] if last else None,
-        "source_detail": last[2] if last else None,
+        "updated": last.get("finished_at"),
+        "source": last.get("source"),
+        "source_detail": last.get("source_detail"),
         "studies": len(studies),
         "on_topic": sum(1 for s in studies if s["on_topic"]),
         "retracted": sum(1 for s in studies if s["retracted"]),

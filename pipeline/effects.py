@@ -48,7 +48,7 @@ UNIT = (
     r"(?:\s*(?:/|per)\s*(?:month|week|day|year|4 weeks))?(?![\w])\.?|\s*%)?"
 )
 CI_RE = re.compile(
-    rf"""[\s,;]*(?P<outer>[(\[])?\s*(?:95\s*%\s*)?(?:CI|confidence\s+intervals?|c\.i\.)\s*(?:\[CI\]|\(CI\))?\s*[,:=]?\s*(?P<open>[\[(])?\s*
+    rf"""[\s,;]*(?:(?P<outer>[(\[])\s*)?(?:95\s*%\s*)?(?:CI|confidence\s+intervals?|c\.i\.)\s*(?:\[CI\]|\(CI\))?\s*[,:=]?\s*(?P<open>[\[(])?\s*
     (?P<lo>{_N}){UNIT}\s*(?:to|,|;|–|—|-|and)\s*(?P<hi>{_N}){UNIT}\s*(?:[;,]\s*[Pp]\s*(?P<p_op><=|>=|≤|≥|<|>|=)\s*(?P<p_v>0?[.·]\d+|\d(?:[.·]\d+)?))?
     \s*(?(open)[\])])\s*(?(outer)[\])])""",
     re.I | re.X,
@@ -65,7 +65,7 @@ P_RE = re.compile(
 # A bare bracket counts only with a decimal in it ("3.9 (2.1)"): "(4)" is too often something else.
 _SPREAD = (
     r"(?:\s*(?:±|\+/-|\+-)\s*(?:SD\s*)?\d+(?:[.·]\d+)?|\s*\(\s*SD\s*[=:]?\s*\d+(?:[.·]\d+)?\s*\)"
-    r"|\s*\(\s*\d+[.·]\d+\s*\)(?=\s*(?:[a-zA-Z/°%]{0,8}\s*)?(?:to|vs\.?|versus|and|in|with|after|at|,|;|\.|\)|$)))"
+    r"|\s*\(\s*\d+[.·]\d+\s*\)(?!\s*%))"
 )
 PM_RE = re.compile(rf"(?P<v>{_N}){_SPREAD}")
 FROM_TO_PM = re.compile(rf"\bfrom\s+(?P<a>{_N}){_SPREAD}\s*(?:\w+\s+)?to\s+(?P<b>{_N}){_SPREAD}")
@@ -190,6 +190,8 @@ def _sentence_effects(s: Sentence, context_outcome: str | None = None) -> list[E
         vm = VALUE_AFTER_NAME.match(text, m.end())
         if not vm or not free(m.start(), vm.end()):
             continue
+        if m.group(0).lower().startswith("differ") and DESCRIPTIVE.search(_clause(text, m.start())):
+            continue  # "the difference in mean age was 4 years": a baseline, not an effect
         after_value = re.match(UNIT, text[vm.end():]).end()
         ci = CI_RE.match(text, vm.end() + after_value) or BARE_CI.match(text, vm.end() + after_value)
         lo = hi = None
@@ -214,20 +216,22 @@ def _sentence_effects(s: Sentence, context_outcome: str | None = None) -> list[E
 
     # 2. "from A ± a to B ± b": the value after treatment.
     for m in FROM_TO_PM.finditer(text):
-        if free(m.start(), m.end()) and not DESCRIPTIVE.search(_clause(text, m.start())):
+        clause = _clause(text, m.start())
+        if free(m.start(), m.end()) and not DESCRIPTIVE.search(clause) and not SAFETY.search(clause):
             add(m.start(), m.end(), "other", m, to_float(m.group("b")), None, None, m.end())
 
     # 3. Group means ± SD that are results (not ages or baseline descriptions).
     for m in PM_RE.finditer(text):
         if not free(m.start(), m.end()):
             continue
-        if DESCRIPTIVE.search(_window(text, m.start(), m.end())):
+        if DESCRIPTIVE.search(text[max(0, m.start() - 80) : m.end() + 25]) or SAFETY.search(_clause(text, m.start())):
             continue
         add(m.start(), m.end(), "other", m, to_float(m.group("v")), None, None, m.end())
 
     # 2b. "from 10.4 to 6.1 days per month" (no SD), the value after treatment.
     for m in FROM_TO_PLAIN.finditer(text):
-        if free(m.start(), m.end()) and not DESCRIPTIVE.search(_clause(text, m.start())):
+        clause = _clause(text, m.start())
+        if free(m.start(), m.end()) and not DESCRIPTIVE.search(clause) and not SAFETY.search(clause):
             add(m.start("b"), m.end(), "other", m, to_float(m.group("b")), None, None, m.end())
 
     # 4. Changes "by N points" (including "score by 28 points" after a first change
@@ -251,7 +255,8 @@ def _sentence_effects(s: Sentence, context_outcome: str | None = None) -> list[E
 
     # 4b. "(10.3 vs 13.1 days)": both arms' results.
     for m in VS_PAIR.finditer(text):
-        if free(m.start(), m.end()) and not DESCRIPTIVE.search(_window(text, m.start(), m.end())):
+        if free(m.start(), m.end()) and not DESCRIPTIVE.search(_window(text, m.start(), m.end())) \
+                and not SAFETY.search(_clause(text, m.start())):
             add(m.start("a"), m.end("a"), "other", m, to_float(m.group("a")), None, None, m.end())
             add(m.start("b"), m.end(), "other", m, to_float(m.group("b")), None, None, m.end())
 

@@ -17,7 +17,7 @@ from .effects import Effect, find_effects
 from .text import Sentence, WORD_NUMBER_RE, sentences, word_number
 from .vocab import COMPARATORS, EVIDENCE_LEVELS, OUTCOMES
 
-EXTRACTOR_VERSION = "1.2"
+EXTRACTOR_VERSION = "1.3"
 
 PARTICIPANTS = (
     r"(?:patients?|participants?|people|persons|subjects|individuals|adults|women|men|"
@@ -365,7 +365,11 @@ N_PATTERNS = [
 ]
 GROUPS_OF = re.compile(rf"\b(?P<k>{_NUMBER})\s+(?:groups|arms)\s+of\s+(?P<n>{_NUMBER})\b|\b(?P<k2>{_NUMBER})\s+arms\s+of\s+(?P<n2>\d+)\s+each\b", re.I)
 PER_ARM = re.compile(r"\b(?P<n>\d+)\s+(?:per|in each)\s+(?:arm|group)\b", re.I)
-NOT_PARTICIPANTS = re.compile(r"\b(?:completed|finished|analy[sz]ed|dropped|withdrew|lost to follow-up|excluded|screened|records|studies|trials|papers|articles)\b", re.I)
+# Words attached to a count that make it not the number enrolled ("72 completed").
+NOT_PARTICIPANTS = re.compile(
+    r"^\s*(?:who\s+|were\s+|had\s+)?(?:completed|finished|analy[sz]ed|dropped|withdrew|lost to follow-up|excluded|screened|records|studies|trials|papers|articles)\b",
+    re.I,
+)
 
 
 def sample_size(record: Record, sents: list[Sentence], design: str) -> int | None:
@@ -395,7 +399,7 @@ def _n_in_sentence(text: str) -> int | None:
         for m in pattern.finditer(text):
             following = text[m.end() : m.end() + 25]
             preceding = text[max(0, m.start() - 25) : m.start()]
-            if NOT_PARTICIPANTS.search(following.split(";")[0][:15]) or re.search(r"\b(?:from|out of)\s*$", preceding):
+            if NOT_PARTICIPANTS.search(following) or re.search(r"\b(?:from|out of)\s*$", preceding):
                 continue
             n = _as_int(m.group("n"))
             if not n or n < 1 or n > 100_000:
@@ -491,7 +495,11 @@ SUPERIORITY = re.compile(
     re.I,
 )
 OFF_OUTCOME = re.compile(r"\badverse|\bside effects?|\bbaseline|\bdemographic|\bage\b|\bsex\b|\bsafety|\bcarry-over", re.I)
-CLAUSE_BREAK = re.compile(r";|,?\s+\bbut\b|,?\s+\bwhereas\b|,?\s+\bwhile\b|,?\s+\bhowever\b|,?\s+\balthough\b|,?\s+\bnor\b", re.I)
+# Starts only right after a non-space, so a long run of spaces costs linear time.
+CLAUSE_BREAK = re.compile(r";|(?<=\S),?\s+(?:but|whereas|while|however|although|nor)\b", re.I)
+NONSIGNIFICANT = re.compile(
+    r"\bnot (?:statistically )?significant|\bdid not reach (?:statistical )?significance|\bnon-?significant|\bno significant\b", re.I
+)
 CORE = {"pain_intensity", "frequency", "duration"}
 
 
@@ -527,19 +535,24 @@ def classify_direction(record: Record, sents: list[Sentence], design: str, on_to
     if INCONCLUSIVE.search(closing):
         return "inconclusive"
     # Superficial versus deep needling: both arms are needling, "than ... needling" says nothing.
-    if comps != ["other_needling"] and FAVOURS_COMPARATOR.search(closing):
-        return "favours_comparator"
     controlled = comps != ["none"]
 
-    def better(clause: str) -> bool:
-        return bool(SUPERIORITY.search(clause)) and not NEGATED.search(clause) and _about_core(clause) is not False
+    def worse(clause: str) -> bool:
+        return comps != ["other_needling"] and bool(FAVOURS_COMPARATOR.search(clause)) and _about_core(clause) is not False
 
-    def alike(clause: str) -> bool:
-        return bool(NEGATED.search(clause) or NO_DIFFERENCE.search(clause)) and not OFF_OUTCOME.search(clause) \
+    def better(clause: str) -> bool:
+        return bool(SUPERIORITY.search(clause)) and not NEGATED.search(clause) and not NONSIGNIFICANT.search(clause) \
             and _about_core(clause) is not False
 
+    def alike(clause: str) -> bool:
+        return bool(NEGATED.search(clause) or NO_DIFFERENCE.search(clause) or NONSIGNIFICANT.search(clause)) \
+            and not OFF_OUTCOME.search(clause) and _about_core(clause) is not False
+
     for texts in ([closing], findings):
-        clauses = _clauses(texts)
+        # A sentence whose difference "was not significant" is a tie, whatever its first clause says.
+        clauses = [c for t in texts for c in ([t] if NONSIGNIFICANT.search(t) else _clauses([t]))]
+        if any(worse(c) for c in clauses):
+            return "favours_comparator"
         if any(better(c) for c in clauses):
             return "favours_needling"
         if controlled and any(alike(c) for c in clauses):
@@ -595,8 +608,9 @@ def summarise(x: Extraction, sents: list[Sentence]) -> str:
     # A p-value alone is quoted only for a finding of difference: next to "no
     # difference" it would come from some other comparison and mislead.
     evidence = _key_number(x, sents, p_ok=x.direction in ("favours_needling", "favours_comparator"))
-    line = (f"{outs}: " if outs else "") + finding + (f" ({evidence})" if evidence else "")
-    parts.append(line)
+    line = (f"{outs}: " if outs and finding else outs) + finding + (f" ({evidence})" if evidence else "")
+    if line.strip():
+        parts.append(line)
     return " · ".join(parts)
 
 

@@ -23,7 +23,7 @@ import sqlite_utils
 from .cite import vancouver
 from .claims import VERDICTS
 from .digest import environment
-from .store import Counts, finish_run, now, start_run
+from .store import Counts, failed_updates_since_last_ok, finish_run, last_update, now, start_run
 
 FIRST_WINDOW_DAYS = 7
 FIRST_LATEST = 10
@@ -117,15 +117,14 @@ def _flagged(db: sqlite_utils.Database) -> dict[str, dict]:
 
 
 def feed_health(db: sqlite_utils.Database, when: datetime) -> dict:
-    ok = db.execute(
-        "select finished_at, source from runs where status = 'ok' and command = 'run' order by id desc limit 1"
-    ).fetchone()
-    failures = db.execute(
-        "select count(*) from runs where status = 'failed' and command = 'run' and id > coalesce("
-        "(select max(id) from runs where status = 'ok' and command = 'run'), 0)"
-    ).fetchone()[0]
-    stale = ok is None or when - datetime.fromisoformat(ok[0]) > STALE_AFTER
-    return {"last_ok": ok[0] if ok else None, "source": ok[1] if ok else None, "failures": failures, "stale": stale}
+    ok = last_update(db)
+    stale = ok is None or when - datetime.fromisoformat(ok["finished_at"]) > STALE_AFTER
+    return {
+        "last_ok": ok["finished_at"] if ok else None,
+        "source": ok["source"] if ok else None,
+        "failures": failed_updates_since_last_ok(db),
+        "stale": stale,
+    }
 
 
 def build_weekly(db: sqlite_utils.Database, when: datetime | None = None) -> Weekly:
@@ -142,7 +141,7 @@ def build_weekly(db: sqlite_utils.Database, when: datetime | None = None) -> Wee
         window = list(db.query(
             "select * from studies where entrez_date >= ? order by entrez_date desc, pmid", [start]
         ))
-        if not window:
+        if not any(s["on_topic"] for s in window):
             window = list(db.query(
                 "select * from studies where on_topic = 1 order by coalesce(entrez_date, '') desc, pmid limit ?",
                 [FIRST_LATEST],

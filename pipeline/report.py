@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 import sqlite_utils
 
+from . import store
+
 if TYPE_CHECKING:
     from .update import RunResult
 
@@ -74,24 +76,19 @@ def status_text(db: sqlite_utils.Database, *, n_runs: int = 5) -> str:
 def freshness(db: sqlite_utils.Database) -> list[str]:
     """When the data was last refreshed, from where, and the newest record's entry date."""
     out = []
-    last_ok = db.execute(
-        "select finished_at, source from runs where status = 'ok' order by id desc limit 1"
-    ).fetchone()
+    last_ok = store.last_update(db)
     if last_ok:
-        age = _age(last_ok[0])
-        out.append(f"last successful run: {last_ok[0]} ({age} ago, from {last_ok[1]})")
+        age = _age(last_ok["finished_at"])
+        out.append(f"last successful update: {last_ok['finished_at']} ({age} ago, from {last_ok['source']})")
     else:
-        out.append("no successful run yet")
+        out.append("no successful update yet")
     live = db.execute(
         "select finished_at from runs where status = 'ok' and source = 'pubmed' order by id desc limit 1"
     ).fetchone()
     out.append(f"last live PubMed update: {live[0] if live else 'never (snapshot or files only)'}")
-    failures = db.execute(
-        "select count(*) from runs where status = 'failed' and id > coalesce("
-        "(select max(id) from runs where status = 'ok'), 0)"
-    ).fetchone()[0]
+    failures = store.failed_updates_since_last_ok(db)
     if failures:
-        out.append(f"failed runs since then: {failures}")
+        out.append(f"failed updates since then: {failures}")
     newest = db.execute("select max(entrez_date) from studies").fetchone()[0]
     out.append(f"newest record entered PubMed: {newest or 'unknown'}")
     return out

@@ -509,6 +509,26 @@ def last_ok_run(db: sqlite_utils.Database, *, source: str, query: str) -> dict |
     return rows[0] if rows else None
 
 
+# Runs that update the data (an email run is in the ledger too, but updates nothing).
+LAST_UPDATE_SQL = (
+    "select finished_at, source, source_detail from runs "
+    "where status = 'ok' and command in ('run', 'import') order by id desc limit 1"
+)
+
+
+def last_update(db: sqlite_utils.Database) -> dict | None:
+    """The latest successful run that updated the data (run or import)."""
+    row = db.execute(LAST_UPDATE_SQL).fetchone()
+    return dict(zip(("finished_at", "source", "source_detail"), row)) if row else None
+
+
+def failed_updates_since_last_ok(db: sqlite_utils.Database) -> int:
+    return db.execute(
+        "select count(*) from runs where status = 'failed' and command in ('run', 'import') and id > coalesce("
+        "(select max(id) from runs where status = 'ok' and command in ('run', 'import')), 0)"
+    ).fetchone()[0]
+
+
 def fail_stale_runs(db: sqlite_utils.Database) -> None:
     """Mark runs left 'running' by a killed process as failed (called under the run lock)."""
     with db.conn:

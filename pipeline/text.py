@@ -23,6 +23,13 @@ PREAMBLE_SECTIONS = re.compile(
 )
 
 LABEL_LINE = re.compile(r"^([A-Z][A-Za-z /&-]{1,60}):\s")
+INLINE_LABEL = re.compile(
+    r"((?:Background|Introduction|Context|Objectives?|Aims?|Purpose|Methods?|Methodology|Materials and methods|"
+    r"Patients and methods|Subjects and methods|Design|Setting|Participants|Patients|Interventions?|"
+    r"Main outcome measures?|Outcome measures|Results?|Findings|Conclusions?|Discussion|Interpretation|"
+    r"Significance|Trial registration)(?: and [A-Za-z]+)?):\s+",
+    re.I,
+)
 INLINE_SECTION = re.compile(r"\((\d{1,2})\)\s*([A-Z][A-Za-z ]{2,40}):\s")
 # A sentence ends at . ! or ? followed by space and a capital, digit or bracket,
 # unless the dot ends a common abbreviation.
@@ -91,6 +98,10 @@ def sentences(abstract: str) -> list[Sentence]:
             else:
                 offset = 0
             for s_start, s_end in _split(chunk, offset):
+                # One paragraph with labels inside it: "Background: ... Methods: ...".
+                inline = INLINE_LABEL.match(chunk, s_start, s_end)
+                if inline:
+                    label, s_start = inline.group(1), inline.end()
                 text = chunk[s_start:s_end]
                 if text.strip():
                     out.append(Sentence(text, line_start + a + s_start, line_start + a + s_end, label))

@@ -154,3 +154,9 @@ def test_a_claims_comparators_must_match_as_well_as_its_outcomes():
         study("2", outcomes=["medication_use"], comparators=["medication"], direction="no_difference"),
     ])
     assert stances == {"2": "neutral"} and verdict.verdict == "insufficient"
+
+
+def test_the_authors_conclusion_is_quoted_whatever_the_label_case():
+    s = study("1")
+    s["abstract"] = "Methods: x.\nConclusion: Dry needling works.\nTrial registration: NCT01234567."
+    assert C._finding_sentence(s) == "Dry needling works."

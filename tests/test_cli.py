@@ -125,7 +125,7 @@ def test_pubmed_failure_exits_non_zero_and_is_in_the_ledger(db_path, monkeypatch
 def test_status_reports_runs_counts_and_freshness(db_path):
     invoke("run", "--source", "snapshot", "--db", db_path)
     out = invoke("status", "--db", db_path).output
-    assert "Studies: 27" in out and "snapshot" in out and "last successful run" in out
+    assert "Studies: 27" in out and "snapshot" in out and "last successful update" in out
     assert "2019" in out and "newest record entered PubMed: 2023-09-04" in out
 
 
@@ -151,3 +151,11 @@ def test_a_second_run_waits_for_the_lock_then_stops(db_path, monkeypatch):
     with filelock.FileLock(str(db_path) + ".lock"):
         result = CliRunner().invoke(cli, ["run", "--source", "snapshot", "--db", str(db_path)])
     assert result.exit_code == 1 and "another run is updating" in result.output
+
+
+def test_an_email_run_is_not_a_data_update(db_path, tmp_path):
+    """The ledger has email runs too; freshness and the digest speak of data updates only."""
+    invoke("run", "--source", "snapshot", "--db", db_path)
+    invoke("email", "--dry-run", "--out", tmp_path / "outbox", "--db", db_path)
+    out = invoke("status", "--db", db_path).output
+    assert "from snapshot" in out and "from dry-run" not in out

@@ -176,3 +176,13 @@ def test_a_second_topic_file_works_the_same_way(tmp_path):
     claims = {r["id"]: r for r in store.open_db(db_path)["claims"].rows}
     assert set(claims) == {"neck-disability", "sleep"}
     assert claims["neck-disability"]["verdict"] == "limited"  # a small single-arm study supports it
+
+
+def test_export_leaves_out_retracted_studies(built):
+    import rispy
+
+    db, _, _, folder = built
+    db.execute("update studies set retracted = 1 where pmid = '30813155'")
+    db.conn.commit()
+    ris = CliRunner().invoke(cli, ["export", "--format", "ris", "--db", str(folder / "e.db")]).output
+    assert "30813155" not in {e["accession_number"] for e in rispy.loads(ris)}

@@ -160,3 +160,23 @@ def test_thresholds_and_heterogeneity_are_not_effects_but_sd_in_brackets_is_read
 
 def test_harms_are_not_effects():
     assert find_effects("RESULTS: There were 3 adverse events (10% of patients), including bruising.") == []
+
+
+def test_one_paragraph_with_labels_inside_is_read_by_section():
+    abstract = (
+        "Background: Baseline pain was 6.0 ± 1.0 in earlier work. Methods: Forty adults were randomized. "
+        "Results: Headache days fell from 12.1 ± 3.0 to 6.2 ± 2.5 with needling. Conclusions: Needling helped."
+    )
+    got = sentences(abstract)
+    assert [s.section for s in got] == ["Background", "Methods", "Results", "Conclusions"]
+    assert got[2].text == "Headache days fell from 12.1 ± 3.0 to 6.2 ± 2.5 with needling."
+    assert [e.value for e in find_effects(abstract)] == [6.2]
+
+
+def test_baseline_differences_and_harms_are_not_effects():
+    text = (
+        "RESULTS: Baseline characteristics were similar; the difference in mean age was 4 years. "
+        "Post-needling soreness lasted 1.2 vs 0.5 days in the two groups. "
+        "Headache days decreased from 14.2 (4.1) to 9.8 (5.0) days per month."
+    )
+    assert [e.value for e in find_effects(text)] == [9.8]

@@ -288,3 +288,28 @@ def test_evaluate_on_the_synthetic_held_out_sets_holds_their_figures(tmp_path, n
     assert got["n_randomized"] == 1.0 and got["headache_types"] == 1.0
     assert got["comparators"] >= comparators and got["outcomes"] >= 0.99
     assert (report.effects.recall, report.effects.precision) == (1.0, 1.0)
+
+
+def test_a_difference_that_was_not_significant_is_no_difference():
+    e = x("Dry needling versus sham for tension-type headache: a randomized trial", (
+        "METHODS: Sixty adults with tension-type headache were randomized to dry needling or sham needling.\n"
+        "RESULTS: Headache intensity was reduced more with dry needling compared with sham, "
+        "but the difference was not statistically significant (p=0.09).\n"
+        "CONCLUSIONS: Dry needling was safe."
+    ))
+    assert e.direction == "no_difference"
+
+
+def test_a_comparator_win_on_a_secondary_outcome_does_not_decide():
+    e = x("Dry needling versus lidocaine injection for cervicogenic headache: a randomized trial", (
+        "METHODS: Fifty patients with cervicogenic headache were randomized to dry needling or lidocaine injection.\n"
+        "RESULTS: Headache intensity showed no significant difference between groups (p=0.41). "
+        "Neck disability improved more with lidocaine than with dry needling (p=0.03).\n"
+        "CONCLUSIONS: Dry needling was as effective as lidocaine injection for headache intensity."
+    ))
+    assert e.direction == "no_difference"
+
+
+def test_randomized_count_read_when_completers_follow():
+    e = x("Dry needling for migraine: a randomized trial", "RESULTS: Of the 80 randomized patients, 72 completed the study.")
+    assert e.n_randomized == 80

@@ -100,7 +100,7 @@ def test_canned_queries_return_the_right_rows(ds):
     assert rows(ds, "/evidence/retracted_or_flagged.json") == []
     hits = rows(ds, "/evidence/search_abstracts.json?q=sham")
     assert {r["pmid"] for r in hits} == {"30813155", "33066556", "35732505"}
-    assert all("«" in r["snippet"] for r in hits)
+    assert all("⟦" in r["snippet"] for r in hits)
 
 
 def test_readable_cells_and_links_out(ds):
@@ -112,9 +112,15 @@ def test_readable_cells_and_links_out(ds):
     assert "Gildir S, Tüzün EH" in page
     effects = get(ds, "/evidence/effects?pmid=33066556").text
     assert "<mark>MD 55.48 kPa, 95% CI 27.03 to 83.93</mark>" in effects
+    # The same figure twice in one sentence: each effect marks its own occurrence.
+    repeated = get(ds, "/evidence/effects.json?pmid=35732505&value=68.2&_shape=array").json()
+    assert len(repeated) == 2
+    marks = [get(ds, f"/evidence/effects/{r['id']}").text for r in repeated]
+    at = [m.index("<mark>68.2%</mark>") - m.index("At week 16") for m in marks]
+    assert at[0] != at[1]
     search = get(ds, "/evidence/search_abstracts?q=sham").text
     cells = re.findall(r'<td class="col-snippet">(.*?)</td>', search, re.S)
-    assert len(cells) == 3 and all("<mark>sham</mark>" in c and "«" not in c for c in cells)
+    assert len(cells) == 3 and all("<mark>sham</mark>" in c and "⟦" not in c for c in cells)
 
 
 def test_digest_and_claims_reachable_in_one_site(ds):
