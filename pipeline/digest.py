@@ -15,7 +15,7 @@ from markupsafe import Markup, escape
 
 from . import claims as claims_module
 from . import store
-from .cite import vancouver
+from .cite import ama, vancouver
 from .claims import VERDICTS, Claim, Verdict
 from .extract import DESIGN_LABELS
 from .topic import PROJECT_ROOT, Topic
@@ -59,7 +59,7 @@ def build(db: sqlite_utils.Database, topic: Topic) -> Digest:
         if pmid not in ref_numbers:
             ref_numbers[pmid] = len(ref_numbers) + 1
             study = by_pmid[pmid]
-            references.append({"number": ref_numbers[pmid], "study": study, "text": vancouver(study)})
+            references.append({"number": ref_numbers[pmid], "study": study, "text": vancouver(study), "ama": ama(study)})
         return ref_numbers[pmid]
 
     sections = []

@@ -18,7 +18,7 @@ Every number returned is read from the text; nothing is computed.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from .text import NUM, Sentence, sentences, to_float
 from .terms import outcome_at, outcome_spans
@@ -124,9 +124,6 @@ class Effect:
     sentence_end: int
     value_text: str  # the estimate as written, e.g. "SMD −0.82 (95% CI −1.20 to −0.44)"
     value_start: int  # offset of value_text in the abstract
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def normalise_p(op: str | None, value: str) -> str:

@@ -41,23 +41,6 @@ class Extraction:
     effects: list[Effect] = field(default_factory=list)
     version: str = EXTRACTOR_VERSION
 
-    def as_gold(self) -> dict:
-        """The shape `evidence evaluate` compares with the gold file."""
-        return {
-            "design": self.design,
-            "on_topic": self.on_topic,
-            "headache_types": self.headache_types,
-            "comparators": self.comparators,
-            "n_randomized": self.n_randomized,
-            "outcomes": self.outcomes,
-            "direction": self.direction,
-            "effects": [
-                {"outcome": e.outcome, "measure": e.measure, "value": e.value,
-                 "ci_low": e.ci_low, "ci_high": e.ci_high, "p": e.p_value}
-                for e in self.effects
-            ],
-        }
-
 
 @dataclass
 class Record:

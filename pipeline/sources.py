@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Callable, Iterator
@@ -37,7 +37,6 @@ class Source:
     documents: Callable[[], Iterator[XmlSource]]
     expected: int | None = None  # records the source says it holds, when it says
     window: str | None = None
-    notes: list[str] = field(default_factory=list)
 
 
 def snapshot_source() -> Source:

@@ -344,12 +344,6 @@ def _fts(db: sqlite_utils.Database, action: str, pmids: list[str]) -> None:
         db.conn.execute(f"{head} from studies where pmid in ({', '.join('?' * len(chunk))})", chunk)
 
 
-def rebuild_fts(db: sqlite_utils.Database) -> None:
-    """Rebuild the full-text index from `studies` (after writing to it by hand)."""
-    with db.conn:
-        db.conn.execute("insert into studies_fts (studies_fts) values ('rebuild')")
-
-
 def _save_revisions(db: sqlite_utils.Database, pmids: list[str], run_id: int, stamp: str) -> None:
     """Copy the current rows (and raw XML) of `pmids` into `revisions`."""
     for chunk_start in range(0, len(pmids), 500):
