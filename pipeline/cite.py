@@ -222,6 +222,24 @@ def _source(date: str, volume: str, issue: str, pages: str) -> str:
 # Plain-text styles
 
 
+def _container_and_source(study: dict, date: str, pages: str) -> list[str]:
+    """The journal (or "In: book") and "date;volume(issue):pages" parts, shared by both styles."""
+    container = _text(study.get("journal_abbrev")) or _text(study.get("journal"))
+    parts = []
+    if _is_book(study):
+        if container and not _book_is_whole(study):
+            parts.append(f"In: {container.rstrip('.')}.")
+        if date:
+            parts.append(f"{date}.")
+        return parts
+    if container:
+        parts.append(f"{container.rstrip('.')}.")
+    source = _source(date, _text(study.get("volume")), _text(study.get("issue")), pages)
+    if source:
+        parts.append(f"{source}.")
+    return parts
+
+
 def vancouver(study: dict) -> str:
     """NLM (Vancouver) citation as PubMed writes it, in plain text.
 
@@ -236,19 +254,7 @@ def vancouver(study: dict) -> str:
         _author_sentence(_authors(study), limit=6, keep=6),
         _title_sentence(study.get("title"), _is_retracted(study)),
     ]
-    container = _text(study.get("journal_abbrev")) or _text(study.get("journal"))
-    date = _nlm_date(study)
-    if _is_book(study):
-        if container and not _book_is_whole(study):
-            parts.append(f"In: {container.rstrip('.')}.")
-        if date:
-            parts.append(f"{date}.")
-    else:
-        if container:
-            parts.append(f"{container.rstrip('.')}.")
-        source = _source(date, _text(study.get("volume")), _text(study.get("issue")), _text(study.get("pages")))
-        if source:
-            parts.append(f"{source}.")
+    parts += _container_and_source(study, _nlm_date(study), _text(study.get("pages")))
     doi = _text(study.get("doi"))
     if doi:
         parts.append(f"doi:{doi}.")
@@ -269,24 +275,8 @@ def ama(study: dict) -> str:
         _author_sentence(_authors(study), limit=6, keep=3),
         _title_sentence(study.get("title"), _is_retracted(study)),
     ]
-    container = _text(study.get("journal_abbrev")) or _text(study.get("journal"))
     year = _year(study)
-    if _is_book(study):
-        if container and not _book_is_whole(study):
-            parts.append(f"In: {container.rstrip('.')}.")
-        if year:
-            parts.append(f"{year}.")
-    else:
-        if container:
-            parts.append(f"{container.rstrip('.')}.")
-        source = _source(
-            str(year) if year else "",
-            _text(study.get("volume")),
-            _text(study.get("issue")),
-            _full_pages(_text(study.get("pages"))),
-        )
-        if source:
-            parts.append(f"{source}.")
+    parts += _container_and_source(study, str(year) if year else "", _full_pages(_text(study.get("pages"))))
     doi = _text(study.get("doi"))
     if doi:
         parts.append(f"doi:{doi}")

@@ -467,14 +467,18 @@ POSITIVE = re.compile(
 )
 
 
+# What a sentence names as the arm needling beat.
+_COMPARATOR_WORDS = (
+    r"sham|placebo|control|usual care|waiting list|no treatment|lidocaine|injections?|manual therapy|exercise|"
+    r"medication|manipulation|mobili[sz]ation|compression|massage"
+)
 SUPERIORITY = re.compile(
     r"\b(?:more|greater|better|superior|larger|fewer|less|lower)\b[^.;]*?\b(?:than|relative to|compared (?:with|to)|versus|over)\b[^.;]*?"
-    r"\b(?:sham|placebo|control|usual care|waiting list|no treatment|comparators?|lidocaine|injections?|manual therapy|exercise|"
-    r"medication|manipulation|mobili[sz]ation|compression|massage|without needling|alone)|"
+    rf"\b(?:{_COMPARATOR_WORDS}|comparators?|without needling|alone)|"
     r"\brelative to (?:sham|placebo|control)|\bonly the (?:real|true|active|needling|DN)[- ]?(?:needling )?(?:arm|group)\b[^.;]*\b(?:gains|improv|reduc)|"
     r"\b(?:associated with|produced|gave|led to|resulted in) (?:a |an )?(?:\w+ ){0,2}(?:greater|larger|more) (?:\w+ )?(?:reductions?|improvements?|decreases?|benefits?)|"
     r"\b(?:reduc|lower|decreas|improv|lessen|allevia)\w*\b[^.;]*?\b(?:compared (?:with|to)|relative to|versus|than)\b[^.;]*?"
-    r"\b(?:sham|placebo|control|usual care|waiting list|no treatment|lidocaine|injections?|manual therapy|exercise|medication)",
+    rf"\b(?:{_COMPARATOR_WORDS})",
     re.I,
 )
 OFF_OUTCOME = re.compile(r"\badverse|\bside effects?|\bbaseline|\bdemographic|\bage\b|\bsex\b|\bsafety|\bcarry-over", re.I)
