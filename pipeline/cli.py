@@ -338,7 +338,8 @@ def _load(db, source: sources.Source, *, command: str, query: str | None = None)
 def _finish(db, db_path: Path, result: RunResult, digest: Path | None = None) -> None:
     click.echo(report.run_summary(db, db_path, result, digest))
     if not result.ok:
-        raise click.ClickException(f"run {result.run_id} failed: {result.error}")
+        url = pubmed.Settings.from_env().base_url
+        raise click.ClickException(report.failure_message(result, url))
 
 
 def _banner(message: str) -> None:

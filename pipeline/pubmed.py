@@ -148,10 +148,11 @@ class Client:
         return max(backoff, retry_after or 0.0)
 
     def _before_sleep(self, state: tenacity.RetryCallState) -> None:
+        # One short line per retry: the cause, which attempt comes next, the wait.
         exc = state.outcome.exception() if state.outcome else None
         log.warning(
-            "E-utilities: %s; retrying in %.1fs (attempt %d of %d)",
-            exc, state.upcoming_sleep, state.attempt_number + 1, self.attempts,
+            "PubMed %s; attempt %d of %d in %.1f s",
+            exc, state.attempt_number + 1, self.attempts, state.upcoming_sleep,
         )
 
     def call(self, endpoint: str, params: dict, check: Callable[[requests.Response], object]) -> object:
@@ -168,7 +169,11 @@ class Client:
             before_sleep=self._before_sleep,
             reraise=True,
         )
-        return retrying(self._call_once, endpoint, self._params(params), check)
+        try:
+            return retrying(self._call_once, endpoint, self._params(params), check)
+        except TransientError as e:
+            tries = retrying.statistics.get("attempt_number", 1)
+            raise TransientError(f"{e} (gave up after {tries} attempt{'s' if tries > 1 else ''})") from e
 
     def _call_once(self, endpoint: str, params: dict, check: Callable) -> object:
         self.limiter.wait()
@@ -180,20 +185,21 @@ class Client:
                 response = self.session.post(url, data=params, timeout=self.timeout)
             else:
                 response = self.session.get(url, params=params, timeout=self.timeout)
-        except (requests.ConnectionError, requests.Timeout) as e:
-            raise TransientError(f"{endpoint}: {type(e).__name__}: {_redact(str(e), self.settings)}") from e
         except requests.RequestException as e:
-            raise TransientError(f"{endpoint}: {type(e).__name__}: {_redact(str(e), self.settings)}") from e
+            # The full exception (with the whole URL) goes to the debug log only:
+            # a person needs the cause, not 900 characters of query string.
+            log.debug("%s: %s", endpoint, _redact(repr(e), self.settings))
+            raise TransientError(f"{_short(endpoint)}: {_network_cause(e, self.timeout)}") from e
         status = response.status_code
         if status == 429 or status >= 500:
             raise TransientError(
-                f"{endpoint}: HTTP {status}", retry_after=_retry_after(response.headers.get("Retry-After"))
+                f"{_short(endpoint)}: HTTP {status}", retry_after=_retry_after(response.headers.get("Retry-After"))
             )
         if status != 200:
             raise EutilsError(f"{endpoint}: HTTP {status}: {response.text[:200]!r}")
         content_type = response.headers.get("Content-Type", "")
         if "html" in content_type.lower() or response.content.lstrip()[:15].lower().startswith((b"<!doctype html", b"<html")):
-            raise TransientError(f"{endpoint}: got an HTML page where data was expected")
+            raise TransientError(f"{_short(endpoint)}: got an HTML page where data was expected")
         return check(response)
 
     # --- esearch ----------------------------------------------------------
@@ -295,6 +301,38 @@ class Client:
             body = self.call("efetch.fcgi", params, lambda r, n=expected, s=start: _check_efetch(r, n, s))
             assert isinstance(body, bytes)
             yield body, expected
+
+
+# What a network failure means, by a phrase of the underlying error (urllib3 and
+# the OS word these differently; the first phrase found wins).
+NETWORK_CAUSES = (
+    ("connection refused", "connection refused"),
+    ("name or service not known", "host name not found"),
+    ("temporary failure in name resolution", "host name not found (DNS)"),
+    ("nodename nor servname", "host name not found"),
+    ("no route to host", "no route to host"),
+    ("network is unreachable", "network unreachable"),
+    ("certificate verify failed", "TLS certificate not trusted"),
+    ("connection reset", "connection reset by the server"),
+    ("remote end closed", "connection closed by the server"),
+    ("connection aborted", "connection closed by the server"),
+)
+
+
+def _short(endpoint: str) -> str:
+    """esearch.fcgi → esearch."""
+    return endpoint.removesuffix(".fcgi")
+
+
+def _network_cause(error: requests.RequestException, timeout: float) -> str:
+    """A few words for why a request failed, e.g. "connection refused"."""
+    if isinstance(error, requests.Timeout):
+        return f"no answer within {timeout:g} s"
+    text = str(error).lower()
+    for phrase, cause in NETWORK_CAUSES:
+        if phrase in text:
+            return cause
+    return type(error).__name__
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -31,8 +31,28 @@ def run_summary(db: sqlite_utils.Database, db_path: Path, result: "RunResult", d
     lines.append(f"Database: {db_path} ({total} studies)")
     if digest:
         lines.append(f"Digest: {digest} (open it in a browser; Markdown beside it)")
-    lines.append("Next: `make serve` to browse the evidence in Datasette, `evidence status` for the run ledger.")
+    if result.ok:
+        lines.append("Next: `make serve` to browse the evidence in Datasette, `evidence status` for the run ledger.")
     return "\n".join(lines)
+
+
+# What a person can do when a run fails, by the source that failed.
+FAILURE_HINTS = {
+    "pubmed": (
+        "PubMed could not be reached or answered badly; nothing stored before was changed. "
+        "Check the network and NCBI_EUTILS_URL ({url}), try again later, or run "
+        "`evidence run --source auto` to fall back to the bundled snapshot."
+    ),
+    "file": "Check that the file is PubMed XML (efetch) or MEDLINE text, whole and readable.",
+    "snapshot": "The bundled snapshot could not be read: reinstall the project (`make clean run`).",
+}
+
+
+def failure_message(result: "RunResult", eutils_url: str = "") -> str:
+    """The error of a failed run, once, with what to do about it."""
+    hint = FAILURE_HINTS.get(result.source.name, "")
+    text = f"run {result.run_id} failed: {result.error}"
+    return f"{text}\n{hint.format(url=eutils_url)}" if hint else text
 
 
 def status_text(db: sqlite_utils.Database, *, n_runs: int = 5) -> str:

@@ -18,7 +18,7 @@ from typing import Callable
 
 import sqlite_utils
 
-from . import store
+from . import pubmed, store
 from .extract import Extraction, Record, extract
 from .parse import DocumentError, MalformedRecord, Study, iter_articles, parse_article
 from .sources import Source
@@ -131,10 +131,12 @@ def load(
         store.finish_run(db, run_id, counts, error="interrupted by the user")
         raise
     except Exception as e:  # the run fails; what was stored stays whole
-        error = f"{type(e).__name__}: {e}"
+        # A source's own errors already say what failed; others keep their type.
+        error = str(e) if isinstance(e, (pubmed.EutilsError, DocumentError)) else f"{type(e).__name__}: {e}"
         # Records parsed before the failure are whole: keep them.
         _settle(collect, flush)
-        log.error("run %d failed: %s", run_id, error)
+        # Debug only: the caller reports the failure once (the CLI, with what to do).
+        log.debug("run %d failed: %s", run_id, error)
     finally:
         writer.shutdown(wait=True)
     store.finish_run(db, run_id, counts, error=error)

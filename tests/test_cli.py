@@ -116,10 +116,51 @@ def test_pubmed_failure_exits_non_zero_and_is_in_the_ledger(db_path, monkeypatch
     result = CliRunner().invoke(cli, ["run", "--source", "pubmed", "--db", str(db_path)])
     assert result.exit_code == 1 and "failed" in result.output
     run = sqlite_utils.Database(db_path)["runs"].get(1)
-    assert run["status"] == "failed" and "ConnectionError" in run["error"]
+    assert run["status"] == "failed" and "connection refused" in run["error"]
     # Neither the key nor the email, as written or URL-encoded, is stored or shown.
     for secret in ("me@example.org", "me%40example.org", "sekret-key-123"):
         assert secret not in run["error"] and secret not in result.output
+
+
+def _quick_retries(monkeypatch, attempts: int = 5) -> None:
+    from pipeline import pubmed
+
+    original = pubmed.Client.__init__
+
+    def quick(self, *a, **k):
+        original(self, *a, **{**k, "attempts": attempts, "backoff_initial": 0.01, "backoff_jitter": 0.01, "backoff_max": 0.02})
+
+    monkeypatch.setattr(pubmed.Client, "__init__", quick)
+
+
+def test_a_failed_live_run_reads_well_in_the_terminal(db_path, fake_eutils, monkeypatch):
+    """One short line per retry, the error once with what to do, no "Next" after a failure."""
+    from fake_eutils import Fault
+
+    _quick_retries(monkeypatch)
+    monkeypatch.setenv("NCBI_EUTILS_URL", fake_eutils.base_url)
+    monkeypatch.setenv("NCBI_API_KEY", "sekret-key-123")
+    fake_eutils.faults.extend(Fault("status", status=503) for _ in range(10))
+    result = CliRunner().invoke(cli, ["run", "--source", "pubmed", "--db", str(db_path)])
+    out = result.output
+    assert result.exit_code == 1
+    retries = [line for line in out.splitlines() if line.startswith("PubMed esearch")]
+    assert len(retries) == 4, out  # attempts 2..5
+    assert all(len(line) <= 100 and "HTTP 503" in line and "attempt" in line for line in retries), retries
+    assert out.count("HTTP 503 (gave up after 5 attempts)") == 1, out
+    assert out.count("Error:") == 1 and "--source auto" in out
+    assert "Next:" not in out
+    assert "sekret-key-123" not in out
+
+
+def test_an_unreachable_pubmed_is_named_by_its_cause_not_its_url(db_path, monkeypatch):
+    _quick_retries(monkeypatch, attempts=2)
+    result = CliRunner().invoke(cli, ["run", "--source", "pubmed", "--db", str(db_path)])
+    lines = result.output.splitlines()
+    assert result.exit_code == 1
+    assert max(map(len, lines)) <= 300, max(lines, key=len)  # the hint line is the longest
+    assert "esearch: connection refused (gave up after 2 attempts)" in result.output
+    assert "Max retries exceeded" not in result.output and "esearch.fcgi?" not in result.output
 
 
 def test_status_reports_runs_counts_and_freshness(db_path):

@@ -183,7 +183,7 @@ def test_probe_says_whether_eutils_answers(client, fake_eutils):
 
 def test_connection_refused_is_a_transient_error():
     client = pubmed.Client(pubmed.Settings.from_env(), attempts=2, backoff_initial=0.01, backoff_jitter=0.01)
-    with pytest.raises(pubmed.TransientError, match="ConnectionError"):
+    with pytest.raises(pubmed.TransientError, match="esearch: connection refused"):
         client.esearch("x")
 
 
