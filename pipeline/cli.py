@@ -110,8 +110,7 @@ def run(source: str, full: bool, batch_size: int, db_path: Path, topic_path: Pat
         db = open_db(db_path)
         chosen = _choose_source(db, source, topic.query, full=full, batch_size=batch_size)
         result = _load(db, chosen, command="run", query=topic.query)
-        _extract(db, result)
-        html = _digest(db, topic, db_path.parent)[0] if result.ok else None
+        html = _later_stages(db, result, topic, db_path.parent)
     _finish(db, db_path, result, html)
 
 
@@ -125,8 +124,7 @@ def import_(files: tuple[Path, ...], db_path: Path, topic_path: Path) -> None:
     with run_lock(db_path):
         db = open_db(db_path)
         result = _load(db, sources.file_source(list(files)), command="import")
-        _extract(db, result)
-        html = _digest(db, topic, db_path.parent)[0] if result.ok else None
+        html = _later_stages(db, result, topic, db_path.parent)
     _finish(db, db_path, result, html)
 
 
@@ -271,6 +269,22 @@ def _require_db(db_path: Path) -> None:
         raise click.ClickException(f"no database at {db_path}: run `evidence run` first")
 
 
+def _later_stages(db, result: RunResult, topic, out_dir: Path) -> Path | None:
+    """Extract and write the digest after a load; only then is the run ok (a run
+    killed or failing here stays not-ok, so it neither counts as an update nor
+    moves the incremental watermark). Returns the digest's HTML path."""
+    try:
+        _extract(db, result)
+        html = _digest(db, topic, out_dir)[0] if result.ok else None
+    except BaseException as e:
+        if result.ok:
+            store.fail_run(db, result.run_id, f"stopped after loading: {type(e).__name__}: {e}")
+        raise
+    if result.ok:
+        store.complete_run(db, result.run_id)
+    return html
+
+
 def _extract(db, result: RunResult) -> None:
     """Extraction for the studies this run added or changed (and any left pending)."""
     n = update.extract_pending(db)
@@ -330,7 +344,7 @@ def _load(db, source: sources.Source, *, command: str, query: str | None = None)
             log.info("%s: %d records read", source.name, seen[0])
 
     try:
-        return load(db, source, command=command, query=query, on_record=tick)
+        return load(db, source, command=command, query=query, on_record=tick, more_to_do=True)
     finally:
         bar.close()
 

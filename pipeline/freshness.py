@@ -63,7 +63,7 @@ def freshness(db: sqlite_utils.Database) -> Freshness:
     live = None
     if last:
         row = db.execute(
-            "select finished_at from runs where status = 'ok' and source = 'pubmed' "
+            "select finished_at from runs where status in ('ok', 'loaded') and source = 'pubmed' "
             "and command in ('run', 'import') order by id desc limit 1"
         ).fetchone()
         live = row[0] if row else None

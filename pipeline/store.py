@@ -466,16 +466,23 @@ def update_run(db: sqlite_utils.Database, run_id: int, **values: object) -> None
         db["runs"].update(run_id, values)
 
 
+# A run that has stored its records but not yet extracted them and written the
+# digest: not 'ok' until then, so a run killed in those stages never counts as a
+# successful update (nor moves the incremental watermark).
+LOADED = "loaded"
+
+
 def finish_run(
-    db: sqlite_utils.Database, run_id: int, counts: Counts, *, error: str | None = None
+    db: sqlite_utils.Database, run_id: int, counts: Counts, *, error: str | None = None, done: bool = True
 ) -> None:
-    """Close a run: counts, problems, end time, and status ok or failed."""
+    """Close a run's load: counts, problems, end time, and status ok or failed
+    (or LOADED, with `done=False`, until `complete_run` is called)."""
     with db.conn:
         db["runs"].update(
             run_id,
             {
                 "finished_at": now(),
-                "status": "failed" if error else "ok",
+                "status": "failed" if error else "ok" if done else LOADED,
                 "found": counts.found,
                 "new": counts.new,
                 "updated": counts.updated,
@@ -488,6 +495,23 @@ def finish_run(
             db["run_problems"].insert_all(
                 [{"run_id": run_id, "pmid": p, "reason": r} for p, r in counts.problems]
             )
+
+
+def complete_run(db: sqlite_utils.Database, run_id: int) -> None:
+    """A LOADED run whose later stages (extraction, digest) have finished: now ok."""
+    with db.conn:
+        db.conn.execute(
+            "update runs set status = 'ok', finished_at = ? where id = ? and status = ?", [now(), run_id, LOADED]
+        )
+
+
+def fail_run(db: sqlite_utils.Database, run_id: int, error: str) -> None:
+    """Mark a run failed after its load (e.g. extraction or the digest raised)."""
+    with db.conn:
+        db.conn.execute(
+            "update runs set status = 'failed', finished_at = ?, error = coalesce(error, ?) where id = ?",
+            [now(), error, run_id],
+        )
 
 
 def last_ok_run(db: sqlite_utils.Database, *, source: str, query: str) -> dict | None:
@@ -504,9 +528,11 @@ def last_ok_run(db: sqlite_utils.Database, *, source: str, query: str) -> dict |
 
 
 # Runs that update the data (an email run is in the ledger too, but updates nothing).
+# A LOADED run counts: its records are stored, and it is the run whose digest is
+# being written; a killed one is marked failed under the next run's lock.
 LAST_UPDATE_SQL = (
     "select finished_at, source, source_detail from runs "
-    "where status = 'ok' and command in ('run', 'import') order by id desc limit 1"
+    "where status in ('ok', 'loaded') and command in ('run', 'import') order by id desc limit 1"
 )
 
 
@@ -519,7 +545,7 @@ def last_update(db: sqlite_utils.Database) -> dict | None:
 def failed_updates_since_last_ok(db: sqlite_utils.Database) -> int:
     return db.execute(
         "select count(*) from runs where status = 'failed' and command in ('run', 'import') and id > coalesce("
-        "(select max(id) from runs where status = 'ok' and command in ('run', 'import')), 0)"
+        "(select max(id) from runs where status in ('ok', 'loaded') and command in ('run', 'import')), 0)"
     ).fetchone()[0]
 
 
@@ -529,6 +555,6 @@ def fail_stale_runs(db: sqlite_utils.Database) -> None:
         db.conn.execute(
             "update runs set status = 'failed', finished_at = coalesce(finished_at, ?), "
             "error = coalesce(error, 'interrupted: the process ended before the run finished') "
-            "where status = 'running'",
-            [now()],
+            "where status in ('running', ?)",
+            [now(), LOADED],
         )

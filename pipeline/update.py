@@ -49,9 +49,13 @@ def load(
     command: str,
     query: str | None = None,
     on_record: Callable[[], None] | None = None,
+    more_to_do: bool = False,
 ) -> RunResult:
     """Load every record of `source` into `db` as one run; never raises for a bad record
-    or a failing source: the run is marked failed with the error instead."""
+    or a failing source: the run is marked failed with the error instead.
+
+    With `more_to_do`, a successful load leaves the run LOADED: the caller runs
+    the later stages and then calls `store.complete_run` (or `store.fail_run`)."""
     run_id = store.start_run(
         db,
         command=command,
@@ -139,7 +143,7 @@ def load(
         log.debug("run %d failed: %s", run_id, error)
     finally:
         writer.shutdown(wait=True)
-    store.finish_run(db, run_id, counts, error=error)
+    store.finish_run(db, run_id, counts, error=error, done=not more_to_do)
     return RunResult(run_id, source, counts, new, updated, error)
 
 

@@ -163,6 +163,43 @@ def test_an_unreachable_pubmed_is_named_by_its_cause_not_its_url(db_path, monkey
     assert "Max retries exceeded" not in result.output and "esearch.fcgi?" not in result.output
 
 
+def test_a_run_killed_during_extraction_is_not_a_successful_update(db_path):
+    """SIGKILL after the load, in the extraction stage: the next run finds it failed,
+    so it neither counts as the last update nor moves the incremental watermark."""
+    killer = (
+        "import os, signal, sys; from pipeline import update; "
+        "update.extract_pending = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL); "
+        "from pipeline.cli import main; sys.argv[0] = 'evidence'; main()"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", killer, "run", "--source", "snapshot", "--db", str(db_path)],
+        capture_output=True, timeout=120,
+    )
+    assert proc.returncode == -9, proc.stderr.decode()[-1000:]
+    assert sqlite_utils.Database(db_path)["runs"].get(1)["status"] == "loaded"
+    result = invoke("run", "--source", "snapshot", "--db", db_path)
+    assert result.exit_code == 0, result.output
+    runs = {r["id"]: r for r in sqlite_utils.Database(db_path)["runs"].rows}
+    assert runs[1]["status"] == "failed" and "interrupted" in runs[1]["error"]
+    assert runs[2]["status"] == "ok"
+    db = sqlite_utils.Database(db_path)
+    # The second run extracted what the first had stored but not extracted.
+    assert db.execute("select count(*) from studies where extractor_version is null").fetchone()[0] == 0
+
+
+def test_an_extraction_error_fails_the_run(db_path, monkeypatch):
+    from pipeline import update
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("extractor exploded")
+
+    monkeypatch.setattr(update, "extract_pending", broken)
+    result = CliRunner().invoke(cli, ["run", "--source", "snapshot", "--db", str(db_path)])
+    assert result.exit_code != 0
+    run = sqlite_utils.Database(db_path)["runs"].get(1)
+    assert run["status"] == "failed" and "extractor exploded" in run["error"]
+
+
 def test_status_reports_runs_counts_and_freshness(db_path):
     invoke("run", "--source", "snapshot", "--db", db_path)
     out = invoke("status", "--db", db_path).output
