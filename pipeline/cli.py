@@ -67,7 +67,9 @@ def cli(verbose: bool, quiet: bool) -> None:
 def run_lock(db_path: Path) -> Iterator[None]:
     """Only one run writes a database at a time: a second waits briefly, then stops."""
     db_path.parent.mkdir(parents=True, exist_ok=True)
-    lock = filelock.FileLock(str(db_path) + ".lock")
+    # One lock per database file, however it is named: a symlink or a relative
+    # path to the same file must find the same lock.
+    lock = filelock.FileLock(str(db_path.resolve()) + ".lock")
     wait = float(os.environ.get("EVIDENCE_LOCK_WAIT") or LOCK_WAIT_SECONDS)
     try:
         lock.acquire(timeout=wait)

@@ -231,6 +231,22 @@ def test_a_second_run_waits_for_the_lock_then_stops(db_path, monkeypatch):
     assert result.exit_code == 1 and "another run is updating" in result.output
 
 
+def test_the_lock_holds_through_a_symlinked_path(db_path, tmp_path, monkeypatch):
+    import filelock
+
+    from pipeline import cli as cli_module
+
+    monkeypatch.setattr(cli_module, "LOCK_WAIT_SECONDS", 0.2)
+    assert invoke("run", "--source", "snapshot", "--db", db_path).exit_code == 0
+    link = tmp_path / "elsewhere" / "link.db"
+    link.parent.mkdir()
+    link.symlink_to(db_path)
+    with filelock.FileLock(str(db_path) + ".lock"):
+        result = CliRunner().invoke(cli, ["run", "--source", "snapshot", "--db", str(link)])
+    assert result.exit_code == 1 and "another run is updating" in result.output
+    assert sqlite_utils.Database(db_path)["runs"].count == 1
+
+
 def test_an_email_run_is_not_a_data_update(db_path, tmp_path):
     """The ledger has email runs too; freshness and the digest speak of data updates only."""
     invoke("run", "--source", "snapshot", "--db", db_path)
