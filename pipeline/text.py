@@ -108,16 +108,39 @@ def sentences(abstract: str) -> list[Sentence]:
     return out
 
 
+# The longest stretch read as one sentence. Real abstracts' sentences stay well
+# under 1,500 characters; the extractor's work per number grows with its
+# sentence, so an unpunctuated run of text (a table pasted into an abstract, a
+# hostile record) is cut into pieces of at most this size, at the last clause
+# break (";", ",") or space before the limit. Total work stays linear.
+MAX_SENTENCE_CHARS = 2_000
+_BREAKS = ("; ", ", ", " ")
+
+
 def _split(chunk: str, offset: int) -> list[tuple[int, int]]:
     spans = []
     start = offset
     for m in SENTENCE_END.finditer(chunk, offset):
-        if ABBREVIATIONS.search(chunk[start : m.start()]):
+        # Only the tail can end in an abbreviation: look at a bounded window, not
+        # the whole text since the last cut.
+        if ABBREVIATIONS.search(chunk[max(start, m.start() - 12) : m.start()]):
             continue
         spans.append((start, m.start()))
         start = m.end()
     spans.append((start, len(chunk.rstrip())))
-    return [(a, b) for a, b in spans if b > a]
+    return [piece for a, b in spans if b > a for piece in _bounded(chunk, a, b)]
+
+
+def _bounded(chunk: str, a: int, b: int) -> list[tuple[int, int]]:
+    """[a, b) cut into spans of at most MAX_SENTENCE_CHARS."""
+    pieces = []
+    while b - a > MAX_SENTENCE_CHARS:
+        limit = a + MAX_SENTENCE_CHARS
+        cut = next((at + len(mark) for mark in _BREAKS if (at := chunk.rfind(mark, a + 1, limit)) > a), limit)
+        pieces.append((a, cut))
+        a = cut
+    pieces.append((a, b))
+    return pieces
 
 
 NUM = r"(?:[-−–]\s?)?(?:\d+(?:[.·]\d+)?|[.·]\d+)"

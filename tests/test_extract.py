@@ -313,3 +313,22 @@ def test_a_comparator_win_on_a_secondary_outcome_does_not_decide():
 def test_randomized_count_read_when_completers_follow():
     e = x("Dry needling for migraine: a randomized trial", "RESULTS: Of the 80 randomized patients, 72 completed the study.")
     assert e.n_randomized == 80
+
+
+def test_an_unpunctuated_run_of_text_is_read_in_bounded_pieces():
+    """A 24 KB "sentence" (a pasted table, a hostile record) is cut into pieces the
+    extractor reads in bounded time, each pointing into the abstract exactly; real
+    sentences (well under the bound) are left whole."""
+    from pipeline.text import MAX_SENTENCE_CHARS, sentences
+
+    body = "".join(f"{i % 100}% " for i in range(8000))
+    abstract = "RESULTS: Pain " + body + "fell. CONCLUSIONS: A short sentence stays whole."
+    found = sentences(abstract)
+    assert all(len(s.text) <= MAX_SENTENCE_CHARS for s in found)
+    assert all(abstract[s.start : s.end] == s.text for s in found)
+    results = [s for s in found if s.section == "RESULTS"]
+    assert len(results) >= len(body) // MAX_SENTENCE_CHARS
+    # Nothing lost between the pieces but the spaces they were cut at.
+    assert "".join(s.text for s in results).replace(" ", "") == ("Pain " + body + "fell.").replace(" ", "")
+    assert found[-1].text == "A short sentence stays whole."
+    extract(Record(title="Dry needling for headache", abstract=abstract, publication_types=[], mesh=[]))
