@@ -1,7 +1,8 @@
 """Citations and reference-manager exports for studies (rows of the `studies` table).
 
-Two plain-text styles, `vancouver` (NLM / Citing Medicine, as PubMed writes it)
-and `ama` (AMA Manual of Style, 11th ed.), one CSL-JSON item (`to_csl`), and
+Two citation styles, `vancouver` (NLM / Citing Medicine 2nd ed.) and `ama` (AMA
+Manual of Style, 11th ed.), formatted by citeproc-py with the CSL project's own
+style files (see `pipeline.csl`) from the study's CSL-JSON item (`to_csl`);
 `export` of many studies as RIS (via rispy), BibTeX (via bibtexparser 2) or
 CSL-JSON. A retracted study is marked in every output.
 
@@ -19,6 +20,8 @@ from typing import Any, Iterable
 import bibtexparser
 import rispy
 from bibtexparser.model import Entry, Field
+
+from . import csl
 
 FORMATS = ("ris", "bibtex", "csljson")
 PUBMED_URL = "https://pubmed.ncbi.nlm.nih.gov/{pmid}/"
@@ -73,21 +76,6 @@ def _authors(study: dict) -> list[dict]:
         if a["collective_name"] or a["last_name"] or a["fore_name"]:
             out.append(a)
     return out
-
-
-def _initials(author: dict) -> str:
-    if author["initials"]:
-        return author["initials"].replace(".", "").replace(" ", "")
-    return "".join(part[0] for part in re.split(r"[\s\-.]+", author["fore_name"]) if part)
-
-
-def _short_name(author: dict) -> str:
-    """'Gildir S' (NLM and AMA style); a collective name as written."""
-    if author["collective_name"]:
-        return author["collective_name"]
-    if not author["last_name"]:
-        return author["fore_name"]
-    return " ".join(p for p in (author["last_name"], _initials(author)) if p)
 
 
 def _inverted_name(author: dict) -> str:
@@ -146,17 +134,6 @@ def _date_parts(study: dict) -> tuple[int | None, str | None, int | None, int | 
     return int(m.group(1)), word, None, None  # a season: "2019 Spring"
 
 
-def _nlm_date(study: dict) -> str:
-    """'2019 Feb', '2022 Nov-Dec', '2019 Spring' or '2019' (days are left out)."""
-    pub_date = _text(study.get("pub_date"))
-    year, word, _, _ = _date_parts(study)
-    if re.fullmatch(r"\d{4}(\s+([A-Za-z]+|\d{1,2})(\s+\d{1,2})?)?", pub_date):
-        return " ".join(p for p in (str(year) if year else "", word or "") if p)
-    if pub_date:
-        return pub_date  # MedlineDate as written, e.g. "2022 Nov-Dec", "1998 Dec-1999 Jan"
-    return str(year) if year else ""
-
-
 def _page_range(pages: str) -> tuple[str, str]:
     """(first, last) page of a single range, with the last page written in full:
     '685-91' -> ('685', '691'), 'e1560-9' -> ('e1560', 'e1569'), 'e14520' -> ('e14520', '').
@@ -180,107 +157,16 @@ def _full_pages(pages: str, dash: str = "-") -> str:
     return f"{first}{dash}{last}" if last else first
 
 
+def _given_from_initials(initials: str) -> str:
+    """'JR' -> 'J. R.': a given name CSL can initialize, for an author PubMed lists
+    with initials only (CSL would read 'JR' as one name and write 'J')."""
+    return " ".join(f"{c}." for c in initials if c.isalpha() and c.isupper())
+
+
 def _bare_title(title: Any) -> str:
     """The title without PubMed's closing period (reference managers add their own)."""
     title = _text(title)
     return title[:-1].rstrip() if title.endswith(".") and not title.endswith("..") else title
-
-
-def _title_sentence(title: str, retracted: bool) -> str:
-    """The title ending with exactly one period (or its own '?' / '!')."""
-    title = _text(title).rstrip(" .")
-    if retracted and not title.upper().startswith(RETRACTED):
-        title = f"{RETRACTED}: {title}"
-    if not title:
-        return ""
-    return title if title[-1] in "?!" else title + "."
-
-
-def _author_sentence(authors: list[dict], *, limit: int, keep: int) -> str:
-    """'Gildir S, Tüzün EH.'; more than `limit` authors become the first `keep` + 'et al.'"""
-    if not authors:
-        return ""
-    names = [_short_name(a) for a in authors]
-    if len(names) > limit:
-        names = names[:keep] + ["et al"]
-    text = ", ".join(names)
-    return text if text.endswith(".") else text + "."
-
-
-def _source(date: str, volume: str, issue: str, pages: str) -> str:
-    """'2019 Feb;98(8):e14520' with the missing parts left out."""
-    text = date
-    vol_issue = volume + (f"({issue})" if issue else "")
-    if vol_issue:
-        text += (";" if text else "") + vol_issue
-    if pages:
-        text += (":" if text else "") + pages
-    return text
-
-
-# ---------------------------------------------------------------------------
-# Plain-text styles
-
-
-def _container_and_source(study: dict, date: str, pages: str) -> list[str]:
-    """The journal (or "In: book") and "date;volume(issue):pages" parts, shared by both styles."""
-    container = _text(study.get("journal_abbrev")) or _text(study.get("journal"))
-    parts = []
-    if _is_book(study):
-        if container and not _book_is_whole(study):
-            parts.append(f"In: {container.rstrip('.')}.")
-        if date:
-            parts.append(f"{date}.")
-        return parts
-    if container:
-        parts.append(f"{container.rstrip('.')}.")
-    source = _source(date, _text(study.get("volume")), _text(study.get("issue")), pages)
-    if source:
-        parts.append(f"{source}.")
-    return parts
-
-
-def vancouver(study: dict) -> str:
-    """NLM (Vancouver) citation as PubMed writes it, in plain text.
-
-    For example: "Gildir S, Tüzün EH, Eroğlu G, Eker L. A randomized trial ... headache.
-    Medicine (Baltimore). 2019 Feb;98(8):e14520. doi:10.1097/MD.0000000000014520. PMID: 30813155."
-
-    Up to 6 authors, then "et al."; the date is year and month (or season, or
-    PubMed's MedlineDate range as written), without the day; a retracted
-    study's title is prefixed "RETRACTED: ".
-    """
-    parts = [
-        _author_sentence(_authors(study), limit=6, keep=6),
-        _title_sentence(study.get("title"), _is_retracted(study)),
-    ]
-    parts += _container_and_source(study, _nlm_date(study), _text(study.get("pages")))
-    doi = _text(study.get("doi"))
-    if doi:
-        parts.append(f"doi:{doi}.")
-    pmid = _text(study.get("pmid"))
-    if pmid:
-        parts.append(f"PMID: {pmid}.")
-    return " ".join(p for p in parts if p)
-
-
-def ama(study: dict) -> str:
-    """AMA (11th edition) citation in plain text: year only, page ranges in full,
-    more than 6 authors cut to 3 + 'et al', ending with the DOI when there is one.
-
-    For example: "Gildir S, Tüzün EH, Eroğlu G, Eker L. A randomized trial ... headache.
-    Medicine (Baltimore). 2019;98(8):e14520. doi:10.1097/MD.0000000000014520"
-    """
-    parts = [
-        _author_sentence(_authors(study), limit=6, keep=3),
-        _title_sentence(study.get("title"), _is_retracted(study)),
-    ]
-    year = _year(study)
-    parts += _container_and_source(study, str(year) if year else "", _full_pages(_text(study.get("pages"))))
-    doi = _text(study.get("doi"))
-    if doi:
-        parts.append(f"doi:{doi}")
-    return " ".join(p for p in parts if p)
 
 
 # ---------------------------------------------------------------------------
@@ -301,7 +187,8 @@ def to_csl(study: dict) -> dict:
         if a["collective_name"]:
             authors.append({"literal": a["collective_name"]})
         elif a["last_name"]:
-            authors.append({"family": a["last_name"], **({"given": a["fore_name"]} if a["fore_name"] else {})})
+            given = a["fore_name"] or _given_from_initials(a["initials"])
+            authors.append({"family": a["last_name"], **({"given": given} if given else {})})
         else:
             authors.append({"literal": a["fore_name"]})
     if authors:
@@ -340,6 +227,79 @@ def to_csl(study: dict) -> dict:
         item["status"] = "retracted"
         item["note"] = RETRACTED
     return item
+
+
+# ---------------------------------------------------------------------------
+# Vancouver and AMA, by citeproc-py
+
+
+def vancouver(study: dict) -> str:
+    """NLM (Vancouver) citation in plain text, by the CSL style `nlm-citation-sequence`
+    (alias `vancouver-nlm`; Citing Medicine 2nd ed.).
+
+    For example: "Gildir S, Tüzün EH, Eroğlu G, Eker L. A randomized trial ... headache.
+    Medicine (Baltimore). 2019 Feb;98(8):e14520. doi:10.1097/MD.0000000000014520.
+    PubMed PMID: 30813155; PubMed Central PMCID: PMC6408118."
+    """
+    return citation(study, "vancouver")
+
+
+def ama(study: dict) -> str:
+    """AMA (11th edition) citation in plain text, by the CSL style
+    `american-medical-association`. Plain text cannot carry AMA's italic journal
+    name; `citation(study, "ama", html=True)` does.
+
+    For example: "Gildir S, Tüzün EH, Eroğlu G, Eker L. A randomized trial ... headache.
+    Medicine (Baltimore). 2019;98(8):e14520. doi:10.1097/MD.0000000000014520"
+    """
+    return citation(study, "ama")
+
+
+def citation(study: dict, style: str = "vancouver", *, html: bool = False) -> str:
+    """The study's citation in `style` ('vancouver' or 'ama'): plain text for
+    pasting, or with `html=True` HTML (escaped, with the style's italics)."""
+    return csl.render(_style_item(study, style), style, html=html)
+
+
+def _style_item(study: dict, style: str) -> dict:
+    """`to_csl(study)` as handed to the citation styles.
+
+    * A retracted study's title gets " [Retracted]" (both styles print the title;
+      neither has a retraction mark of its own).
+    * No URL: it is the PubMed record's address, not the work's. Given a URL, the
+      styles cite the work as an Internet source ("[Internet]", "Available from:",
+      "Accessed <date>"), wanting an access date we do not have; the digest and
+      the email print the PubMed link beside the citation.
+    * Vancouver only: a PubMed date that CSL date-parts cannot carry through
+      citeproc-py 0.11 (a MedlineDate range "2022 Nov-Dec", a season "2019 Spring";
+      see `pipeline.csl`) is passed as a CSL literal date, which the NLM style
+      prints as written, as Citing Medicine does. AMA prints only the year, which
+      the structured date gives right.
+    """
+    item = to_csl(study)
+    item.pop("abstract", None)
+    item.pop("URL", None)
+    if _is_retracted(study) and not re.match(r"\W*retracted\b", item["title"], re.IGNORECASE):
+        item["title"] = f"{item['title']} [Retracted]".lstrip()
+    if style == "vancouver":
+        literal = _date_as_written(study)
+        if literal:
+            item["issued"] = {"literal": literal}
+    return item
+
+
+def _date_as_written(study: dict) -> str | None:
+    """PubMed's date text where it says more than CSL year-month-day: a season
+    ("2019 Spring") or a MedlineDate such as "2022 Nov-Dec" or "1998 Dec-1999 Jan"."""
+    pub_date = _text(study.get("pub_date"))
+    year, word, month, _ = _date_parts(study)
+    if not year:
+        return None
+    if word and not month:
+        return f"{year} {word}"
+    if re.fullmatch(r"\d{4}(\s+([A-Za-z]+|\d{1,2})(\s+\d{1,2})?)?", pub_date) or str(year) not in pub_date:
+        return None
+    return pub_date
 
 
 # ---------------------------------------------------------------------------
