@@ -174,13 +174,15 @@ def export(fmt: str, claim_id: str | None, out_file: Path | None, db_path: Path)
 
 
 @cli.command()
-@click.option("--dry-run", is_flag=True, help="Write the message to a .eml file instead of sending it.")
+@click.option("--dry-run", is_flag=True, help="Write the message to a .eml file instead of sending it (DIGEST_FROM/DIGEST_TO not needed: placeholders on example.invalid stand in).")
 @click.option("--force", is_flag=True, help="Send even if this week's digest was already sent.")
 @click.option("--skip-empty", is_flag=True, envvar="DIGEST_SKIP_EMPTY", help="Send nothing in a week with nothing new (default: a short 'nothing new' note, so a silent week never hides a broken feed) [env: DIGEST_SKIP_EMPTY].")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Folder for --dry-run's .eml [default: outbox/ beside the database].")
 @db_option
 def email(dry_run: bool, force: bool, skip_empty: bool, out_dir: Path | None, db_path: Path) -> None:
-    """The weekly email: new studies, changed verdicts, retractions, feed health. Sent once a week."""
+    """The weekly email: studies stored since the last one (new in PubMed apart from older
+    records, each with its PubMed dates), changed verdicts, retractions, how current the
+    data is, and a link to the digest [env: DIGEST_URL]. Sent once a week."""
     _require_db(db_path)
     with run_lock(db_path):
         db = open_db(db_path)

@@ -70,7 +70,8 @@ def test_the_weekly_email_is_delivered_whole(smtp, loaded):
     assert msg.get_content_type() == "multipart/alternative"
     text = msg.get_body(("plain",)).get_content()
     html = msg.get_body(("html",)).get_content()
-    assert msg["Subject"].startswith("Dry needling & headache evidence, ") and "8 new studies" in msg["Subject"]
+    assert msg["Subject"].startswith("Dry needling & headache evidence, ")
+    assert "8 studies in the database for the first time" in msg["Subject"]
     assert msg["List-Unsubscribe"] == "<mailto:digest@example.org?subject=unsubscribe>"
     assert msg["Message-ID"] and msg["Date"]
     db = sqlite_utils.Database(loaded)
@@ -148,7 +149,7 @@ def test_new_study_changed_verdict_and_retraction_reach_the_next_email(smtp, loa
     _, msg = smtp.messages[-1]
     text = msg.get_body(("plain",)).get_content()
     assert "RETRACTED OR CORRECTED" in text and "RETRACTED: A randomized trial of trigger point" in text
-    assert "VERDICTS THAT CHANGED" in text and "no direct evidence -> moderate" in text
+    assert "VERDICTS THAT CHANGED" in text and "no direct evidence → moderate" in text
     assert "1 retracted or corrected" in msg["Subject"] and "1 verdict changed" in msg["Subject"]
 
 
@@ -204,3 +205,201 @@ def test_only_on_topic_retractions_and_real_notices_are_reported(smtp, loaded):
     section = text.split("RETRACTED OR CORRECTED")[1].split("FEED HEALTH")[0]
     assert "pubmed.ncbi.nlm.nih.gov/29037632/" in section
     assert "35732505" not in section and "33609358" not in section
+
+
+# --- Issue 9, item 13: honest wording, the digest link, verdict lines, live or not, unsubscribe ---
+
+
+def parts(msg):
+    return msg.get_body(("plain",)).get_content(), msg.get_body(("html",)).get_content()
+
+
+def words(html):
+    """What a reader sees of the HTML part: the tags dropped."""
+    import re
+
+    return re.sub(r"<[^>]+>", "", html)
+
+
+def section(text, start, end):
+    """The text between two headings (or to the end)."""
+    after = text.split(start, 1)[1]
+    return after.split(end, 1)[0] if end in after else after
+
+
+def test_the_first_email_calls_its_studies_what_they_are_with_their_pubmed_dates(smtp, loaded):
+    assert send(loaded).exit_code == 0
+    ((_, msg),) = smtp.messages
+    text, html = parts(msg)
+    assert "8 studies in the database for the first time" in msg["Subject"]
+    for body in (text, html, msg["Subject"]):  # records of 2009-2024 are not "new studies"
+        assert "new stud" not in body.lower()
+    assert "8 studies in the database for the first time" in text and "8 studies in the database for the first time" in html
+    db = sqlite_utils.Database(loaded)
+    for s in db["studies"].rows_where("on_topic = 1"):
+        assert f"entered PubMed {s['entrez_date']}, published {s['pub_date']}" in text, s["pmid"]
+        assert f"entered PubMed {s['entrez_date']}, published {s['pub_date']}" in html, s["pmid"]
+
+
+def _store_now(db, pmid, entrez_date=None):
+    """Make `pmid` look first stored just now (after the last email), optionally entered into PubMed on `entrez_date`."""
+    from datetime import datetime, timezone
+
+    stamp = datetime.now(timezone.utc).isoformat()
+    db.execute("update studies set first_seen_at = ?, entrez_date = coalesce(?, entrez_date) where pmid = ?",
+               [stamp, entrez_date, pmid])
+
+
+def test_a_later_email_tells_new_in_pubmed_from_old_records_stored_for_the_first_time(smtp, loaded):
+    from datetime import datetime, timezone
+
+    assert send(loaded).exit_code == 0
+    db = sqlite_utils.Database(loaded)
+    db.execute("update emails_sent set week = '2000-W01'")
+    today = datetime.now(timezone.utc).date().isoformat()
+    _store_now(db, "30813155", entrez_date=today)  # entered PubMed after the last email: new
+    _store_now(db, "19241799")  # stored this week, but a 2009 record: not new research
+    db.conn.commit()
+    assert send(loaded).exit_code == 0
+    _, msg = smtp.messages[-1]
+    text, html = parts(msg)
+    assert "1 new in PubMed" in msg["Subject"] and "1 older study stored for the first time" in msg["Subject"]
+    new = section(text, "NEW IN PUBMED SINCE THE LAST EMAIL (1)", "OLDER RECORDS")
+    assert "pubmed.ncbi.nlm.nih.gov/30813155/" in new and "19241799" not in new
+    assert f"entered PubMed {today}" in new
+    older = section(text, "OLDER RECORDS IN THE DATABASE FOR THE FIRST TIME (1)", "VERDICTS")
+    assert "pubmed.ncbi.nlm.nih.gov/19241799/" in older and "entered PubMed 2009-02-27, published 2009 Jan" in older
+    assert "Older records in the database for the first time (1)" in html
+    assert "entered PubMed 2009-02-27, published 2009 Jan" in html
+
+
+def test_only_old_records_never_make_new_studies(smtp, loaded):
+    assert send(loaded).exit_code == 0
+    db = sqlite_utils.Database(loaded)
+    db.execute("update emails_sent set week = '2000-W01'")
+    _store_now(db, "19241799")
+    db.conn.commit()
+    assert send(loaded).exit_code == 0
+    _, msg = smtp.messages[-1]
+    text, html = parts(msg)
+    assert "new" not in msg["Subject"].split(":", 1)[1].lower()
+    assert "NEW IN PUBMED" not in text and "New in PubMed" not in html
+
+
+def test_every_email_links_to_the_public_digest(smtp, loaded, monkeypatch):
+    monkeypatch.setenv("DIGEST_URL", "https://evidence.example.org/digest/")
+    assert send(loaded).exit_code == 0
+    _, msg = smtp.messages[-1]
+    text, html = parts(msg)
+    assert "Full digest: https://evidence.example.org/digest/" in text
+    assert 'href="https://evidence.example.org/digest/"' in html
+
+
+def test_without_a_public_digest_url_the_email_says_where_the_file_is(smtp, loaded, monkeypatch):
+    monkeypatch.delenv("DIGEST_URL", raising=False)
+    assert send(loaded).exit_code == 0
+    _, msg = smtp.messages[-1]
+    text, html = parts(msg)
+    digest = loaded.parent / "digest.html"
+    assert digest.exists()
+    assert f"open {digest} in a browser" in text and f"open {digest} in a browser" in words(html)
+    assert "file:" not in html and 'href="' + str(digest) not in html  # no link that breaks for the reader
+
+
+def test_a_digest_url_that_is_not_a_web_address_is_refused(smtp, loaded, monkeypatch):
+    monkeypatch.setenv("DIGEST_URL", "evidence.example.org/digest")
+    result = send(loaded)
+    assert result.exit_code == 1 and "DIGEST_URL" in result.output
+    assert smtp.messages == []
+
+
+def test_the_first_email_lists_the_current_verdicts(smtp, loaded):
+    assert send(loaded).exit_code == 0
+    _, msg = smtp.messages[-1]
+    text, html = parts(msg)
+    assert "No verdict changed" not in text
+    verdicts = section(text, "CURRENT VERDICTS", "FEED HEALTH")
+    for claim in sqlite_utils.Database(loaded)["claims"].rows:
+        line = f"* {claim['text'].rstrip('.')}: {claim['verdict'].replace('_', ' ')}"
+        assert line in verdicts, line
+        assert f"{claim['text'].rstrip('.')}: {claim['verdict'].replace('_', ' ')}" in words(html)
+
+
+def test_a_later_email_says_no_verdict_changed_or_lists_each_change(smtp, loaded):
+    assert send(loaded).exit_code == 0
+    db = sqlite_utils.Database(loaded)
+    db.execute("update emails_sent set week = '2000-W01'")
+    db.conn.commit()
+    assert send(loaded).exit_code == 0
+    _, quiet = smtp.messages[-1]
+    text, html = parts(quiet)
+    assert "No verdict changed" in text and "No verdict changed" in html
+    db.execute("update emails_sent set week = '2000-W01'")
+    db.execute("update claims set verdict = 'insufficient' where id = 'intensity-duration'")
+    db.conn.commit()
+    assert send(loaded).exit_code == 0
+    _, changed = smtp.messages[-1]
+    text, html = parts(changed)
+    assert "* Dry needling decreases the intensity and duration of headaches: limited → insufficient" in text
+    assert "No verdict changed" not in text and "No verdict changed" not in html
+    assert "Dry needling decreases the intensity and duration of headaches: limited → <strong>insufficient</strong>" in html
+
+
+def test_a_feed_that_never_reached_live_pubmed_says_so(smtp, loaded):
+    from pipeline.freshness import freshness
+
+    assert send(loaded).exit_code == 0
+    _, msg = smtp.messages[-1]
+    text, html = parts(msg)
+    data_line = freshness(sqlite_utils.Database(loaded)).data_line
+    assert "bundled PubMed snapshot of 2025-09-01" in data_line
+    for body in (text, html):
+        assert "never reached live PubMed" in body and data_line in body
+    # at the top, not only at the bottom
+    assert text.index("never reached live PubMed") < text.index("IN THE DATABASE FOR THE FIRST TIME")
+
+
+def test_a_live_feed_does_not_say_it_never_was(smtp, db_path, fake_eutils, monkeypatch):
+    monkeypatch.setenv("NCBI_EUTILS_URL", fake_eutils.base_url)
+    monkeypatch.setenv("NCBI_API_KEY", "k")  # the faster rate limit keeps the test quick
+    assert CliRunner().invoke(cli, ["run", "--source", "pubmed", "--db", str(db_path)]).exit_code == 0
+    assert send(db_path).exit_code == 0
+    _, msg = smtp.messages[-1]
+    text, html = parts(msg)
+    assert "never reached live PubMed" not in text and "not live" not in text
+    assert "live PubMed as of" in text and "live PubMed as of" in html
+
+
+def test_a_dry_run_without_a_sender_still_carries_an_unsubscribe(loaded, tmp_path, monkeypatch):
+    for var in ("DIGEST_FROM", "DIGEST_TO", "DIGEST_UNSUBSCRIBE"):
+        monkeypatch.delenv(var, raising=False)
+    assert send(loaded, "--dry-run", "--out", str(tmp_path / "outbox")).exit_code == 0
+    (eml,) = (tmp_path / "outbox").glob("*.eml")
+    msg = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+    header = msg["List-Unsubscribe"]
+    assert header and header.startswith("<mailto:") and header.endswith(">") and ".invalid" in header
+    text, html = parts(msg)
+    link = header[1:-1]
+    assert f"Unsubscribe: {link}" in text and f'href="{link}"' in html
+    assert "placeholder" in text  # the operator previewing sees it is not real
+
+
+def test_a_dry_run_uses_the_configured_unsubscribe_without_a_sender(loaded, tmp_path, monkeypatch):
+    monkeypatch.delenv("DIGEST_FROM", raising=False)
+    monkeypatch.setenv("DIGEST_UNSUBSCRIBE", "https://evidence.example.org/unsubscribe")
+    assert send(loaded, "--dry-run", "--out", str(tmp_path / "outbox")).exit_code == 0
+    (eml,) = (tmp_path / "outbox").glob("*.eml")
+    msg = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+    assert msg["List-Unsubscribe"] == "<https://evidence.example.org/unsubscribe>"
+    assert "placeholder" not in parts(msg)[0]
+
+
+@pytest.mark.parametrize("sender", [None, "", "not-an-address", "evidence-digest@example.invalid"])
+def test_a_real_send_needs_a_proper_sender(smtp, loaded, monkeypatch, sender):
+    if sender is None:
+        monkeypatch.delenv("DIGEST_FROM", raising=False)
+    else:
+        monkeypatch.setenv("DIGEST_FROM", sender)
+    result = send(loaded)
+    assert result.exit_code == 1 and "DIGEST_FROM" in result.output
+    assert smtp.messages == [] and sqlite_utils.Database(loaded)["emails_sent"].count == 0
