@@ -98,7 +98,7 @@ def open_db(db_path: Path) -> sqlite_utils.Database:
     metavar="auto|pubmed|snapshot|FILE",
     help="auto: PubMed if it answers, else the bundled snapshot. "
     "pubmed: live only, failing loudly (for scheduled jobs). snapshot: the bundled records. "
-    "FILE: an efetch XML file.",
+    "FILE: a file saved from PubMed (XML or MEDLINE text).",
 )
 @click.option("--full", is_flag=True, help="With PubMed: search everything, not only what is new since the last run.")
 @click.option("--batch-size", type=click.IntRange(1, pubmed.MAX_BATCH), default=pubmed.MAX_BATCH, show_default=True, help="Records per efetch request.")
@@ -121,8 +121,17 @@ def run(source: str, full: bool, batch_size: int, db_path: Path, topic_path: Pat
 @db_option
 @topic_option
 def import_(files: tuple[Path, ...], db_path: Path, topic_path: Path) -> None:
-    """Load PubMed XML files (efetch output, .xml or .xml.gz), then extract and update the digest."""
+    """Load files saved from PubMed, then extract and update the digest.
+
+    Each FILE is PubMed XML (efetch output, or Send to → File → Format: XML) or
+    MEDLINE text (Save → Format: PubMed, as .txt or .nbib), optionally gzipped;
+    the format is read from the content, not the name. A file that is neither
+    stops the import before anything is stored."""
     topic = _topic(topic_path)
+    try:
+        sources.check_files(list(files))
+    except sources.FormatError as e:
+        raise click.ClickException(str(e)) from None
     with run_lock(db_path):
         db = open_db(db_path)
         result = _load(db, sources.file_source(list(files)), command="import")

@@ -1,6 +1,8 @@
 """Where records come from: live PubMed, the bundled snapshot, or files a user saved.
 
-A source yields PubMed XML documents (efetch output), one at a time; the
+A source yields documents, one at a time: PubMed XML (efetch output) from
+PubMed and the snapshot; PubMed XML or MEDLINE text from saved files (the
+format is read from each file's content, see `medline.iter_records`). The
 parser reads each as a stream. Choosing `auto` tries PubMed briefly and falls
 back to the snapshot, saying so loudly.
 """
@@ -14,7 +16,8 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Callable, Iterator
 
-from . import pubmed
+from . import medline, pubmed
+from .medline import FormatError, check_files  # noqa: F401 (the CLI's names for them)
 from .parse import XmlSource
 
 log = logging.getLogger(__name__)
@@ -51,16 +54,26 @@ def snapshot_source() -> Source:
 
 
 def file_source(paths: list[str | Path]) -> Source:
-    """efetch XML files (.xml or .xml.gz) saved from PubMed."""
+    """Files saved from PubMed: efetch XML (.xml, .xml.gz) or MEDLINE text (.txt, .nbib),
+    told apart by content. A file that is neither fails the run when it is reached;
+    call `check_files` first to refuse it before anything is stored."""
     paths = [Path(p) for p in paths]
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         raise FileNotFoundError(f"no such file: {', '.join(missing)}")
     return Source(
         name="file",
-        detail=", ".join(str(p) for p in paths),
+        detail=", ".join(f"{p}{_format_note(p)}" for p in paths),
         documents=lambda: iter(paths),
     )
+
+
+def _format_note(path: Path) -> str:
+    """' (MEDLINE)' for a MEDLINE file, so the runs ledger tells the formats apart."""
+    try:
+        return " (MEDLINE)" if medline.file_format(path) == "medline" else ""
+    except (FormatError, OSError):
+        return ""
 
 
 def pubmed_source(

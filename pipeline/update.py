@@ -18,9 +18,9 @@ from typing import Callable
 
 import sqlite_utils
 
-from . import pubmed, store
+from . import medline, pubmed, store
 from .extract import Extraction, Record, extract
-from .parse import DocumentError, MalformedRecord, Study, iter_articles, parse_article
+from .parse import DocumentError, MalformedRecord, Study
 from .sources import Source
 
 log = logging.getLogger(__name__)
@@ -90,11 +90,15 @@ def load(
             pending.append(writer.submit(store.save_studies, db, list(batch), run_id, hashes))
             batch.clear()
 
+    # A MEDLINE record of a study stored as XML, with no later revision date, is the
+    # same version (its hash differs only because its format does): unchanged.
+    same_version = medline.StoredVersions(db, before_read=lambda: (flush(), collect()))
+
     error = None
     try:
         for document in source.documents():
             try:
-                for article in iter_articles(document):
+                for article in medline.iter_records(document):
                     if article.tag == "DeleteCitation":
                         # PubMed withdrew these PMIDs: flag the stored ones, keep their rows.
                         flush()
@@ -113,8 +117,11 @@ def load(
                     if article.pmid and hashes.get(article.pmid) == article.content_hash:
                         counts.unchanged += 1
                         continue
+                    if article.pmid in hashes and same_version.holds(article):
+                        counts.unchanged += 1
+                        continue
                     try:
-                        batch.append(parse_article(article))
+                        batch.append(medline.parse_record(article))
                     except MalformedRecord as e:
                         counts.skipped += 1
                         counts.problems.append((e.pmid, e.reason))
