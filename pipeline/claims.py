@@ -12,21 +12,35 @@ Stance of a study. Where the study reports an estimate with a confidence
 interval for the claim's outcome, the interval decides: all intervals include
 no effect → neutral. Otherwise the authors' finding decides: favours needling
 → supports; favours the comparator → contradicts; no difference against sham
-or no treatment → contradicts; no difference against another active treatment
-→ neutral (it does not test the claim against doing nothing); inconclusive →
-neutral.
+or no treatment → contradicts; inconclusive → neutral (no effect shown).
+A finding of no difference from an active treatment (lidocaine or another
+injection, manual therapy, exercise, medication, another form of needling) →
+comparable, a stance of its own: needling did about as well as another
+treatment, which is not evidence against a claim that needling helps, and not
+evidence for it either (it does not test needling against doing nothing).
+Where the study's own text says all (or both) groups improved, the digest
+says so.
 
 Verdict of a claim, by weight of design (meta-analysis or systematic review 3,
 RCT 2 with +1 when sham-controlled, non-randomized or cohort 1, case report,
 case series and other designs 0.5):
 - no direct evidence: no counted study measured it;
-- insufficient: studies measured it, none supports or contradicts;
+- insufficient: studies measured it, none supports or contradicts (comparable
+  studies alone leave a claim here, reported as
+  "no difference from an active treatment", never as "no effect shown");
 - contradicted: only contradicting studies;
-- conflicting: contradicting weight is at least a third of the total;
+- conflicting: contradicting weight is at least a third of the total
+  (comparable studies weigh neither way);
 - strong: a supporting review or meta-analysis and a supporting sham-controlled RCT;
-- moderate: a supporting sham-controlled RCT, and no review that fails to confirm;
+- moderate: a supporting sham-controlled RCT, and no review that fails to
+  confirm (a neutral or comparable review fails to confirm);
 - limited: anything else that supports (small, uncontrolled, or not confirmed by
   the best available design).
+
+Suggested rewordings. Each states the verdict it was written for; when the
+verdict has moved since, the digest flags the wording for review and lists it
+among the changes, and offers a wording generated from the verdict and the
+studies, labelled as generated.
 """
 
 from __future__ import annotations
@@ -47,7 +61,7 @@ VERDICTS: dict[str, str] = {
     "limited": "Limited: small, uncontrolled or unconfirmed studies support it",
     "conflicting": "Conflicting: studies disagree",
     "contradicted": "Contradicted: studies found no benefit",
-    "insufficient": "Insufficient: measured, but no effect shown either way",
+    "insufficient": "Insufficient: studies measured it, but none settles it either way",
     "no_direct_evidence": "No direct evidence: no study in people with headache measured it",
 }
 DESIGN_WEIGHT = {
@@ -60,6 +74,27 @@ DESIGN_WEIGHT = {
 REVIEWS = ("meta_analysis", "systematic_review")
 NO_EFFECT = {"SMD": 0.0, "MD": 0.0, "WMD": 0.0, "d": 0.0, "OR": 1.0, "RR": 1.0}
 
+# Comparators that do nothing (or pretend to): no difference against them counts against the claim.
+INACTIVE_COMPARATORS = ("sham", "usual_care")
+# Active treatments, as a writer would name them: a tie with one of them is "comparable".
+ACTIVE_COMPARATORS: dict[str, str] = {
+    "lidocaine_or_injection": "lidocaine or another injection",
+    "manual_therapy": "manual therapy",
+    "exercise": "exercise",
+    "medication": "medication",
+    "other_needling": "another form of needling",
+    "other": "another treatment",
+}
+# How abstracts say that every arm got better: only then may the digest say "all groups improved".
+ALL_GROUPS_IMPROVED = re.compile(
+    r"\b(?:all|both|the (?:two|three|four)) (?:(?:two|three|four) )?(?:treatment )?(?:groups|arms)"
+    r"(?: \w+){0,2} (?:improved|showed (?:a )?(?:significant )?improvements?|got better|reduced)"
+    r"|\bimprove(?:d|ments?) (?:was |were )?(?:seen |observed |found )?in (?:all|both) (?:groups|arms)",
+    re.I,
+)
+STANCES = ("supports", "contradicts", "comparable", "neutral", "excluded")
+REWORDING_KEYS = ("text", "written_for")
+
 
 @dataclass
 class Claim:
@@ -69,7 +104,21 @@ class Claim:
     outcomes: list[str] = field(default_factory=list)
     headache_types: list[str] = field(default_factory=list)
     comparators: list[str] = field(default_factory=list)
-    rewording: str | None = None
+    rewordings: list["Rewording"] = field(default_factory=list)
+
+    @property
+    def rewording(self) -> str | None:
+        """The first suggested wording as written (what the `claims` table keeps)."""
+        return self.rewordings[0].text if self.rewordings else None
+
+
+@dataclass(frozen=True)
+class Rewording:
+    """A suggested wording and the verdict it was written for: when the verdict
+    moves, the wording may no longer fit, and the digest says so."""
+
+    text: str
+    written_for: str
 
 
 @dataclass
@@ -78,7 +127,7 @@ class Evidence:
 
     claim_id: str
     pmid: str
-    stance: str  # supports, contradicts, neutral, excluded
+    stance: str  # one of STANCES
     reason: str
     sentence: str | None
     weight: float
@@ -96,6 +145,7 @@ class Verdict:
     neutral: int
     considered: int  # counted studies (on topic, with results, not retracted)
     indirect: list[str] = field(default_factory=list)  # off-topic studies that measured the outcome
+    comparable: int = 0  # counted studies no different from an active treatment
 
 
 def load_claims(topic: Topic) -> list[Claim]:
@@ -117,13 +167,37 @@ def load_claims(topic: Topic) -> list[Claim]:
                 outcomes=list(raw.get("outcomes") or []),
                 headache_types=list(raw.get("headache_types") or []),
                 comparators=list(raw.get("comparators") or []),
-                rewording=" ".join(str(raw["rewording"]).split()) if raw.get("rewording") else None,
+                rewordings=load_rewordings(raw.get("rewording"), f"{where} ({raw['id']})"),
             )
         )
     ids = [c.id for c in claims]
     if len(set(ids)) != len(ids):
         raise TopicError(f"{topic.path}: claim ids must be unique")
     return claims
+
+
+def load_rewordings(raw: object, where: str) -> list[Rewording]:
+    """`rewording: {text: ..., written_for: VERDICT}`, or a list of them (one per verdict)."""
+    if raw is None:
+        return []
+    entries = raw if isinstance(raw, list) else [raw]
+    return [_rewording(entry, where) for entry in entries]
+
+
+def _rewording(entry: object, where: str) -> Rewording:
+    if not isinstance(entry, dict):
+        raise TopicError(f"{where}: rewording must be a mapping {{text: ..., written_for: VERDICT}} "
+                         f"or a list of them, not {entry!r}")
+    unknown = [k for k in entry if k not in REWORDING_KEYS]
+    if unknown:
+        raise TopicError(f"{where}: rewording has unknown key(s) {', '.join(map(str, unknown))} (known: {', '.join(REWORDING_KEYS)})")
+    if not isinstance(entry.get("text"), str) or not entry["text"].strip():
+        raise TopicError(f"{where}: rewording needs text (the suggested wording)")
+    if not entry.get("written_for"):
+        raise TopicError(f"{where}: rewording needs written_for (the verdict it was written for: {', '.join(VERDICTS)})")
+    if entry["written_for"] not in VERDICTS:
+        raise TopicError(f"{where}: rewording written_for: unknown verdict '{entry['written_for']}' (known: {', '.join(VERDICTS)})")
+    return Rewording(" ".join(entry["text"].split()), str(entry["written_for"]))
 
 
 def _loads(value: str | None) -> list:
@@ -184,12 +258,35 @@ def stance(claim: Claim, study: dict) -> tuple[str, str, str | None]:
     if direction == "favours_comparator":
         return "contradicts", f"the comparator ({versus}) did better", sentence
     if direction == "no_difference":
-        if set(comps) & {"sham", "usual_care"}:
+        if set(comps) & set(INACTIVE_COMPARATORS):
             return "contradicts", f"no better than {versus}", sentence
         if not comps:
             return "neutral", "about as effective as the treatments it was compared with", sentence
-        return "neutral", f"as effective as {versus}: does not test the claim against no treatment", sentence
+        return "comparable", tie_reason(study, comps), sentence
     return "neutral", "the authors judge the evidence insufficient to conclude", sentence
+
+
+def tie_reason(study: dict, comps: list[str]) -> str:
+    """What a tie with an active treatment found, in a writer's words."""
+    reason = f"no difference from an active treatment ({_active_names(comps)})"
+    return reason + ("; all groups improved" if all_groups_improved(study) else "")
+
+
+def _active_names(comps: list[str]) -> str:
+    return ", ".join(ACTIVE_COMPARATORS.get(c, c.replace("_", " ")) for c in comps if c != "none")
+
+
+def all_groups_improved(study: dict) -> bool:
+    """Only the study's own words may say that every group got better."""
+    return improved_sentence(study) is not None
+
+
+def improved_sentence(study: dict) -> str | None:
+    """The study's sentence saying all groups improved, to quote beside the claim."""
+    for sentence in re.split(r"(?<=[.!?])\s+(?=[A-Z])", (study.get("abstract") or "").strip()):
+        if ALL_GROUPS_IMPROVED.search(sentence):
+            return sentence.split(":", 1)[1].strip() if re.match(r"[A-Z ]+:", sentence) else sentence
+    return None
 
 
 def _names(outcomes) -> str:
@@ -245,6 +342,7 @@ def verdict(claim: Claim, evidence: list[Evidence], studies: dict[str, dict], po
     sup = [e for e in counted if e.stance == "supports"]
     con = [e for e in counted if e.stance == "contradicts"]
     neu = [e for e in counted if e.stance == "neutral"]
+    tie = [e for e in counted if e.stance == "comparable"]
     w_sup, w_con = sum(e.weight for e in sup), sum(e.weight for e in con)
 
     def design(e: Evidence) -> str:
@@ -252,7 +350,8 @@ def verdict(claim: Claim, evidence: list[Evidence], studies: dict[str, dict], po
 
     sham_rct = [e for e in sup if design(e) == "rct" and "sham" in studies[e.pmid]["comparators"]]
     reviews_sup = [e for e in sup if design(e) in REVIEWS]
-    reviews_other = [e for e in neu + con if design(e) in REVIEWS]
+    # A review that ties with active treatments has not confirmed the claim either.
+    reviews_other = [e for e in neu + tie + con if design(e) in REVIEWS]
     if not counted:
         v = "no_direct_evidence"
     elif not sup and not con:
@@ -270,12 +369,13 @@ def verdict(claim: Claim, evidence: list[Evidence], studies: dict[str, dict], po
     return Verdict(
         claim_id=claim.id,
         verdict=v,
-        explanation=explain(v, sup, con, neu, studies, pool, indirect),
+        explanation=explain(v, sup, con, neu, studies, pool, indirect, tie),
         supporting=len(sup),
         contradicting=len(con),
         neutral=len(neu),
         considered=pool,
         indirect=indirect,
+        comparable=len(tie),
     )
 
 
@@ -290,8 +390,8 @@ def _describe(e: Evidence, studies: dict[str, dict]) -> str:
     return f"{label}{n}"
 
 
-def explain(v: str, sup, con, neu, studies: dict[str, dict], pool: int, indirect: list[str]) -> str:
-    """Two plain sentences on what the evidence shows."""
+def explain(v: str, sup, con, neu, studies: dict[str, dict], pool: int, indirect: list[str], tie=()) -> str:
+    """Two plain sentences on what the evidence shows: for and against, then the rest."""
     if v == "no_direct_evidence":
         first = f"No direct evidence among {pool} studies of dry needling for headache with results: none measured this."
         second = (
@@ -300,16 +400,30 @@ def explain(v: str, sup, con, neu, studies: dict[str, dict], pool: int, indirect
             if indirect else "The claim rests on theory, not on trials in people with headache."
         )
         return f"{first} {second}"
-    parts = []
-    if sup:
-        parts.append("Supporting: " + "; ".join(_describe(e, studies) for e in sup) + ".")
-    if con:
-        parts.append("Against: " + "; ".join(_describe(e, studies) for e in con) + ".")
-    if neu:
-        parts.append("No effect shown: " + "; ".join(_describe(e, studies) for e in neu) + ".")
-    if not parts:
-        parts.append("No counted study.")
-    return " ".join(parts[:2]) if len(parts) <= 2 else f"{parts[0]} {parts[1][:-1]}; {parts[2][0].lower()}{parts[2][1:]}"
+    first = _clauses([("Supporting", [_describe(e, studies) for e in sup]),
+                      ("Against", [_describe(e, studies) for e in con])])
+    second = _clauses([("No effect shown", [_describe(e, studies) for e in neu]),
+                       ("No difference from an active treatment", [_describe_tie(e, studies) for e in tie])])
+    if tie:
+        # Said outright, so that a tie never reads as needling having failed.
+        second = second[:-1] + " — not evidence against the claim, and not a test against no treatment."
+    text = " ".join(x for x in (first, second) if x)
+    return text or "No counted study."
+
+
+def _clauses(groups: list[tuple[str, list[str]]]) -> str:
+    """'Supporting: a; b; against: c.' — one sentence of labelled lists, empty ones left out."""
+    clauses = [f"{label}: {'; '.join(items)}" for label, items in groups if items]
+    if not clauses:
+        return ""
+    return "; ".join([clauses[0]] + [c[0].lower() + c[1:] for c in clauses[1:]]) + "."
+
+
+def _describe_tie(e: Evidence, studies: dict[str, dict]) -> str:
+    """'a randomized trial of 45 people vs lidocaine or another injection, in which all groups improved'."""
+    s = studies[e.pmid]
+    improved = ", in which all groups improved" if all_groups_improved(s) else ""
+    return f"{_describe(e, studies)} vs {_active_names(s['comparators'])}{improved}"
 
 
 def save(db: sqlite_utils.Database, results: list[tuple[Claim, Verdict, list[Evidence]]]) -> None:
@@ -325,11 +439,12 @@ def save(db: sqlite_utils.Database, results: list[tuple[Claim, Verdict, list[Evi
                     "comparators": json.dumps(c.comparators), "rewording": c.rewording,
                     "verdict": v.verdict, "verdict_label": VERDICTS[v.verdict], "explanation": v.explanation,
                     "supporting": v.supporting, "contradicting": v.contradicting, "neutral": v.neutral,
-                    "studies_considered": v.considered,
+                    "comparable": v.comparable, "studies_considered": v.considered,
                 }
                 for i, (c, v, _) in enumerate(results, 1)
             ],
             pk="id",
+            alter=True,  # `comparable` came after the table's first schema
         )
         db["claim_evidence"].insert_all(
             [

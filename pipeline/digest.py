@@ -11,17 +11,23 @@ from urllib.parse import quote
 
 import sqlite_utils
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from . import claims as claims_module
 from . import store
 from .cite import ama, vancouver
 from .claims import VERDICTS, Claim, Verdict
 from .extract import DESIGN_LABELS
+from .forest import forest_plot
+from .freshness import freshness
+from .rewording import WordingAdvice, advise
 from .topic import PROJECT_ROOT, Topic
 
 TEMPLATES = PROJECT_ROOT / "templates" / "digest"
-STANCE_ORDER = {"supports": 0, "contradicts": 1, "neutral": 2, "excluded": 3}
+STANCE_ORDER = {stance: i for i, stance in enumerate(claims_module.STANCES)}
+# The overview's count of studies per stance, in a writer's words (zero counts left out).
+COUNT_WORDS = (("supporting", "for"), ("contradicting", "against"), ("neutral", "no effect shown"),
+               ("comparable", "tied with an active treatment"))
 
 
 @dataclass
@@ -33,6 +39,13 @@ class ClaimSection:
     studies: list[dict]  # each: study row + evidence + citation number + effects
     forests: list[Markup] = field(default_factory=list)
     indirect: list[dict] = field(default_factory=list)  # needling studies outside headache, not counted
+    wording: WordingAdvice | None = None
+
+    @property
+    def counts(self) -> list[str]:
+        """['2 for', '2 no effect shown'], or ['no counted study']."""
+        parts = [f"{getattr(self.verdict, key)} {words}" for key, words in COUNT_WORDS if getattr(self.verdict, key)]
+        return parts or ["no counted study"]
 
 
 @dataclass
@@ -70,13 +83,18 @@ def build(db: sqlite_utils.Database, topic: Topic) -> Digest:
             outcome_effects = [
                 x for x in study["effects"] if not claim.outcomes or x["outcome"] in claim.outcomes
             ]
+            quotes = _quotes(e.sentence, outcome_effects)
+            improved = claims_module.improved_sentence(study) if e.stance == "comparable" else None
+            if improved and improved not in {q["sentence"] for q in quotes}:
+                # "all groups improved" is said only on the study's own words: show them.
+                quotes.insert(0, {"sentence": improved, "estimates": []})
             rows.append({
-                "study": study, "evidence": e, "ref": cite(e.pmid), "effects": outcome_effects,
-                "quotes": _quotes(e.sentence, outcome_effects),
+                "study": study, "evidence": e, "ref": cite(e.pmid), "effects": outcome_effects, "quotes": quotes,
             })
         indirect = [{"study": by_pmid[p], "ref": cite(p)} for p in verdict.indirect]
         sections.append(
-            ClaimSection(number, claim, verdict, VERDICTS[verdict.verdict], rows, forest_plots(rows), indirect)
+            ClaimSection(number, claim, verdict, VERDICTS[verdict.verdict], rows, forest_plots(rows), indirect,
+                         advise(claim, verdict, rows))
         )
     methods = methods_note(db, topic, studies)
     digest = Digest(topic, _now(), sections, references, methods)
@@ -100,8 +118,10 @@ def _quotes(finding: str | None, effects: list[dict]) -> list[dict]:
 def methods_note(db: sqlite_utils.Database, topic: Topic, studies: list[dict]) -> dict:
     last = store.last_update(db) or {}
     return {
+        # When the pipeline ran and how current the data is are different dates:
+        # a run today over the 2025 snapshot must not read as "updated today".
+        "freshness": freshness(db).as_dict(),
         "query": topic.query,
-        "updated": last.get("finished_at"),
         "source": last.get("source"),
         "source_detail": last.get("source_detail"),
         "studies": len(studies),
@@ -117,7 +137,7 @@ def changes_since_last(db: sqlite_utils.Database, digest: Digest) -> dict:
     pmids = sorted(r["pmid"] for r in db.query("select pmid from studies"))
     retracted = sorted(r["pmid"] for r in db.query("select pmid from studies where retracted = 1"))
     previous = db.execute("select created_at, verdicts, pmids, retracted from digests order by id desc limit 1").fetchone()
-    changes: dict = {"first": previous is None}
+    changes: dict = {"first": previous is None, "wordings": stale_wordings(digest)}
     if previous:
         old_verdicts, old_pmids, old_retracted = (json.loads(x) for x in previous[1:])
         changes.update(
@@ -139,6 +159,14 @@ def changes_since_last(db: sqlite_utils.Database, digest: Digest) -> dict:
     return changes
 
 
+def stale_wordings(digest: Digest) -> list[dict]:
+    """Editors' wordings written for a verdict the evidence no longer gives."""
+    return [
+        {"claim": s.claim.id, "written_for": s.wording.stale.written_for, "verdict": s.verdict.verdict}
+        for s in digest.sections if s.wording and s.wording.needs_review
+    ]
+
+
 def forest_plots(rows: list[dict]) -> list[Markup]:
     """One SVG forest plot per outcome and measure with two or more estimates with CIs
     (only estimates of the same outcome on the same scale are comparable)."""
@@ -152,40 +180,17 @@ def forest_plots(rows: list[dict]) -> list[Markup]:
     return [forest_plot(outcome, measure, items) for (outcome, measure), items in groups.items() if len(items) >= 2]
 
 
-def forest_plot(outcome: str, measure: str, items: list[tuple[dict, dict]]) -> Markup:
-    """An SVG forest plot of one outcome's estimates on one scale, with the line of no effect."""
-    null = claims_module.NO_EFFECT[measure]
-    lo = min(min(e["ci_low"] for _, e in items), null)
-    hi = max(max(e["ci_high"] for _, e in items), null)
-    span = (hi - lo) or 1.0
-    width, left, plot_w, row_h, top = 720, 210, 300, 26, 30
-    height = top + row_h * len(items) + 34
-
-    def x(v: float) -> float:
-        return left + (v - lo) / span * plot_w
-
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="forest" viewBox="0 0 {width} {height}" '
-        f'width="{width}" height="{height}" role="img" aria-label="Forest plot of {escape(measure)} estimates">',
-        f'<text x="{left}" y="16" class="axis-title">{escape(outcome.replace("_", " "))}: {escape(measure)} with 95% CI</text>',
-        f'<line x1="{x(null):.1f}" y1="{top - 6}" x2="{x(null):.1f}" y2="{height - 28}" class="null"/>',
-    ]
-    for i, (row, e) in enumerate(items):
-        y = top + row_h * i + row_h / 2
-        label = f"[{row['ref']}] " + (e["time_point"] or "") + (f" · {row['study']['design']}" if not e["time_point"] else "")
-        parts.append(f'<text x="4" y="{y + 4:.1f}" class="label">{escape(label[:34])}</text>')
-        parts.append(f'<line x1="{x(e["ci_low"]):.1f}" y1="{y:.1f}" x2="{x(e["ci_high"]):.1f}" y2="{y:.1f}" class="ci"/>')
-        parts.append(f'<rect x="{x(e["value"]) - 4:.1f}" y="{y - 4:.1f}" width="8" height="8" class="point"/>')
-        parts.append(
-            f'<text x="{left + plot_w + 12}" y="{y + 4:.1f}" class="value">'
-            f'{e["value"]:g} ({e["ci_low"]:g} to {e["ci_high"]:g})</text>'
-        )
-    axis_y = height - 22
-    parts.append(f'<line x1="{left}" y1="{axis_y}" x2="{left + plot_w}" y2="{axis_y}" class="axis"/>')
-    for v in (lo, null, hi):
-        parts.append(f'<text x="{x(v):.1f}" y="{axis_y + 14}" text-anchor="middle" class="tick">{v:g}</text>')
-    parts.append("</svg>")
-    return Markup("\n".join(parts))
+def paragraphs(text: str | None) -> list[str]:
+    """A docstring's paragraphs with its hard line breaks undone, except before a "- "
+    list item: the rules read as text that reflows on a phone, one line per rule."""
+    out = []
+    for para in (text or "").strip().split("\n\n"):
+        lines = [line.strip() for line in para.splitlines()]
+        joined = lines[0] if lines else ""
+        for line in lines[1:]:
+            joined += ("\n" if line.startswith("- ") else " ") + line
+        out.append(joined)
+    return out
 
 
 def _now() -> str:
@@ -202,6 +207,9 @@ def environment() -> Environment:
     env.filters["label"] = lambda v: (v or "").replace("_", " ")
     env.filters["design"] = lambda v: DESIGN_LABELS.get(v, v or "")
     env.filters["fromjson"] = lambda v: json.loads(v) if v else []
+    env.filters["paragraphs"] = paragraphs
+    env.filters["sentence"] = lambda v: (v or "")[:1].upper() + (v or "")[1:]  # keeps "UTC" as it is
+    env.filters["utc"] = lambda v: (v or "")[:16].replace("T", " ") + " UTC" if v else ""
     # DOIs may hold <, >, " (old SICI DOIs): percent-encode them in link targets.
     env.filters["doi_url"] = lambda doi: "https://doi.org/" + quote(doi or "", safe="/:;()._-")
     return env

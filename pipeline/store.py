@@ -228,7 +228,7 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
             "id": str, "position": int, "text": str, "quote": str, "outcomes": str,
             "headache_types": str, "comparators": str, "rewording": str, "verdict": str,
             "verdict_label": str, "explanation": str, "supporting": int, "contradicting": int,
-            "neutral": int, "studies_considered": int,
+            "neutral": int, "comparable": int, "studies_considered": int,
         },
         pk="id",
         if_not_exists=True,

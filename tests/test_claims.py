@@ -79,12 +79,13 @@ def test_a_supporting_review_and_sham_trial_is_strong():
     assert verdict.verdict == "strong"
 
 
-def test_uncontrolled_support_is_limited_and_active_comparator_ties_are_neutral():
+def test_uncontrolled_support_is_limited_and_active_comparator_ties_are_comparable():
+    """A tie with an active treatment is its own stance (issue 9), neither for nor against."""
     verdict, stances = judge(PAIN, [
         study("1", design="non_randomized_trial", comparators=["none"]),
         study("2", comparators=["lidocaine_or_injection"], direction="no_difference"),
     ])
-    assert stances == {"1": "supports", "2": "neutral"} and verdict.verdict == "limited"
+    assert stances == {"1": "supports", "2": "comparable"} and verdict.verdict == "limited"
 
 
 def test_claims_load_from_the_topic_file_in_the_articles_order():
@@ -153,10 +154,122 @@ def test_a_claims_comparators_must_match_as_well_as_its_outcomes():
         study("1", outcomes=["medication_use"], comparators=["sham"]),
         study("2", outcomes=["medication_use"], comparators=["medication"], direction="no_difference"),
     ])
-    assert stances == {"2": "neutral"} and verdict.verdict == "insufficient"
+    assert stances == {"2": "comparable"} and verdict.verdict == "insufficient"
 
 
 def test_the_authors_conclusion_is_quoted_whatever_the_label_case():
     s = study("1")
     s["abstract"] = "Methods: x.\nConclusion: Dry needling works.\nTrial registration: NCT01234567."
     assert C._finding_sentence(s) == "Dry needling works."
+
+
+# Issue 9: a tie with an active treatment is not a failure of needling.
+
+LIDOCAINE_TIE = (
+    "We compared dry needling with lidocaine injection. All three groups improved significantly on the "
+    "measured variables (p <= 0.05). Because the approaches worked similarly, lidocaine is suggested."
+)
+
+
+def test_a_tie_with_an_active_treatment_says_what_was_found():
+    tie = study("1", comparators=["lidocaine_or_injection"], direction="no_difference")
+    tie["abstract"] = LIDOCAINE_TIE
+    (ev,) = C.assess([PAIN], [tie])[0][2]
+    assert ev.stance == "comparable"
+    assert ev.reason == "no difference from an active treatment (lidocaine or another injection); all groups improved"
+
+
+def test_all_groups_improved_only_when_the_study_says_so():
+    tie = study("1", comparators=["manual_therapy"], direction="no_difference")
+    tie["abstract"] = "CONCLUSIONS: Dry needling and manual therapy did not differ."
+    (ev,) = C.assess([PAIN], [tie])[0][2]
+    assert ev.reason == "no difference from an active treatment (manual therapy)"
+    assert "improved" not in ev.reason
+
+
+def test_a_verdict_resting_on_an_active_tie_alone_does_not_read_as_failure():
+    tie = study("1", comparators=["lidocaine_or_injection"], direction="no_difference")
+    tie["abstract"] = LIDOCAINE_TIE
+    verdict, stances = judge(PAIN, [tie])
+    assert stances == {"1": "comparable"} and verdict.verdict == "insufficient"  # never stronger than before
+    assert "No effect shown" not in verdict.explanation
+    assert "no difference from an active treatment" in verdict.explanation.lower()
+    assert "not evidence against" in verdict.explanation
+    assert verdict.neutral == 0 and verdict.comparable == 1 and verdict.contradicting == 0
+
+
+def test_an_active_tie_never_lifts_a_verdict():
+    """Beside support, a tie with an active treatment changes nothing: limited stays limited,
+    and a review that ties with active treatments still caps the verdict."""
+    tie = study("2", comparators=["lidocaine_or_injection"], direction="no_difference")
+    verdict, _ = judge(PAIN, [study("1", design="non_randomized_trial", comparators=["none"]), tie])
+    assert verdict.verdict == "limited"
+    review_tie = study("3", design="systematic_review", comparators=["manual_therapy"], direction="no_difference")
+    verdict, stances = judge(PAIN, [study("1"), review_tie])
+    assert stances["3"] == "comparable" and verdict.verdict == "limited"
+
+
+def test_the_rules_text_says_how_active_ties_are_treated():
+    assert "no difference from an active treatment" in C.__doc__
+    assert "not evidence against" in C.__doc__
+
+
+def test_the_snapshots_lidocaine_trial_is_a_tie_with_all_groups_improved(snapshot_results):
+    db, results = snapshot_results
+    verdict, evidence = results["drug-free"]
+    assert {e.pmid: e.stance for e in evidence} == {"19241799": "comparable"}
+    assert "all groups improved" in evidence[0].reason
+    assert "No effect shown" not in verdict.explanation
+    assert db["claims"].get("drug-free")["comparable"] == 1
+
+
+# Issue 10: a rewording states the verdict it was written for.
+
+def _topic_with(tmp_path, rewording: str):
+    topic = tmp_path / "t.yml"
+    topic.write_text(
+        "id: t\ntitle: T\nquery: x\nclaims:\n"
+        f"  - {{id: a, text: A, quote: a, outcomes: [pain_intensity], rewording: {rewording}}}\n"
+    )
+    return load_topic(topic)
+
+
+def test_every_rewording_of_the_topic_file_states_its_verdict():
+    claims = C.load_claims(load_topic())
+    for c in claims:
+        assert c.rewordings, c.id
+        assert all(r.written_for in C.VERDICTS and r.text for r in c.rewordings), c.id
+
+
+def test_a_rewording_with_its_verdict_loads(tmp_path):
+    (claim,) = C.load_claims(_topic_with(tmp_path, "{text: Some trials report less pain., written_for: limited}"))
+    assert [(r.text, r.written_for) for r in claim.rewordings] == [("Some trials report less pain.", "limited")]
+    assert claim.rewording == "Some trials report less pain."
+
+
+@pytest.mark.parametrize("rewording, message", [
+    ("{text: Less pain.}", "rewording needs written_for"),
+    ("{text: Less pain., written_for: great}", "unknown verdict 'great'"),
+    ("{written_for: limited}", "rewording needs text"),
+    ("[1, 2]", "rewording must be"),
+    ("{text: Less pain., written_for: limited, colour: red}", "unknown key"),
+])
+def test_a_malformed_rewording_is_a_clear_error(tmp_path, rewording, message):
+    with pytest.raises(TopicError, match=message):
+        C.load_claims(_topic_with(tmp_path, rewording))
+
+
+def test_one_wording_per_verdict_the_one_that_fits_is_offered(tmp_path):
+    from pipeline.rewording import advise
+
+    (claim,) = C.load_claims(_topic_with(
+        tmp_path, "[{text: Not yet shown., written_for: insufficient}, {text: Some trials report less pain., written_for: limited}]"
+    ))
+    verdict, _ = judge(claim, [study("1", design="non_randomized_trial", comparators=["none"])])
+    assert verdict.verdict == "limited"
+    advice = advise(claim, verdict, [])
+    assert advice.fitting.text == "Some trials report less pain." and not advice.needs_review and advice.generated is None
+    verdict, _ = judge(claim, [study("1")])  # a sham-controlled trial: moderate, no wording written for it
+    advice = advise(claim, verdict, [])
+    assert advice.needs_review and advice.stale.written_for == "insufficient"
+    assert advice.generated.startswith("A sham-controlled trial found improvement in pain intensity")

@@ -186,3 +186,105 @@ def test_export_leaves_out_retracted_studies(built):
     db.conn.commit()
     ris = CliRunner().invoke(cli, ["export", "--format", "ris", "--db", str(folder / "e.db")]).output
     assert "30813155" not in {e["accession_number"] for e in rispy.loads(ris)}
+
+
+def _header(text: str) -> str:
+    return text[: text.index("Claims at a glance")]
+
+
+def test_the_digest_says_when_it_ran_and_how_current_the_data_is(built):
+    """Issue 9 item 7: a run today over the 2025 snapshot is not 'updated today'."""
+    _, html, md, _ = built
+    for text in (html, md):
+        head = _header(text)
+        assert "bundled PubMed snapshot of 2025-09-01 — not live; newest PubMed entry 2023-09-04" in head
+        assert "Pipeline last ran " in head
+        assert ", updated 20" not in head
+        methods = text[text.index("Methods") :]
+        assert "bundled PubMed snapshot of 2025-09-01 — not live" in methods
+
+
+def _section(text: str, start: str, end: str) -> str:
+    return text[text.index(start) : text.index(end)]
+
+
+def test_a_tie_with_lidocaine_reads_as_what_was_found(built):
+    """Issue 9 item 9: the drug-free claim rests on a trial where needling matched lidocaine."""
+    _, html, md, _ = built
+    for text in (html, md):
+        drug_free = _section(text, "6. Dry needling is a drug-free", "7. Dry needling is recognised")
+        assert "No effect shown" not in drug_free
+        assert "no difference from an active treatment (lidocaine or another injection); all groups improved" in drug_free
+        # ... and the study's own words for it are quoted.
+        assert "All three groups improved significantly on the measured variables" in drug_free
+    assert "no difference from an active treatment" in html[html.index('id="methods"') :]
+
+
+def _topic_with_rewording(tmp_path, written_for: str | None):
+    text = (PROJECT_ROOT / "topics" / "dry-needling-headache.yml").read_text()
+    marker = "    rewording:\n      text: >-\n        Dry needling targets trigger points"
+    assert marker in text
+    if written_for is None:  # drop the first claim's rewording altogether
+        start = text.index("    rewording:\n")
+        end = text.index("\n  - id: blood-flow")
+        text = text[:start] + text[end:]
+    else:
+        text = text.replace("written_for: limited", f"written_for: {written_for}", 1)
+    (tmp_path / "how-dry-needling-can-alleviate-headaches.txt").write_text("article\n")
+    path = tmp_path / "topic.yml"
+    path.write_text(text)
+    return load_topic(path)
+
+
+def _digest_for(tmp_path, topic):
+    db = store.open_db(tmp_path / "e.db")
+    update.load(db, snapshot_source(), command="run")
+    update.extract_pending(db)
+    html, md = digest.write_digest(db, topic, tmp_path)
+    return html.read_text(), md.read_text()
+
+
+def test_no_wording_is_flagged_when_each_was_written_for_todays_verdict(built):
+    _, html, md, _ = built
+    assert "review this wording" not in html and "review this wording" not in md
+
+
+def test_a_wording_written_for_another_verdict_is_flagged(tmp_path):
+    """Issue 9 item 10: the evidence moved, the wording did not: say so, and offer a generated one."""
+    html, md = _digest_for(tmp_path, _topic_with_rewording(tmp_path, "moderate"))
+    section = _section(html, 'id="claim-trigger-point-pain"', 'id="claim-blood-flow"')
+    assert "written for <em>moderate</em>, evidence now <em>limited</em>: review this wording" in section
+    assert "Generated wording" in section and "not written by an editor" in section
+    md_section = _section(md, "1. Needling trigger points", "2. Dry needling improves blood flow")
+    assert "written for *moderate*, evidence now *limited*: review this wording" in md_section
+    assert "Generated wording" in md_section
+    # The change section lists it, even in the first digest.
+    changes = html[html.index('id="changes"') : html.index('id="references"')]
+    assert "Wordings to review: 1" in changes and "trigger-point-pain" in changes
+    assert "Wordings to review: 1" in md
+
+
+def test_a_claim_without_a_fitting_wording_gets_a_generated_one(tmp_path):
+    html, md = _digest_for(tmp_path, _topic_with_rewording(tmp_path, None))
+    section = _section(html, 'id="claim-trigger-point-pain"', 'id="claim-blood-flow"')
+    assert "Generated wording" in section and "review this wording" not in section
+    generated = re.search(r'class="rewording generated">(.*?)</p>', section, re.S).group(1)
+    # Honest: limited evidence is said to be limited, never "shown" or "proven".
+    assert "limited" in generated and "proven" not in generated and "shown to" not in generated
+    assert "Generated wording" in _section(md, "1. Needling trigger points", "2. Dry needling improves blood flow")
+
+
+def test_a_retraction_that_moves_a_verdict_flags_its_wording(built):
+    """The evidence moves (the only supporting study is retracted): the wording written for
+    'limited' is flagged, and the change section lists the verdict and the wording."""
+    db, _, _, folder = built
+    db.execute("update studies set retracted = 1 where pmid = '34689708'")
+    db.conn.commit()
+    html, md = digest.write_digest(db, load_topic(), folder)
+    page = html.read_text()
+    section = _section(page, 'id="claim-range-of-motion"', 'id="claim-drug-free"')
+    assert "written for <em>limited</em>, evidence now <em>insufficient</em>: review this wording" in section
+    assert "Generated wording" in section
+    changes = page[page.index('id="changes"') : page.index('id="references"')]
+    assert "range-of-motion: limited → insufficient" in changes
+    assert "Wordings to review: 1" in changes and 'href="#claim-range-of-motion"' in changes
