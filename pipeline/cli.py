@@ -19,6 +19,7 @@ from . import cite, mailer, publish, pubmed, report, sources, store, update
 from . import schedule as schedule_module
 from . import digest as digest_module
 from .extract import EXTRACTOR_VERSION
+from .files import write_atomic
 from .topic import DEFAULT_TOPIC, TopicError, load_topic
 from .update import RunResult, load
 
@@ -176,7 +177,7 @@ def export(fmt: str, claim_id: str | None, out_file: Path | None, db_path: Path)
             "order by year desc, pmid"))
     text = cite.export(rows, fmt)
     if out_file:
-        out_file.write_text(text, encoding="utf-8")
+        write_atomic(out_file, text)
         click.echo(f"{len(rows)} references written to {out_file}", err=True)
     else:
         click.echo(text, nl=False)

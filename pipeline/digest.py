@@ -18,6 +18,7 @@ from . import store
 from .cite import ama, vancouver
 from .claims import VERDICTS, Claim, Verdict
 from .extract import DESIGN_LABELS
+from .files import write_atomic
 from .forest import forest_plot
 from .freshness import freshness
 from .rewording import WordingAdvice, advise
@@ -221,12 +222,13 @@ def render(digest: Digest, out_dir: Path) -> tuple[Path, Path]:
     env = environment()
     context = {"d": digest, "verdicts": VERDICTS}
     html_path, md_path = out_dir / "digest.html", out_dir / "digest.md"
-    html_path.write_text(env.get_template("digest.html.j2").render(**context), encoding="utf-8")
+    # Atomic: a kill mid-write leaves yesterday's digest, never an empty one.
+    write_atomic(html_path, env.get_template("digest.html.j2").render(**context))
     # Markdown is not HTML: no HTML escaping, but the template escapes Markdown's
     # own specials where study text goes in.
     md_env = environment()
     md_env.autoescape = False
-    md_path.write_text(md_env.get_template("digest.md.j2").render(**context), encoding="utf-8")
+    write_atomic(md_path, md_env.get_template("digest.md.j2").render(**context))
     return html_path, md_path
 
 
