@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test serve status clean bench digest-png help
+.PHONY: run test serve status clean bench reliability digest-png help
 
 help:
 	@echo "make run    create .venv, install, load PubMed (or the bundled snapshot) into db/evidence.db"
@@ -12,6 +12,7 @@ help:
 	@echo "make serve  browse db/evidence.db in Datasette"
 	@echo "make status the runs ledger and counts"
 	@echo "make bench  import speed on 20,000 generated records"
+	@echo "make reliability  run the fault, crash and hostile-input tests; write docs/reliability.md"
 	@echo "make digest-png  render db/digest.html to db/digest.png (headless chromium)"
 	@echo "make clean  remove the virtualenv, database and caches"
 
@@ -45,6 +46,9 @@ db/digest.html:
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_import.py
+
+reliability: $(STAMP)
+	$(BIN)/python scripts/reliability_report.py
 
 clean:
 	rm -rf $(VENV) db/evidence.db db/evidence.db-wal db/evidence.db-shm db/evidence.db.lock *.egg-info .pytest_cache

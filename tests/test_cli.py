@@ -7,6 +7,7 @@ import subprocess
 import sys
 from datetime import date
 
+import pytest
 import sqlite_utils
 from click.testing import CliRunner
 
@@ -101,6 +102,7 @@ def test_auto_uses_pubmed_when_it_answers(db_path, fake_eutils, monkeypatch):
     assert sqlite_utils.Database(db_path)["runs"].get(1)["source"] == "pubmed"
 
 
+@pytest.mark.reliability("secret", "a failed live run with a key and an email set")
 def test_pubmed_failure_exits_non_zero_and_is_in_the_ledger(db_path, monkeypatch):
     """Scheduled jobs use --source pubmed: unreachable PubMed is a failed run, never a quiet one."""
     from pipeline import pubmed
@@ -133,6 +135,7 @@ def _quick_retries(monkeypatch, attempts: int = 5) -> None:
     monkeypatch.setattr(pubmed.Client, "__init__", quick)
 
 
+@pytest.mark.reliability("network", "HTTP 503 on every attempt (terminal output)")
 def test_a_failed_live_run_reads_well_in_the_terminal(db_path, fake_eutils, monkeypatch):
     """One short line per retry, the error once with what to do, no "Next" after a failure."""
     from fake_eutils import Fault
@@ -153,6 +156,7 @@ def test_a_failed_live_run_reads_well_in_the_terminal(db_path, fake_eutils, monk
     assert "sekret-key-123" not in out
 
 
+@pytest.mark.reliability("network", "connection refused")
 def test_an_unreachable_pubmed_is_named_by_its_cause_not_its_url(db_path, monkeypatch):
     _quick_retries(monkeypatch, attempts=2)
     result = CliRunner().invoke(cli, ["run", "--source", "pubmed", "--db", str(db_path)])
@@ -163,6 +167,7 @@ def test_an_unreachable_pubmed_is_named_by_its_cause_not_its_url(db_path, monkey
     assert "Max retries exceeded" not in result.output and "esearch.fcgi?" not in result.output
 
 
+@pytest.mark.reliability("crash", "SIGKILL during extraction")
 def test_a_run_killed_during_extraction_is_not_a_successful_update(db_path):
     """SIGKILL after the load, in the extraction stage: the next run finds it failed,
     so it neither counts as the last update nor moves the incremental watermark."""
@@ -187,6 +192,7 @@ def test_a_run_killed_during_extraction_is_not_a_successful_update(db_path):
     assert db.execute("select count(*) from studies where extractor_version is null").fetchone()[0] == 0
 
 
+@pytest.mark.reliability("crash", "extraction raises")
 def test_an_extraction_error_fails_the_run(db_path, monkeypatch):
     from pipeline import update
 
@@ -219,6 +225,7 @@ def test_python_dash_m_runs_the_same_program():
     assert "run" in out.stdout and "import" in out.stdout and "status" in out.stdout
 
 
+@pytest.mark.reliability("crash", "two runs at once")
 def test_a_second_run_waits_for_the_lock_then_stops(db_path, monkeypatch):
     import filelock
 
@@ -231,6 +238,7 @@ def test_a_second_run_waits_for_the_lock_then_stops(db_path, monkeypatch):
     assert result.exit_code == 1 and "another run is updating" in result.output
 
 
+@pytest.mark.reliability("crash", "a second run through a symlinked database path")
 def test_the_lock_holds_through_a_symlinked_path(db_path, tmp_path, monkeypatch):
     import filelock
 

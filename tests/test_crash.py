@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import sqlite_utils
 
 from fake_eutils import make_efetch, record_bytes
@@ -60,6 +61,7 @@ def _whole(db_path) -> None:
     assert db.execute("select count(*) from studies_fts").fetchone()[0] == n
 
 
+@pytest.mark.reliability("crash", "SIGKILL at random points of an import (4 kills)")
 def test_sigkill_at_random_points_leaves_a_whole_database_and_a_rerun_equals_a_clean_import(tmp_path):
     xml = tmp_path / "corpus.xml"
     _corpus(xml)

@@ -72,6 +72,7 @@ def test_methods_note_and_suggested_rewording(built):
     assert "Suggested wording" in html and "*Suggested wording:*" in md
 
 
+@pytest.mark.reliability("input", "<script> in a title or abstract")
 def test_script_in_a_title_or_abstract_is_escaped(tmp_path, snapshot_xml):
     records = record_bytes(snapshot_xml)
     evil = records[0].replace(

@@ -37,3 +37,31 @@ def test_every_environment_variable_the_code_reads_is_documented():
 
 def test_the_two_commands_are_shown():
     assert "make run" in README and "make test" in README
+
+
+def _marked_reliability_tests() -> set[str]:
+    """Node ids of the tests marked @pytest.mark.reliability, read from the source."""
+    import ast
+
+    found = set()
+    tests = Path(__file__).parent
+    for path in sorted(tests.glob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
+                for dec in node.decorator_list:
+                    target = dec.func if isinstance(dec, ast.Call) else dec
+                    if ast.unparse(target).endswith("mark.reliability"):
+                        found.add(f"tests/{path.name}::{node.name}")
+    return found
+
+
+def test_the_reliability_report_lists_exactly_the_marked_tests():
+    """docs/reliability.md is generated from the tests (`make reliability`): it may
+    not list a case the suite does not run, nor miss one it does."""
+    import re
+
+    doc = (Path(__file__).parent.parent / "docs" / "reliability.md").read_text(encoding="utf-8")
+    listed = {re.sub(r"\[.*\]$", "", m) for m in re.findall(r"`(tests/test_[^`]+::[^`]+)`", doc)}
+    marked = _marked_reliability_tests()
+    assert marked, "no test is marked reliability: the scan is stale"
+    assert listed == marked, {"missing from the report": marked - listed, "no longer tests": listed - marked}

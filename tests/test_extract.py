@@ -315,6 +315,7 @@ def test_randomized_count_read_when_completers_follow():
     assert e.n_randomized == 80
 
 
+@pytest.mark.reliability("input", "a 24 KB sentence without punctuation")
 def test_an_unpunctuated_run_of_text_is_read_in_bounded_pieces():
     """A 24 KB "sentence" (a pasted table, a hostile record) is cut into pieces the
     extractor reads in bounded time, each pointing into the abstract exactly; real

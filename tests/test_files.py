@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from pipeline.files import write_atomic
 
 
@@ -17,6 +19,7 @@ def test_write_atomic_replaces_the_file_and_leaves_no_temporary(tmp_path):
     assert oct(target.stat().st_mode & 0o777) == "0o644"
 
 
+@pytest.mark.reliability("crash", "SIGKILL while the digest is written")
 def test_a_kill_while_the_digest_is_written_leaves_the_previous_digest(tmp_path):
     """SIGKILL at the worst moment (the new text written, not yet renamed into
     place): digest.html is the previous one, whole, not a 0-byte file."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 
+import pytest
+
 from fake_eutils import make_efetch, record_bytes
 from pipeline import store
 from pipeline.sources import Source, file_source, snapshot_source
@@ -85,6 +87,7 @@ def test_full_text_search_covers_title_abstract_and_mesh(db):
     assert db["studies"].search("needles", limit=1)
 
 
+@pytest.mark.reliability("input", "a record without a PMID")
 def test_malformed_record_is_skipped_and_reported(db, snapshot_xml):
     records = record_bytes(snapshot_xml)[:3]
     broken = records[1].replace(b'<PMID Version="1">33609358</PMID>', b'<PMID Version="1">33609x58</PMID>')
@@ -121,6 +124,7 @@ def test_fewer_records_than_announced_fails_the_run(db, snapshot_xml):
     assert not result.ok and "announced 27 records but delivered 5" in result.error
 
 
+@pytest.mark.reliability("input", "a truncated XML file")
 def test_truncated_file_fails_the_run_and_keeps_what_came_before(db, tmp_path, snapshot_xml):
     data = snapshot_xml.read_bytes()
     path = tmp_path / "cut.xml"
