@@ -202,7 +202,8 @@ def email(dry_run: bool, force: bool, skip_empty: bool, out_dir: Path | None, db
                 outbox=out_dir or db_path.parent / "outbox",
             )
         except mailer.MailError as e:
-            raise click.ClickException(f"{e}; nothing recorded, the next run will try again") from None
+            tail = "nothing delivered" if e.recorded else "nothing recorded, the next run will try again"
+            raise click.ClickException(f"{e}; {tail}") from None
     click.echo(message)
 
 

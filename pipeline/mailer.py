@@ -1,8 +1,15 @@
 """The weekly email: what is new, what changed, what was retracted; sent once per week.
 
-The `emails_sent` ledger gets a row only after the SMTP server accepted the
-message, so a failed send leaves nothing behind and the next run tries again,
-and a second run in the same week sends nothing (unless forced).
+Never twice: the ledger is kept per recipient. The moment the server answers
+250 to DATA, the recipients it accepted are recorded (`email_recipients`, and
+the week's `emails_sent` row), before QUIT: an error at QUIT or a dropped
+connection after that (a 421, a timeout) is only a warning. A later run in the
+same week sends nothing to them (unless forced); it retries only recipients the
+server refused for now (4xx on RCPT), with this week's very message, at most
+`MAX_DEFERRALS` times; a permanent refusal (5xx on RCPT) is reported and
+recorded, and not retried that week. A send that fails before DATA is accepted
+records no delivery, and the next run tries again. Addresses are never stored,
+only a keyed hash of each (`recipient_key`).
 
 What the email calls things, and why:
 
@@ -32,12 +39,18 @@ Settings, from the environment (besides `SMTP_*`, `DIGEST_TO`, `DIGEST_SKIP_EMPT
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
+import re
+import secrets
 import smtplib
 import ssl
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
+from email import message_from_bytes
+from email import policy as email_policy
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
@@ -59,10 +72,18 @@ STALE_AFTER = timedelta(days=2)  # a daily feed older than this is flagged
 PLACEHOLDER_DOMAIN = "example.invalid"
 PLACEHOLDER_SENDER = f"evidence-digest@{PLACEHOLDER_DOMAIN}"
 PLACEHOLDER_UNSUBSCRIBE = f"mailto:unsubscribe@{PLACEHOLDER_DOMAIN}?subject=unsubscribe"
+# A recipient the server refuses for now (4xx on RCPT) is retried by the next
+# runs of the same week, this many times in all; then it counts as refused.
+MAX_DEFERRALS = 3
 
 
 class MailError(RuntimeError):
-    """The email could not be built or sent; nothing was recorded."""
+    """The email could not be built or sent. `recorded` is False when nothing was
+    recorded (the next run tries again), True when refusals were recorded."""
+
+    def __init__(self, message: str, *, recorded: bool = False):
+        super().__init__(message)
+        self.recorded = recorded
 
 
 @dataclass
@@ -194,8 +215,67 @@ def last_sent(db: sqlite_utils.Database) -> dict | None:
 
 
 def already_sent(db: sqlite_utils.Database, week: str) -> dict | None:
-    rows = list(db["emails_sent"].rows_where("week = ?", [week], limit=1))
+    """The latest email of `week` the server accepted (for at least one recipient)."""
+    rows = list(db["emails_sent"].rows_where("week = ?", [week], order_by="id desc", limit=1))
     return rows[0] if rows else None
+
+
+# --- recipients in the ledger: a keyed hash, never the address ----------------
+
+
+def normal_address(address: str) -> str:
+    """The address alone (no display name), lower case: "A <A@Example.org>" and "a@example.org" are one recipient."""
+    return (parseaddr(address)[1] or address).strip().lower()
+
+
+def unique_recipients(addresses: list[str]) -> list[str]:
+    """DIGEST_TO without repeats (an address listed twice gets one copy), in its order."""
+    seen: set[str] = set()
+    out = []
+    for address in addresses:
+        if normal_address(address) not in seen:
+            seen.add(normal_address(address))
+            out.append(address)
+    return out
+
+
+def recipient_salt(db: sqlite_utils.Database) -> str:
+    """A random salt made once per database (meta `recipient_salt`)."""
+    with db.conn:
+        db.conn.execute("insert or ignore into meta (key, value) values ('recipient_salt', ?)", [secrets.token_hex(16)])
+    return db.execute("select value from meta where key = 'recipient_salt'").fetchone()[0]
+
+
+def recipient_key(salt: str, address: str) -> str:
+    """How the ledger names a recipient: HMAC-SHA256 of the normalised address keyed
+    with the database's random salt, truncated to 16 hex digits (64 bits: no two
+    addresses of a real list collide). Salted and hashed, not stored: the address
+    cannot be read back, the same address gives unrelated keys in two databases,
+    and no precomputed table finds it. Whoever holds the database file (and so its
+    salt) can still test a guessed address."""
+    return hmac.new(salt.encode(), normal_address(address).encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def _scrub(text: str, recipients: list[str]) -> str:
+    """`text` with every address replaced by its place in DIGEST_TO ("recipient 2 of 3"), for the ledger."""
+    for i, address in enumerate(recipients, 1):
+        for form in {address.strip(), normal_address(address)}:
+            if form:
+                text = re.sub(re.escape(form), f"recipient {i} of {len(recipients)}", text, flags=re.IGNORECASE)
+    return text
+
+
+def recipient_states(db: sqlite_utils.Database, week: str) -> dict[str, dict]:
+    """Recipient key → its row for `week`: accepted, refused or deferred. A row
+    belongs to the week of the email it names (or, without one, to its own week)."""
+    return {
+        r["recipient"]: r
+        for r in db.query(
+            "select r.* from email_recipients r left join emails_sent e on e.id = r.email_id "
+            "where coalesce(e.week, r.week) = ?",
+            [week],
+        )
+    }
 
 
 FLAG_NOTICES = {"RetractionIn", "ErratumIn", "ExpressionOfConcernIn"}
@@ -353,9 +433,35 @@ def compose(w: Weekly, settings: SmtpSettings, *, when: datetime | None = None) 
     return msg
 
 
-def send(msg: EmailMessage, settings: SmtpSettings, *, timeout: float = 30.0) -> None:
-    """Hand the message to the SMTP server; raises MailError unless it accepted it."""
-    if not settings.recipients:
+@dataclass
+class Outcome:
+    """What the server answered one transaction: who it accepted (DATA got its 250
+    for them), who it refused at RCPT, and anything odd after DATA (e.g. at QUIT)."""
+
+    accepted: list[str]
+    refused: dict[str, tuple[int, str]]  # address -> (code, reply): 5xx permanent, 4xx for now
+    warning: str | None = None
+
+
+def send(
+    msg: EmailMessage,
+    settings: SmtpSettings,
+    recipients: list[str] | None = None,
+    *,
+    timeout: float = 30.0,
+    on_answer=None,
+) -> Outcome:
+    """Hand the message to the SMTP server for `recipients` (default: all in `settings`).
+
+    MAIL, RCPT and DATA are one step, QUIT another: as soon as the server has
+    answered for the recipients (DATA accepted, or every RCPT refused),
+    `on_answer(outcome)` is called, before QUIT, so the caller records the
+    delivery even if the connection then breaks. An error at QUIT after DATA was
+    accepted is harmless: it becomes `outcome.warning`. Raises MailError when no
+    recipient got the message and the server did not refuse them one by one
+    (connection, login, MAIL or DATA failed): then nothing was delivered."""
+    recipients = list(settings.recipients if recipients is None else recipients)
+    if not recipients:
         raise MailError("DIGEST_TO is not set: no one to send to (use --dry-run to write the message to a file)")
     if not settings.sender:
         raise MailError("DIGEST_FROM is not set: the sender address is required")
@@ -363,21 +469,60 @@ def send(msg: EmailMessage, settings: SmtpSettings, *, timeout: float = 30.0) ->
         raise MailError(f"DIGEST_FROM is not a proper sender address: {settings.sender!r}")
     if PLACEHOLDER_DOMAIN in str(msg["List-Unsubscribe"] or ""):  # a dry run's placeholder never goes out
         raise MailError("List-Unsubscribe is a placeholder: set DIGEST_UNSUBSCRIBE or DIGEST_FROM")
+    where = f"SMTP {settings.host}:{settings.port}"
     try:
         if settings.use_ssl:
             client = smtplib.SMTP_SSL(settings.host, settings.port, timeout=timeout, context=ssl.create_default_context())
         else:
             client = smtplib.SMTP(settings.host, settings.port, timeout=timeout)
-        with client:
+    except (smtplib.SMTPException, OSError) as e:
+        raise MailError(f"{where} did not accept the digest: {type(e).__name__}: {e}") from e
+    try:
+        try:
             if settings.starttls and not settings.use_ssl:
                 client.starttls(context=ssl.create_default_context())
             if settings.user:
                 client.login(settings.user, settings.password or "")
-            refused = client.send_message(msg, from_addr=settings.sender, to_addrs=settings.recipients)
+            refused = client.send_message(msg, from_addr=settings.sender, to_addrs=recipients)
+        except smtplib.SMTPRecipientsRefused as e:
+            answers = {a: _answer(code, reply) for a, (code, reply) in e.recipients.items()}
+            if any(code == 421 for code, _ in answers.values()):  # the server closed the session midway
+                raise MailError(f"{where} did not accept the digest: it closed the session at RCPT "
+                                f"({_first_421(answers)})") from e
+            outcome = Outcome(accepted=[], refused=answers)  # every recipient refused, one by one
+        except (smtplib.SMTPException, OSError) as e:
+            raise MailError(f"{where} did not accept the digest: {type(e).__name__}: {e}") from e
+        else:  # DATA got its 250: delivered to all but `refused`
+            answers = {a: _answer(code, reply) for a, (code, reply) in refused.items()}
+            outcome = Outcome(accepted=[a for a in recipients if a not in answers], refused=answers)
+        if on_answer is not None:
+            on_answer(outcome)  # recorded before QUIT: nothing after this can lose it
+        outcome.warning = _quit(client)
+        if outcome.warning and not outcome.accepted:
+            outcome.warning = None  # nothing was delivered: an odd goodbye changes nothing
+        return outcome
+    finally:
+        client.close()
+
+
+def _answer(code: int, reply: bytes | str) -> tuple[int, str]:
+    return int(code), reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+
+
+def _first_421(answers: dict[str, tuple[int, str]]) -> str:
+    return next(f"{code} {reply}" for code, reply in answers.values() if code == 421)
+
+
+def _quit(client: smtplib.SMTP) -> str | None:
+    """Say goodbye; what went wrong, if anything, in words (never raised: the message is already accepted)."""
+    try:
+        code, reply = client.quit()
     except (smtplib.SMTPException, OSError) as e:
-        raise MailError(f"SMTP {settings.host}:{settings.port} did not accept the digest: {type(e).__name__}: {e}") from e
-    if refused:
-        raise MailError(f"the server refused some recipients: {', '.join(refused)}")
+        return f"the connection broke at QUIT after the server accepted the message ({type(e).__name__}: {e})"
+    if code != 221:
+        reply = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+        return f"the server answered QUIT with {code} {reply} after accepting the message"
+    return None
 
 
 def proper_address(address: str) -> bool:
@@ -387,21 +532,78 @@ def proper_address(address: str) -> bool:
     return bool(at and local and domain and "@" not in local and not domain.endswith(".invalid"))
 
 
-def record(db: sqlite_utils.Database, w: Weekly, msg: EmailMessage, settings: SmtpSettings, *, forced: bool) -> int:
-    """Note in the ledger that the server accepted this week's email."""
+def record(
+    db: sqlite_utils.Database, w: Weekly, msg: EmailMessage, *, accepted: int, forced: bool
+) -> int:
+    """Note in the ledger that the server accepted this week's email (for `accepted` recipients).
+    Call inside a transaction; returns the `emails_sent` row id."""
     verdicts = {r["id"]: r["verdict"] for r in db.query("select id, verdict from claims")}
-    with db.conn:
-        cursor = db.conn.execute(
-            "insert into emails_sent (week, sent_at, subject, message_id, recipients, covered_from, "
-            "new_pmids, verdict_changes, retracted_pmids, verdicts, flagged, forced) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                w.week, now(), str(msg["Subject"]), str(msg["Message-ID"]), len(settings.recipients), w.since,
-                json.dumps([s["pmid"] for s in w.new]), json.dumps(w.verdicts),
-                json.dumps([s["pmid"] for s in w.retracted]), json.dumps(verdicts),
-                json.dumps(sorted(_flagged(db))), int(forced),
-            ],
-        )
+    kept = message_from_bytes(bytes(msg), policy=email_policy.default)
+    del kept["To"]  # the addresses are never stored
+    cursor = db.conn.execute(
+        "insert into emails_sent (week, sent_at, subject, message_id, recipients, covered_from, "
+        "new_pmids, verdict_changes, retracted_pmids, verdicts, flagged, forced, message) "
+        "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            w.week, now(), str(msg["Subject"]), str(msg["Message-ID"]), accepted, w.since,
+            json.dumps([s["pmid"] for s in w.new]), json.dumps(w.verdicts),
+            json.dumps([s["pmid"] for s in w.retracted]), json.dumps(verdicts),
+            json.dumps(sorted(_flagged(db))), int(forced), bytes(kept),
+        ],
+    )
     return int(cursor.lastrowid)
+
+
+def record_answers(
+    db: sqlite_utils.Database,
+    week: str,
+    outcome: Outcome,
+    keys: dict[str, str],
+    recipients: list[str],
+    *,
+    email_id: int | None,
+    new_email=None,
+) -> int | None:
+    """Record, in one transaction, what the server answered for each recipient:
+    accepted (with the email), refused for good (5xx, or a 4xx for the
+    `MAX_DEFERRALS`th time) or for now (4xx: deferred, retried by the next run).
+    `new_email()` inserts this week's `emails_sent` row when the first recipient
+    is accepted; returns the email's id (None while no one has it)."""
+    stamp = now()
+    with db.conn:
+        if outcome.accepted:
+            if email_id is None:
+                email_id = new_email(len(outcome.accepted))
+            else:
+                db.conn.execute("update emails_sent set recipients = coalesce(recipients, 0) + ? where id = ?",
+                                [len(outcome.accepted), email_id])
+        previous = recipient_states(db, week)
+        rows = []
+        for address in outcome.accepted:
+            attempts = (previous.get(keys[address]) or {}).get("attempts") or 0
+            rows.append((week, keys[address], "accepted", attempts, None, None, email_id, stamp))
+        for address, (code, reply) in outcome.refused.items():
+            attempts = (previous.get(keys[address]) or {}).get("attempts") or 0
+            if 500 <= code < 600:
+                status = "refused"
+            else:  # 4xx (or an odd answer): for now, a bounded number of times
+                attempts += 1
+                status = "refused" if attempts >= MAX_DEFERRALS else "deferred"
+            rows.append((week, keys[address], status, attempts, code, _scrub(reply, recipients), email_id, stamp))
+        db.conn.executemany(
+            "insert into email_recipients (week, recipient, status, attempts, code, reply, email_id, updated_at) "
+            "values (?, ?, ?, ?, ?, ?, ?, ?) on conflict (week, recipient) do update set status = excluded.status, "
+            "attempts = excluded.attempts, code = excluded.code, reply = excluded.reply, "
+            "email_id = excluded.email_id, updated_at = excluded.updated_at",
+            rows,
+        )
+        if email_id is not None:  # the message is kept only while someone is still to get it
+            db.conn.execute(
+                "update emails_sent set message = null where id = ? and not exists "
+                "(select 1 from email_recipients where email_id = ? and status = 'deferred')",
+                [email_id, email_id],
+            )
+    return email_id
 
 
 def write_eml(msg: EmailMessage, folder: Path, week: str) -> Path:
@@ -422,32 +624,107 @@ def weekly_job(
     when: datetime | None = None,
 ) -> str:
     """One run of the weekly email, in the `runs` ledger: send this week's digest
-    unless it was sent already (or `force`), write it to `outbox` instead with
-    `dry_run`. Returns what happened, in words; raises MailError when the server
-    did not accept it (the run is then recorded as failed, the ledger untouched)."""
+    to the recipients who have not had it (all of them with `force`), write it to
+    `outbox` instead with `dry_run`. A recipient refused for now this week gets
+    the same message the others got. Returns what happened, in words (with a
+    warning line for each refused recipient); raises MailError when no recipient
+    got it (the run is then recorded as failed)."""
     when = when or datetime.now(timezone.utc)
     week = iso_week(when)
     run_id = start_run(db, command="email", source="dry-run" if dry_run else "smtp", source_detail=f"week {week}")
     counts = Counts()
-    sent = already_sent(db, week)
-    if sent and not force and not dry_run:
-        finish_run(db, run_id, counts)
-        return f"The digest for {week} was already sent at {sent['sent_at']}; nothing sent (use --force to send again)."
-    weekly = build_weekly(db, when)
-    counts.found = counts.new = len(weekly.new)
-    if weekly.empty and skip_empty:
-        finish_run(db, run_id, counts)
-        return f"Nothing new for {week}; skipped as configured (last update: {weekly.health['last_ok'] or 'never'})."
-    msg = compose(weekly, settings, when=when)
+    settings = replace(settings, recipients=unique_recipients(settings.recipients))
+    recipients = settings.recipients
     if dry_run:
+        weekly = build_weekly(db, when)
+        counts.found = counts.new = len(weekly.new)
+        if weekly.empty and skip_empty:
+            finish_run(db, run_id, counts)
+            return f"Nothing new for {week}; skipped as configured (last update: {weekly.health['last_ok'] or 'never'})."
+        msg = compose(weekly, settings, when=when)
         path = write_eml(msg, outbox, week)
         finish_run(db, run_id, counts)
         return f"Dry run: {msg['Subject']}\nWritten to {path} (not sent, not recorded)."
+
+    salt = recipient_salt(db)
+    keys = {address: recipient_key(salt, address) for address in recipients}
+    states = recipient_states(db, week)
+    sent = already_sent(db, week)
+
+    def state(address: str) -> str | None:
+        return (states.get(keys[address]) or {}).get("status")
+
+    if force:
+        pending = recipients
+    elif sent is None:  # no one has this week's email yet: all but those refused for good
+        pending = [a for a in recipients if state(a) not in ("accepted", "refused")]
+    else:  # sent: only those refused for now (a week sent before recipients were tracked went to all)
+        pending = [a for a in recipients if state(a) == "deferred"]
+    def refused_notes(states: dict[str, dict], skip: list[str]) -> list[str]:
+        """Recipients refused for good earlier this week (the reply as the ledger keeps it)."""
+        return [
+            f"{a} was refused this week ({states[keys[a]]['code']} {states[keys[a]]['reply']}); not retried."
+            for a in recipients if a not in skip and (states.get(keys[a]) or {}).get("status") == "refused"
+        ]
+
+    if not pending and recipients:
+        finish_run(db, run_id, counts)
+        if sent:
+            head = f"The digest for {week} was already sent at {sent['sent_at']}; nothing sent (use --force to send again)."
+        else:
+            head = f"Nothing sent for {week}: the server refused every recipient this week (use --force to try again)."
+        return "\n".join([head, *refused_notes(states, [])])
+
+    retry = sent if sent is not None and not force else None
+    if retry is not None and retry["message"]:  # the very message the others got, same Message-ID
+        msg = message_from_bytes(retry["message"], policy=email_policy.default)
+        msg["To"] = ", ".join(recipients)
+        weekly = None
+    else:
+        weekly = build_weekly(db, when)
+        counts.found = counts.new = len(weekly.new)
+        if weekly.empty and skip_empty and retry is None:
+            finish_run(db, run_id, counts)
+            return f"Nothing new for {week}; skipped as configured (last update: {weekly.health['last_ok'] or 'never'})."
+        msg = compose(weekly, settings, when=when)
+    email_id = retry["id"] if retry is not None else None
+
+    def new_email(accepted: int) -> int:
+        return record(db, weekly, msg, accepted=accepted, forced=force)
+
+    def on_answer(outcome: Outcome) -> None:
+        nonlocal email_id
+        email_id = record_answers(db, week, outcome, keys, recipients, email_id=email_id, new_email=new_email)
+
     try:
-        send(msg, settings)
+        outcome = send(msg, settings, pending, on_answer=on_answer)
     except MailError as e:
-        finish_run(db, run_id, counts, error=str(e))
+        finish_run(db, run_id, counts, error=_scrub(str(e), recipients))
         raise
-    record(db, weekly, msg, settings, forced=force)
+    after = recipient_states(db, week)
+    warnings = []
+    for address, (code, reply) in outcome.refused.items():
+        row = after[keys[address]]
+        if row["status"] == "deferred":
+            warnings.append(f"{address} was refused for now ({code} {reply}): the next run tries again "
+                            f"(attempt {row['attempts']} of {MAX_DEFERRALS}).")
+        elif 500 <= code < 600:
+            warnings.append(f"{address} was refused ({code} {reply}): recorded, not retried this week; check DIGEST_TO.")
+        else:
+            warnings.append(f"{address} was refused for now ({code} {reply}) {row['attempts']} times: "
+                            f"gave up for this week.")
+    if outcome.warning:
+        warnings.append(f"{outcome.warning}; it was delivered and is recorded.")
+    counts.problems.extend((None, _scrub(w, recipients)) for w in warnings)
+    if not outcome.accepted and email_id is None:  # no one has this week's email
+        error = "the server accepted no recipient: " + "; ".join(w.rstrip(".") for w in warnings)
+        finish_run(db, run_id, counts, error=_scrub(error, recipients))
+        raise MailError(error, recorded=True)
     finish_run(db, run_id, counts)
-    return f"Sent: {msg['Subject']} to {len(settings.recipients)} recipient(s)."
+    had = (db.execute("select recipients from emails_sent where id = ?", [email_id]).fetchone()[0] or 0) - len(outcome.accepted)
+    line = f"Sent: {msg['Subject']} to {len(outcome.accepted)} recipient(s)."
+    if not outcome.accepted:
+        line = f"Nothing sent: this week's email ({msg['Subject']}) went to {had} recipient(s) already; the rest were refused again."
+    elif retry is not None:
+        line = f"Sent: {msg['Subject']} to {len(outcome.accepted)} recipient(s) (this week's email, retried; {had} had it already)."
+    return "\n".join([line, *(f"Warning: {w}" for w in warnings), *refused_notes(after, pending)])

@@ -260,6 +260,25 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
         if_not_exists=True,
     )
     db.table("emails_sent").create_index(["week"], if_not_exists=True)
+    if "message" not in db["emails_sent"].columns_dict:
+        # The accepted message (its To header removed: no addresses), kept only while
+        # some recipient of that week is still to be retried, so they get the same email.
+        db["emails_sent"].add_column("message", bytes)
+    # Who got (or refused) which week's email, one row per week and recipient. A
+    # recipient is a keyed hash (pipeline.mailer.recipient_key), never the address.
+    db.table("email_recipients").create(
+        {
+            "week": str, "recipient": str,
+            "status": str,  # accepted, refused (5xx, or gave up after repeated 4xx), deferred (4xx: retried)
+            "attempts": int,  # temporary refusals so far this week
+            "code": int, "reply": str,  # the server's last answer to RCPT (the address taken out)
+            "email_id": int,  # the emails_sent row it was accepted in, or refused from (null while none was accepted)
+            "updated_at": str,
+        },
+        pk=("week", "recipient"),
+        foreign_keys=[("email_id", "emails_sent", "id")],
+        if_not_exists=True,
+    )
     db.table("meta").create({"key": str, "value": str}, pk="key", if_not_exists=True)
     db.table("meta").upsert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
 
