@@ -65,6 +65,7 @@ from .digest import environment
 from .freshness import Freshness, freshness
 from .store import Counts, failed_updates_since_last_ok, finish_run, last_update, now, start_run
 
+UNDISCLOSED = "undisclosed-recipients:;"
 FIRST_WINDOW_DAYS = 7
 FIRST_LATEST = 10
 STALE_AFTER = timedelta(days=2)  # a daily feed older than this is flagged
@@ -423,7 +424,9 @@ def compose(w: Weekly, settings: SmtpSettings, *, when: datetime | None = None) 
     msg = EmailMessage()
     msg["Subject"] = subject(w)
     msg["From"] = settings.sender or PLACEHOLDER_SENDER
-    msg["To"] = ", ".join(settings.recipients) or "undisclosed-recipients:;"
+    # Subscribers never see each other's addresses: the recipients go in the
+    # SMTP envelope only (send_message's to_addrs), as for a Bcc list.
+    msg["To"] = UNDISCLOSED
     msg["Date"] = format_datetime(when)
     msg["Message-ID"] = make_msgid(domain=(settings.sender.split("@")[-1] if "@" in settings.sender else "localhost"))
     msg["List-Unsubscribe"] = f"<{context['unsubscribe']}>"
@@ -678,7 +681,7 @@ def weekly_job(
     retry = sent if sent is not None and not force else None
     if retry is not None and retry["message"]:  # the very message the others got, same Message-ID
         msg = message_from_bytes(retry["message"], policy=email_policy.default)
-        msg["To"] = ", ".join(recipients)
+        msg["To"] = UNDISCLOSED
         weekly = None
     else:
         weekly = build_weekly(db, when)

@@ -85,6 +85,17 @@ def test_the_weekly_email_is_delivered_whole(smtp, loaded):
     assert row["recipients"] == 2 and sorted(eval_json(row["new_pmids"])) == sorted(on_topic)
 
 
+def test_subscribers_never_see_each_others_addresses(smtp, loaded):
+    """The list goes in the SMTP envelope only: no header of the delivered
+    message names a recipient."""
+    assert send(loaded).exit_code == 0
+    ((rcpts, msg),) = smtp.messages
+    assert rcpts == ["a@example.org", "b@example.org"]
+    headers = "\n".join(f"{k}: {v}" for k, v in msg.items())
+    assert "a@example.org" not in headers and "b@example.org" not in headers
+    assert msg["To"] == "undisclosed-recipients:;"
+
+
 def eval_json(text):
     import json
 
