@@ -83,6 +83,14 @@ class EffectScore:
     p_agreement: float | None  # among matched effects whose gold has a p
     missed: list[tuple[str, dict]]  # (pmid, gold effect) not matched
     spurious: list[tuple[str, dict]]  # (pmid, predicted effect) not matched
+    # Gold effects labelled `level: between_groups` (the number a clinician wants
+    # first), and how many of them were matched; None when the gold file has no levels.
+    between_gold: int | None = None
+    between_matched: int = 0
+
+    @property
+    def between_recall(self) -> float | None:
+        return _share(self.between_matched, self.between_gold) if self.between_gold else None
 
 
 @dataclass
@@ -288,6 +296,8 @@ def _score_effects(gold: dict[str, dict], preds: dict[str, dict | None]) -> Effe
     ci_total = ci_ok = p_total = p_ok = 0
     missed: list[tuple[str, dict]] = []
     spurious: list[tuple[str, dict]] = []
+    between_gold = between_matched = 0
+    levelled = False
     for pmid, rec in gold.items():
         gold_effects = rec["effects"]
         pred_value = _predicted(preds[pmid], "effects")
@@ -306,6 +316,11 @@ def _score_effects(gold: dict[str, dict], preds: dict[str, dict | None]) -> Effe
                 p_ok += normalize_p(g["p"]) == normalize_p(p.get("p"))
         gold_used = {i for i, _ in pairs}
         pred_used = {j for _, j in pairs}
+        for i, e in enumerate(gold_effects):
+            levelled |= "level" in e
+            if e.get("level") == "between_groups":
+                between_gold += 1
+                between_matched += i in gold_used
         missed += [(pmid, e) for i, e in enumerate(gold_effects) if i not in gold_used]
         spurious += [(pmid, e) for j, e in enumerate(pred_effects) if j not in pred_used]
     return EffectScore(
@@ -318,6 +333,8 @@ def _score_effects(gold: dict[str, dict], preds: dict[str, dict | None]) -> Effe
         p_agreement=p_ok / p_total if p_total else None,
         missed=missed,
         spurious=spurious,
+        between_gold=between_gold if levelled else None,
+        between_matched=between_matched,
     )
 
 
@@ -394,6 +411,11 @@ def format_report(report: Report, *, show_errors: bool = False) -> str:
     ))
     if show_errors:
         lines += [f"    spurious {pmid}: {_describe_effect(e)}" for pmid, e in eff.spurious]
+    if eff.between_gold is not None:
+        lines.append(row.format(
+            "effects", "between", _share_text(eff.between_recall), "",
+            f"{eff.between_matched}/{eff.between_gold} between-group estimates matched",
+        ))
     lines.append(row.format(
         "effects", "CI", _share_text(eff.ci_agreement), "", "bounds agree, matched effects with a gold CI"
     ))

@@ -267,3 +267,18 @@ def test_below_target_names_the_failing_fields(gold):
     assert below_target(report) == ["design", "effect_recall"]
     assert set(below_target(report)) <= set(TARGETS)
     assert "below target: design, effect_recall" in format_report(report)
+
+
+def test_between_group_recall_counts_only_effects_labelled_between_groups():
+    between = effect("pain_intensity", "MD", -1.2, (-2.0, -0.4)) | {"level": "between_groups"}
+    arm = effect("pain_intensity", "other", 3.1) | {"level": "arm"}
+    other_between = effect("frequency", "MD", -2.0) | {"level": "between_groups"}
+    gold = {"1": record(effects=[between, arm, other_between])}
+    predicted = {"1": record(effects=[effect("pain_intensity", "MD", -1.2, (-2.0, -0.4)), effect("pain_intensity", "other", 3.1)])}
+    report = score(predicted, gold)
+    assert (report.effects.between_gold, report.effects.between_matched) == (2, 1)
+    assert report.effects.between_recall == 0.5
+    assert "1/2 between-group estimates matched" in format_report(report)
+    # A gold file without levels reports no between-group figure.
+    plain = score(predicted, {"1": record(effects=[effect("pain_intensity", "MD", -1.2)])})
+    assert plain.effects.between_recall is None and "between-group" not in format_report(plain)
