@@ -266,13 +266,16 @@ def status(n_runs: int, db_path: Path) -> None:
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8001, show_default=True, type=int, help="Port to listen on.")
+@click.option("--public", is_flag=True, help="For a public instance: no SQL typed by visitors (canned queries, tables, facets, search, feeds and charts still work).")
 @db_option
-def serve(host: str, port: int, db_path: Path) -> None:
-    """Browse the database in Datasette: studies, effects, claims, the digest (read-only)."""
+def serve(host: str, port: int, public: bool, db_path: Path) -> None:
+    """Browse the database in Datasette: studies, effects, claims, the digest (read-only).
+    Every query is bounded in time, rows and size; --public also turns off visitors' own SQL."""
     _require_db(db_path)
     store.open_db(db_path)  # the schema in place, WAL on, before Datasette opens it
-    args = publish.serve_args(db_path, host, port)
-    click.echo(f"Datasette on http://{host}:{port}/ (Ctrl-C to stop)", err=True)
+    args = publish.serve_args(db_path, host, port, public=public)
+    mode = "public: no visitor SQL" if public else "local: SQL box on"
+    click.echo(f"Datasette on http://{host}:{port}/ ({mode}; Ctrl-C to stop)", err=True)
     os.execv(sys.executable, args)
 
 

@@ -1,5 +1,7 @@
 """Datasette plugin for the evidence database: readable cells, links out, the
-digest route and the home page's claims.
+digest route, the home page's claims and freshness, searches in a person's
+words (pipeline.search), on-topic rows first, and the hints that make the
+canned queries and the studies table readable (templates/datasette/).
 
 No maintained plugin renders links from plain identifier columns (PMID, DOI,
 NCT) or JSON lists as tags without first rewriting the data into HTML-shaped
@@ -8,19 +10,64 @@ JSON (datasette-json-html), so these few hooks are the project's own.
 
 from __future__ import annotations
 
+import contextvars
 import json
+import re
+import sqlite3
+import weakref
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
+import sqlite_utils
 from datasette import hookimpl
+from datasette.filters import FilterArguments
 from datasette.utils.asgi import Response
 from markupsafe import Markup, escape
 
-from .store import LAST_UPDATE_SQL
+from .freshness import freshness
+from .search import fts_query, to_fts5
 
 TAG_COLUMNS = {"headache_types", "comparators", "outcomes", "publication_types", "mesh", "keywords"}
 TAG_STYLE = "display:inline-block;background:#ddf4ff;border-radius:.8em;padding:0 .5em;margin:0 .2em .2em 0;font-size:.85em"
 HIGHLIGHT_START, HIGHLIGHT_END = "⟦", "⟧"  # the snippet() markers of the search query (rare in abstracts)
+
+
+# The studies table as a clinician reads it: these columns first, in this order,
+# then a column of links out; the long JSON (authors with affiliations, abstract
+# sections, MeSH) and the bookkeeping stay on the row page and in ?_col views.
+STUDY_TABLE_COLUMNS = [
+    "pmid", "title", "year", "design", "n_randomized", "headache_types", "comparators",
+    "direction", "summary",
+]
+# Short headers for that view (the column names stay in the tooltip and the URLs).
+STUDY_TABLE_HEADERS = {"n_randomized": "n", "headache_types": "headache types"}
+# Vocabulary columns shown as words there: "non randomized trial" wraps, "non_randomized_trial" does not.
+STUDY_TABLE_WORDS = {"design", "direction"}
+LINK_COLUMNS = ["doi", "pmcid", "nct"]  # shown together in the links column (PubMed sits under the PMID)
+# A claim's filter lists: empty means the claim is about any of them.
+CLAIM_FILTER_COLUMNS = {"outcomes", "headache_types", "comparators"}
+NOTHING = Markup("&nbsp;")  # a truthy empty cell: Datasette falls back to its own rendering on ""
+
+# Tables whose bare page opens on the on-topic rows, with the filter that does it
+# (effects have no on_topic column of their own: they belong to a study).
+ON_TOPIC_FILTERS = {
+    "studies": ("on_topic", "1"),
+    "effects": ("_on_topic", "1"),  # filters_from_request below
+}
+# effects?_on_topic=1: the effects of on-topic studies. A filter of the plugin's
+# own rather than ?_where=, which needs the execute-sql permission that
+# `evidence serve --public` withholds (the page would answer 403 there).
+EFFECTS_ON_TOPIC_WHERE = "pmid in (select pmid from studies where on_topic = 1)"
+OFF_TOPIC_NOUN = {"studies": "off-topic studies", "effects": "effects of off-topic studies"}
+ALL_TOPICS_ARG = ("_topic", "all")  # the one-click way back to every row (Datasette ignores unknown _args)
+ON_TOPIC_COUNT_SQL = {
+    "studies": "select count(*) filter (where on_topic = 1), count(*) from studies",
+    "effects": "select count(*) filter (where s.on_topic = 1), count(*) from effects e join studies s on s.pmid = e.pmid",
+}
+# new_since's date when none is given: the last weekly email, else 30 days back
+# (the same expression as the canned query in db/metadata.yml, for the page's hint).
+DEFAULT_SINCE_SQL = "select coalesce((select max(substr(sent_at, 1, 10)) from emails_sent), date('now', '-30 days'))"
+FEEDS = [("new_studies", "New on-topic studies"), ("verdict_changes", "Changes in the claims' verdicts")]
 
 
 def _json_list(value) -> list | None:
@@ -38,21 +85,37 @@ def _link(href: str, text: str, title: str | None = None) -> str:
     return f'<a href="{escape(href)}"{extra}>{escape(text)}</a>'
 
 
+def _study_links(datasette, database: str, pmid: str, label: str | None = None) -> Markup:
+    """A PMID linked to its study row (with its title, when known) and to PubMed."""
+    study = _link(datasette.urls.row(database, "studies", pmid), pmid, "this study and its effects")
+    title = f' <span class="study-title">{escape(label)}</span>' if label and label != pmid else ""
+    return Markup(f"{study}{title} · {_link(f'https://pubmed.ncbi.nlm.nih.gov/{quote(pmid)}/', 'PubMed ↗')}")
+
+
+def _pmc_link(pmcid: str) -> Markup:
+    return Markup(_link(f"https://pmc.ncbi.nlm.nih.gov/articles/{quote(pmcid)}/", pmcid, "free full text in PubMed Central"))
+
+
 @hookimpl
 def render_cell(row, value, column, table, database, datasette):
     if value is None or value == "":
         return None
     if column == "pmid":
-        study = datasette.urls.row(database, "studies", str(value))
-        return Markup(
-            f"{_link(study, str(value), 'this study and its effects')} "
-            f"{_link(f'https://pubmed.ncbi.nlm.nih.gov/{value}/', 'PubMed ↗')}"
-        )
+        # A foreign key arrives as Datasette's labelled value (value + the study's title).
+        if hasattr(value, "get") and "value" in value:
+            return _study_links(datasette, database, str(value["value"]), value.get("label"))
+        return _study_links(datasette, database, str(value))
+    if not isinstance(value, (str, int, float)):
+        return None  # another labelled foreign key: Datasette links it itself
     if column == "doi":
         return Markup(_link("https://doi.org/" + quote(str(value), safe="/:;()._-"), str(value)))
+    if column == "pmcid":
+        return _pmc_link(str(value))
+    if value == "[]":
+        return Markup("any") if table == "claims" and column in CLAIM_FILTER_COLUMNS else NOTHING
     if column == "nct":
         numbers = _json_list(value) or [value]
-        return Markup(" ".join(_link(f"https://clinicaltrials.gov/study/{n}", str(n)) for n in numbers)) if numbers else ""
+        return Markup(" ".join(_link(f"https://clinicaltrials.gov/study/{quote(str(n))}", str(n)) for n in numbers))
     if column in TAG_COLUMNS:
         items = _json_list(value)
         if items is not None:
@@ -60,9 +123,7 @@ def render_cell(row, value, column, table, database, datasette):
     if column == "abstract_sections":
         items = _json_list(value)
         if items is not None:
-            return " · ".join(str(i.get("label") or "(unlabelled)") for i in items if isinstance(i, dict)) or "—"
-    if value == "[]":
-        return "—"
+            return " · ".join(str(i.get("label") or "(unlabelled)") for i in items if isinstance(i, dict)) or NOTHING
     if column == "authors":
         items = _json_list(value)
         if items is not None:
@@ -85,6 +146,315 @@ def render_cell(row, value, column, table, database, datasette):
     if column == "id" and table == "claims":
         return Markup(f"{_link(datasette.urls.row(database, 'claims', str(value)), str(value))} {_link(f'/digest#claim-{value}', 'in the digest')}")
     return None
+
+
+@hookimpl(trylast=True)
+def prepare_connection(conn):
+    # Datasette's table search runs `match escape_fts(:search)` (searchmode
+    # escaped) and registers escape_fts itself; registering ours afterwards
+    # (trylast: pluggy calls it after Datasette's own hook, and the last
+    # registration wins) routes every table search through the one converter
+    # that quotes a person's words but keeps FTS5 syntax they meant. Hooking
+    # here rather than rewriting ?_search= keeps the person's own words in the
+    # search box, the page title and the pagination links. Canned queries call
+    # it by its own name: `match fts_query(:q)`.
+    conn.create_function("escape_fts", 1, fts_query, deterministic=True)
+    conn.create_function("fts_query", 1, fts_query, deterministic=True)
+    limit_connection(conn)
+
+
+# --- What one query may cost (issue 10) ---------------------------------------
+# Datasette runs any SELECT a visitor types (`evidence serve`; `--public` turns
+# that off but keeps the canned queries). Its sql_time_limit_ms (publish.py)
+# stops a query only between virtual-machine steps, checking every 1,000 of
+# them: one step that builds a huge value (zeroblob(1e9), randomblob,
+# printf('%.*c', 1e9, 'x'), group_concat, replace) allocated gigabytes before
+# the clock was looked at, and the JSON of a 100 MB blob held the event loop
+# for seconds; a step whose function is slow (instr, replace, trim, LIKE are
+# needle x haystack) ran for seconds, and a hundred rows of them between two
+# looks at the clock for minutes. So every connection Datasette opens (its read
+# threads, the write thread, _internal: all pass through this hook) gets
+#  - SQLite's own limits, which refuse a value before it is allocated
+#    ("string or blob too big") and keep a LIKE pattern short;
+#  - a cap on the bytes one statement hands back, which rows x columns x value
+#    size would otherwise multiply past any single-value limit;
+#  - instr, replace, trim and printf that never take more than milliseconds.
+MAX_VALUE_BYTES = 250_000
+"""SQLITE_LIMIT_LENGTH: the largest string, blob or row SQLite will build (or
+read: a stored value over it answers "string or blob too big"). The largest
+stored values are a record's PubMed XML and authors with affiliations: 6 kB on
+the snapshot, about 50 kB for a paper with 100 authors; 250 kB is some 500
+authors."""
+MAX_SQL_BYTES = 100_000
+"""SQLITE_LIMIT_SQL_LENGTH: the canned queries are under 2 kB, Datasette's own
+(facets, counts, labels) a few kB; a URL carries at most ~16 kB."""
+MAX_COLUMNS = 100
+"""SQLITE_LIMIT_COLUMN: studies has 41 columns, a join of the public tables
+fewer than 100; bounds one row to MAX_COLUMNS x MAX_VALUE_BYTES."""
+MAX_LIKE_PATTERN_BYTES = 100
+"""SQLITE_LIMIT_LIKE_PATTERN_LENGTH (default 50,000). LIKE and GLOB cost pattern
+x text in one uninterruptible call: 25 ms for a 100-byte pattern on a 250 kB
+value, 0.25 s at 1,000 bytes. A filter such as ?title__contains= is the
+words plus two %."""
+MAX_RESULT_BYTES = 20_000_000
+"""Bytes one statement may return, counted as Datasette's JSON of its rows (a
+NUL in text or a blob takes 6 bytes there: 19 MB of zeroblob was 115 MB of JSON
+and 800 MB in the server). Serving a JSON answer takes about 6 times its size
+(rows, the encoder's pieces, the string, the bytes), so 20 MB keeps a query
+near 170 MB; 1,000 (max_returned_rows) whole studies with abstracts, authors and
+MeSH are about 4.5 MB."""
+TRIM_BUDGET = 5_000_000
+"""trim(X, Y), ltrim, rtrim: text x characters to strip, above which the call is
+refused as "string or blob too big" (10 ms; a 20,000-character Y on a 240 kB X
+took 9 s)."""
+SEARCH_BUDGET = 500_000_000
+"""instr and replace with a number or a blob in a text (SQLite's own, |X| x |Y|:
+about 6 ms), above which they are refused; two texts or two blobs never are."""
+
+SQLITE_LIMITS = {
+    sqlite3.SQLITE_LIMIT_LENGTH: MAX_VALUE_BYTES,
+    sqlite3.SQLITE_LIMIT_SQL_LENGTH: MAX_SQL_BYTES,
+    sqlite3.SQLITE_LIMIT_COLUMN: MAX_COLUMNS,
+    sqlite3.SQLITE_LIMIT_LIKE_PATTERN_LENGTH: MAX_LIKE_PATTERN_BYTES,
+}
+# Handed back for a value SQLite would refuse as too big, or a call refused for
+# its cost: SQLite refuses this one, in its own words ("string or blob too big").
+TOO_BIG = "\0" * (MAX_VALUE_BYTES + 1)
+
+
+class ResultTooLarge(sqlite3.DataError):
+    """A statement's answer passed MAX_RESULT_BYTES (Datasette shows the message as a 400)."""
+
+
+def limit_connection(conn: sqlite3.Connection, result_bytes: int = MAX_RESULT_BYTES) -> None:
+    """SQLite's size limits on `conn`, a cap on the bytes one statement returns,
+    and instr/replace/trim/printf bounded in time."""
+    for category, value in SQLITE_LIMITS.items():
+        conn.setlimit(category, value)
+    conn.row_factory = _capped_rows(conn.row_factory, result_bytes)
+    # The same functions, where their cost is bounded, run as SQLite's own on a
+    # private connection (this one would call the replacement by that name).
+    builtins = sqlite3.connect(":memory:", check_same_thread=False)
+    for category, value in SQLITE_LIMITS.items():
+        builtins.setlimit(category, value)
+
+    def builtin(name: str, *args):
+        return builtins.execute(f"select {name}({', '.join('?' * len(args))})", args).fetchone()[0]
+
+    printf = _bounded_printf(builtin)
+    for name in ("printf", "format"):
+        conn.create_function(name, -1, printf, deterministic=True)
+    conn.create_function("instr", 2, _linear_instr(builtin), deterministic=True)
+    conn.create_function("replace", 3, _linear_replace(builtin), deterministic=True)
+    for name in ("trim", "ltrim", "rtrim"):
+        conn.create_function(name, 2, _bounded_trim(builtin, name), deterministic=True)
+
+
+def _capped_rows(row_factory, limit: int):
+    """A row factory that counts each cursor's bytes and stops past `limit`.
+    Datasette opens a cursor per statement (and reads at most max_returned_rows
+    + 1 rows), so per cursor is per statement."""
+    make_row = row_factory or (lambda cursor, row: row)
+    returned: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def capped(cursor, row):
+        size = returned.get(cursor, 0) + _json_bytes(row)
+        if size > limit:
+            raise ResultTooLarge(
+                f"The answer is too large: over {limit // 1_000_000} MB. Ask for fewer rows "
+                "(a smaller LIMIT) or fewer or shorter columns (e.g. substr(abstract, 1, 500))."
+            )
+        returned[cursor] = size
+        return make_row(cursor, row)
+
+    return capped
+
+
+def _json_bytes(row) -> int:
+    """The length of `row` in Datasette's JSON: text escaped (a NUL or a control
+    character takes 6 bytes), a blob as text when it is UTF-8, else base64.
+    One encoding for an ordinary row; value by value for a big one, so the
+    count never holds more than one value's JSON."""
+    values = []
+    size = 0
+    for value in row:
+        if isinstance(value, bytes):
+            try:
+                value = value.decode("utf-8")
+            except UnicodeDecodeError:
+                size += len(value) * 4 // 3 + 32
+                continue
+        values.append(value)
+    if sum(len(v) for v in values if isinstance(v, str)) < 100_000:
+        return size + len(json.dumps(values, default=str))
+    return size + sum(len(json.dumps(v, default=str)) + 2 for v in values)
+
+
+def _length(value) -> int:
+    return len(value) if isinstance(value, (str, bytes)) else len(str(value))
+
+
+def _linear_instr(builtin):
+    """instr(X, Y): Python's find (linear) for two texts or two blobs, which is
+    what SQLite's gives (1-based characters, or bytes); SQLite's own, whose
+    cost is |X| x |Y| (0.2 s at 250 kB), for numbers and mixed types."""
+
+    def instr(haystack, needle):
+        if (isinstance(haystack, str) and isinstance(needle, str)) or (isinstance(haystack, bytes) and isinstance(needle, bytes)):
+            return haystack.find(needle) + 1
+        if _length(haystack) * _length(needle) > SEARCH_BUDGET:
+            return TOO_BIG
+        return builtin("instr", haystack, needle)
+
+    return instr
+
+
+def _linear_replace(builtin):
+    """replace(X, Y, Z) on three texts with Python's (linear), as SQLite's: an
+    empty Y (or one starting with NUL) gives X back, and an answer over the
+    length limit is refused, before it is built; SQLite's own otherwise."""
+
+    def replace(text, old, new):
+        if isinstance(text, str) and isinstance(old, str) and isinstance(new, str):
+            if not old or old[0] == "\0":
+                return text
+            if len(text) + text.count(old) * (len(new) - len(old)) > MAX_VALUE_BYTES:
+                return TOO_BIG
+            return text.replace(old, new)
+        if _length(text) * _length(old) > SEARCH_BUDGET:
+            return TOO_BIG
+        return builtin("replace", text, old, new)
+
+    return replace
+
+
+def _bounded_trim(builtin, name: str):
+    def trim(text, characters):
+        if _length(text) * _length(characters) > TRIM_BUDGET:
+            return TOO_BIG
+        return builtin(name, text, characters)
+
+    return trim
+
+
+# One printf conversion: flags, width (digits or *), precision (. digits or *),
+# length (l, ll), type; as SQLite's printf.c reads them.
+PRINTF_SPEC = re.compile(r"%[-+ #!0,]*(\*|\d+)?(?:\.(\*|\d*))?(?:ll|l)?(.?)", re.DOTALL)
+
+
+def _bounded_printf(builtin):
+    """printf()/format() as SQLite's, answering NULL at once, as SQLite's printf
+    does for an answer over SQLITE_LIMIT_LENGTH, when a width or precision
+    alone asks for more. SQLite 3.40 gets there only after running
+    printf('%.*c', 1000000000, 'x')'s billion-step loop inside one call: 8 s."""
+
+    def printf(*args):
+        if not args or args[0] is None or _printf_too_wide(str(args[0]), args[1:]):
+            return None
+        return builtin("printf", *args)
+
+    return printf
+
+
+def _printf_too_wide(fmt: str, args) -> bool:
+    """Whether a conversion's width, or a precision that repeats or pads (not
+    one that cuts a string short), is over MAX_VALUE_BYTES."""
+    at = 0  # the next argument
+    for spec in PRINTF_SPEC.finditer(fmt):
+        width, precision, kind = spec.groups()
+        sizes = []
+        for size in width, precision:
+            if size == "*":
+                value = args[at] if at < len(args) else 0
+                at += 1
+                try:  # as SQLite reads it: a 64-bit integer cast to a C int
+                    size = abs((int(float(value or 0)) + 2**31) % 2**32 - 2**31)
+                except (TypeError, ValueError, OverflowError):
+                    size = 0
+            sizes.append(int(size or 0))
+        if sizes[0] > MAX_VALUE_BYTES or (sizes[1] > MAX_VALUE_BYTES and kind not in "szqQw"):
+            return True
+        if kind not in ("%", "n", ""):
+            at += 1
+    return False
+
+
+@hookimpl
+def filters_from_request(request, database, table, datasette):
+    """effects?_on_topic=1: only the effects of on-topic studies (see ON_TOPIC_FILTERS)."""
+    key, value = ON_TOPIC_FILTERS["effects"]
+    if table == "effects" and request.args.get(key) == value:
+        return FilterArguments([EFFECTS_ON_TOPIC_WHERE], human_descriptions=["the study is on topic"])
+    return None
+
+
+@hookimpl
+def asgi_wrapper(datasette):
+    """Bare /DB/studies and /DB/effects pages open on the on-topic rows (and the
+    request is kept at hand for permission_allowed below)."""
+
+    def wrap(app):
+        async def on_topic_first(scope, receive, send):
+            target = _on_topic_redirect(scope)
+            if target is None:
+                token = CURRENT_SCOPE.set(scope)
+                try:
+                    await app(scope, receive, send)
+                finally:
+                    CURRENT_SCOPE.reset(token)
+                return
+            await send({"type": "http.response.start", "status": 302,
+                        "headers": [(b"location", target.encode()), (b"content-type", b"text/plain")]})
+            await send({"type": "http.response.body", "body": b""})
+
+        return on_topic_first
+
+    return wrap
+
+
+# The request being served: Datasette's permission_allowed hook is not told it.
+CURRENT_SCOPE: contextvars.ContextVar = contextvars.ContextVar("evidence_request_scope", default=None)
+
+
+@hookimpl(trylast=True)
+def permission_allowed(datasette, actor, action, resource):
+    """With typed SQL off (`evidence serve --public`), the charts still draw:
+    datasette-dashboards asks execute-sql for its pages, and the browser fetches
+    each chart's rows as /DB.json?sql=<the chart's query>. Those two, and only
+    with the query exactly as db/metadata.yml writes it, are allowed; anything
+    else typed stays refused. trylast: the last answer wins, and Datasette's
+    own (tryfirst) says no."""
+    if action != "execute-sql" or datasette.setting("default_allow_sql"):
+        return None
+    scope = CURRENT_SCOPE.get()
+    if not scope or scope.get("type") != "http":
+        return None
+    path = scope.get("path", "")
+    charts = [chart for dashboard in (datasette.plugin_config("datasette-dashboards") or {}).values()
+              for chart in (dashboard.get("charts") or {}).values()]
+    if path.startswith("/-/dashboards/"):
+        return True if any(chart.get("db") == resource for chart in charts) else None
+    sql = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"))).get("sql")
+    for chart in charts:
+        if sql is not None and path == f"/{chart.get('db')}.json" and resource == chart.get("db") and sql == chart.get("query"):
+            return True
+    return None
+
+
+def _on_topic_redirect(scope) -> str | None:
+    """Where a bare studies/effects page should go instead, or None to serve it as asked."""
+    if scope.get("type") != "http" or scope.get("method") != "GET" or scope.get("query_string"):
+        return None
+    path = scope.get("path", "")
+    found = re.fullmatch(r"/([^/]+)/([^/.]+)", path)
+    if not found or found.group(2) not in ON_TOPIC_FILTERS:
+        return None
+    # Removing the last filter from the table itself (a facet's ✖) also lands on
+    # the bare page: that is a request for every row, not a first visit.
+    referer = dict(scope.get("headers") or []).get(b"referer", b"").decode("latin-1")
+    if urlsplit(referer).path == path:
+        return None
+    return f"{path}?{urlencode([ON_TOPIC_FILTERS[found.group(2)]])}"
 
 
 def _db_path(datasette) -> Path | None:
@@ -113,23 +483,80 @@ def _digest_file(datasette, name: str, content_type: str) -> Response:
     return Response(target.read_text(encoding="utf-8"), content_type=content_type)
 
 
-@hookimpl
-def extra_template_vars(template, database, datasette):
-    if template != "index.html":
-        return {}
+def _evidence_db(datasette):
+    return next((d for d in datasette.databases.values() if d.path), None)
 
+
+@hookimpl
+def extra_template_vars(template, database, table, view_name, request, datasette):
     async def inner():
-        db = next((d for d in datasette.databases.values() if d.path), None)
+        db = _evidence_db(datasette)
         if db is None:
             return {}
-        tables = await db.table_names()
-        claims = []
-        if "claims" in tables:
-            claims = [dict(r) for r in (await db.execute("select id, position, text, verdict, verdict_label from claims order by position")).rows]
-        last = None
-        if "runs" in tables:
-            rows = (await db.execute(LAST_UPDATE_SQL)).rows
-            last = dict(rows[0]) if rows else None
-        return {"evidence_claims": claims, "evidence_last_run": last, "evidence_db": db.name}
+        if template == "index.html":
+            return await _home_vars(db)
+        if request is None or not request.url_vars.get("table"):
+            return {}
+        # A canned query is served on the table route, so the template tells them apart.
+        if template.startswith("query"):
+            return await _query_vars(db, request.url_vars["table"], request)
+        if template.startswith("table"):
+            return await _table_vars(db, table, request)
+        return {}
 
     return inner
+
+
+async def _home_vars(db) -> dict:
+    tables = await db.table_names()
+    claims = []
+    if "claims" in tables:
+        claims = [dict(r) for r in (await db.execute("select id, position, text, verdict, verdict_label from claims order by position")).rows]
+    fresh = await db.execute_fn(lambda conn: freshness(sqlite_utils.Database(conn)))
+    return {"evidence_claims": claims, "evidence_freshness": fresh, "evidence_db": db.name, "evidence_feeds": FEEDS}
+
+
+def _search_note(text: str | None) -> str | None:
+    return to_fts5(text).note if text else None
+
+
+async def _table_vars(db, table: str, request) -> dict:
+    found: dict = {"evidence_search_note": _search_note(request.args.get("_search"))}
+    if table in ON_TOPIC_COUNT_SQL:
+        on_topic, everything = (await db.execute(ON_TOPIC_COUNT_SQL[table])).rows[0]
+        key, value = ON_TOPIC_FILTERS[table]
+        found["evidence_topic"] = {
+            "on_topic": on_topic,
+            "off_topic": everything - on_topic,
+            "off_topic_noun": OFF_TOPIC_NOUN[table],
+            "filtered": value in request.args.getlist(key),
+            # Both links keep the rest of the page's arguments (a search, other filters).
+            "on_topic_url": _with_args(request, drop={ALL_TOPICS_ARG[0], "_next"}, add=[(key, value)]),
+            "all_url": _with_args(request, drop={key, "_next"}, add=[ALL_TOPICS_ARG]),
+        }
+    if table == "studies" and not ({"_col", "_nocol"} & set(request.args.keys())):
+        found["evidence_columns"] = STUDY_TABLE_COLUMNS
+        found["evidence_link_columns"] = LINK_COLUMNS
+        found["evidence_headers"] = STUDY_TABLE_HEADERS
+        found["evidence_words"] = STUDY_TABLE_WORDS
+    return found
+
+
+def _with_args(request, drop: set[str], add: list[tuple[str, str]]) -> str:
+    """This page's URL without the `drop` arguments, with `add`."""
+    added = {k for k, _ in add}
+    kept = [(k, v) for k, v in parse_qsl(request.query_string, keep_blank_values=True) if k not in drop | added]
+    return f"{request.path}?{urlencode(kept + add)}"
+
+
+async def _query_vars(db, query: str, request) -> dict:
+    if query == "evidence_for_claim" and not request.args.get("claim_id"):
+        claims = (await db.execute("select id, text, verdict from claims order by position")).rows
+        return {"evidence_claim_choices": [dict(r) for r in claims]}
+    if query == "search_abstracts":
+        return {"evidence_search_help": True, "evidence_search_note": _search_note(request.args.get("q"))}
+    if query == "new_since" and not request.args.get("since"):
+        since = (await db.execute(DEFAULT_SINCE_SQL)).rows[0][0]
+        emailed = (await db.execute("select count(*) from emails_sent")).rows[0][0]
+        return {"evidence_since_default": since, "evidence_since_reason": "the last weekly email" if emailed else "30 days back"}
+    return {}

@@ -51,12 +51,15 @@ def rows(ds, path):
 def test_home_page_has_title_description_claims_and_digest_link(ds):
     page = get(ds, "/").text
     assert "Dry needling for headache: the evidence" in page
-    assert 'href="/digest"' in page and "Data last updated" in page
+    assert 'href="/digest"' in page
+    # How current the data is, and separately when the pipeline ran (issue 9).
+    assert "bundled PubMed snapshot of 2025-09-01 — not live" in page and "pipeline last ran" in page
     for claim in ("Dry needling improves blood flow", "Needling releases endorphins"):
         assert claim in page
     assert "no direct evidence" in page
 
 
+@pytest.mark.reliability("secret", "the run ledger and meta on the public site")
 def test_metadata_describes_every_column_and_hides_internal_tables(ds, db_path):
     meta = get(ds, "/-/metadata.json").json()
     tables = meta["databases"]["evidence"]["tables"]
@@ -65,8 +68,13 @@ def test_metadata_describes_every_column_and_hides_internal_tables(ds, db_path):
         described = set(tables[table]["columns"])
         assert set(db[table].columns_dict) <= described, (table, set(db[table].columns_dict) - described)
     listed = {t["name"]: t for t in get(ds, "/evidence.json").json()["tables"]}
-    for hidden in ("raw_records", "revisions", "runs", "run_problems", "digests"):
+    for hidden in ("raw_records", "revisions", "digests"):
         assert listed[hidden]["hidden"], hidden
+    # Not public at all: the run ledger (error texts, local paths) and meta (the
+    # salt of the email ledger's recipient hashes).
+    for private in ("runs", "run_problems", "meta", "email_recipients"):
+        assert private not in listed, private
+        assert get(ds, f"/evidence/{private}.json").status_code == 403, private
     assert not listed["studies"]["hidden"]
     assert listed["studies_fts"]["hidden"]
 
@@ -92,8 +100,13 @@ def test_canned_queries_return_the_right_rows(ds):
     assert claim[0]["stance"] == "supports"
     assert rows(ds, "/evidence/evidence_for_claim.json?claim_id=endorphins") == []
     rct = rows(ds, "/evidence/rct_effects.json?outcome=")
-    assert {r["pmid"] for r in rct} == {"35732505"} and len(rct) == 12
-    assert {r["measure"] for r in rows(ds, "/evidence/rct_effects.json?outcome=frequency")} == {"OR", "MD", "other"}
+    # Every RCT, on-topic first; only 35732505's abstract gives effect sizes (12).
+    with_effects = [r for r in rct if r["measure"]]
+    assert {r["pmid"] for r in with_effects} == {"35732505"} and len(with_effects) == 12
+    assert rct[0]["on_topic"] == 1 and {"30813155", "19241799", "29037632"} <= {r["pmid"] for r in rct}
+    frequency = rows(ds, "/evidence/rct_effects.json?outcome=frequency")
+    assert {r["measure"] for r in frequency if r["measure"]} == {"OR", "MD", "other"}
+    assert "30813155" in {r["pmid"] for r in frequency}  # measured it; its abstract gives only P < .05
     assert [r["pmid"] for r in rows(ds, "/evidence/sham_controlled.json")] == ["30813155"]
     assert len(rows(ds, f"/evidence/new_since.json?since={date.today():%Y-%m-%d}")) == 27
     assert rows(ds, "/evidence/new_since.json?since=2099-01-01") == []

@@ -1,0 +1,342 @@
+"""What clinicians hit in their first hour on the Datasette site (issue 9), judged
+on the HTML pages they read, and in chromium for what they see."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+
+import pytest
+import requests
+
+from browser import PHONE, DESKTOP, box, chrome, needs_chromium, page_width, screenshot
+from pipeline import digest, publish, store, update
+from pipeline.search import to_fts5
+from pipeline.sources import snapshot_source
+from pipeline.topic import load_topic
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+LAST_EMAIL = "2026-01-05T08:00:00+00:00"
+NEW_AFTER_EMAIL = "30813155"
+TITLE_26136602 = "after dry needling in a patient with occipital neuralgia"  # the one study the fixture stores after the last email
+
+
+@pytest.fixture(scope="module")
+def site_db(tmp_path_factory):
+    """The snapshot, extracted, with a digest; a weekly email sent before one study
+    arrived; and a later digest where one claim's verdict changed."""
+    path = tmp_path_factory.mktemp("pages") / "evidence.db"
+    db = store.open_db(path)
+    update.load(db, snapshot_source(), command="run")
+    update.extract_pending(db)
+    try:
+        digest.write_digest(db, load_topic(), path.parent)  # saves the claims, then renders
+    except Exception as error:  # the digest's rendering is not under test here; its claims rows are
+        print("digest not written:", error)
+    db.execute("update studies set first_seen_at = '2025-09-01T00:00:00+00:00'")
+    db.execute("update studies set first_seen_at = '2026-01-10T00:00:00+00:00' where pmid = ?", [NEW_AFTER_EMAIL])
+    db["emails_sent"].insert({"week": "2026-W02", "sent_at": LAST_EMAIL, "subject": "weekly", "recipients": 1})
+    verdicts = dict(db.execute("select id, verdict from claims").fetchall())
+    assert verdicts["trigger-point-pain"] == "limited"
+    db["digests"].insert_all([
+        {"created_at": "2026-01-11T00:00:00+00:00", "source": "test", "verdicts": json.dumps(verdicts)},
+        {"created_at": "2026-01-12T00:00:00+00:00", "source": "test", "verdicts": json.dumps({**verdicts, "trigger-point-pain": "moderate"})},
+    ])
+    db.conn.commit()
+    return path
+
+
+@pytest.fixture(scope="module")
+def ds(site_db):
+    return publish.app(site_db)
+
+
+def get(ds, path):
+    return asyncio.run(ds.client.get(path))
+
+
+def page(ds, path) -> str:
+    response = get(ds, path)
+    assert response.status_code == 200, (path, response.status_code, response.text[:500])
+    return response.text
+
+
+def body_rows(html: str) -> list[str]:
+    tbody = re.search(r"<tbody>(.*?)</tbody>", html, re.S)
+    return re.findall(r"<tr>(.*?)</tr>", tbody.group(1), re.S) if tbody else []
+
+
+def header_columns(html: str) -> list[str]:
+    return re.findall(r'<th [^>]*data-column="([^"]+)"', html)
+
+
+# 1. pmid as a foreign key -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/evidence/effects?_topic=all", "/evidence/claim_evidence", "/evidence/effects/1"])
+def test_foreign_key_pmid_cells_link_the_study_its_title_and_pubmed(ds, path):
+    html = page(ds, path)
+    assert "&#39;value&#39;" not in html and "{'value'" not in html
+    pmids = set(re.findall(r'href="/evidence/studies/(\d+)"', html))
+    assert pmids
+    for pmid in pmids:
+        assert f'href="https://pubmed.ncbi.nlm.nih.gov/{pmid}/"' in html
+        assert get(ds, f"/evidence/studies/{pmid}").status_code == 200
+    assert "/studies/{" not in html and "pubmed.ncbi.nlm.nih.gov/{" not in html
+
+
+def test_pmid_cell_shows_the_study_title(ds):
+    html = page(ds, "/evidence/effects?pmid=26136602")
+    cell = re.search(r'<td class="col-pmid[^"]*">(.*?)</td>', html, re.S).group(1)
+    assert ">26136602</a>" in cell and TITLE_26136602 in cell
+
+
+def test_canned_queries_link_pmids(ds):
+    html = page(ds, "/evidence/evidence_for_claim?claim_id=trigger-point-pain")
+    assert 'href="/evidence/studies/30813155"' in html and 'href="https://pubmed.ncbi.nlm.nih.gov/30813155/"' in html
+
+
+# 2. searching with a person's words ------------------------------------------------
+
+
+@pytest.mark.parametrize("words", ["tension-type", "patient's", "10%", "P<.05", "tension-type headache"])
+def test_ordinary_words_search_the_studies_table(ds, words):
+    response = get(ds, "/evidence/studies?_topic=all&_search=" + requests.utils.quote(words))
+    assert response.status_code == 200, response.text[:300]
+    assert "no such column" not in response.text
+
+
+def test_hyphenated_search_finds_rows_on_the_table_and_the_canned_query(ds):
+    assert len(body_rows(page(ds, "/evidence/studies?_topic=all&_search=tension-type"))) >= 5
+    assert len(body_rows(page(ds, "/evidence/search_abstracts?q=tension-type"))) >= 5
+
+
+def test_fts5_syntax_still_works_for_people_who_write_it():
+    assert to_fts5('"dry needling" OR acupunct*').text == '"dry needling" OR "acupunct"*'
+    assert to_fts5("NEAR(trigger point, 3)").kind == "kept"
+    assert to_fts5("tension-type").text == '"tension-type"'
+
+
+def test_fts5_syntax_finds_what_it_says(ds):
+    sham = {r["pmid"] for r in get(ds, "/evidence/studies.json?_shape=array&_search=sham").json()}
+    either = {r["pmid"] for r in get(ds, "/evidence/studies.json?_shape=array&_search=sham OR lidocaine").json()}
+    prefix = {r["pmid"] for r in get(ds, "/evidence/studies.json?_shape=array&_search=sha*").json()}
+    assert sham < either and sham <= prefix
+
+
+@pytest.mark.reliability("input", "a search FTS5 cannot parse")
+@pytest.mark.parametrize("path", ['/evidence/studies?_search="unbalanced+sham', '/evidence/search_abstracts?q="unbalanced+sham', "/evidence/search_abstracts?q=OR"])
+def test_unreadable_syntax_gets_a_friendly_message_not_a_400(ds, path):
+    html = page(ds, path)
+    assert "searched plainly" in html
+
+
+# 3. canned queries open on something useful ----------------------------------------
+
+
+def test_evidence_for_a_claim_opens_on_the_valid_claim_ids(ds):
+    html = page(ds, "/evidence/evidence_for_claim")
+    for claim in ("trigger-point-pain", "blood-flow", "tension-type-and-migraine"):
+        assert f"claim_id={claim}" in html
+
+
+def test_search_abstracts_opens_on_an_explanation(ds):
+    html = page(ds, "/evidence/search_abstracts")
+    assert "message-error" not in html and "syntax error" not in html
+    assert "Type words" in html
+
+
+def test_new_since_defaults_to_the_last_weekly_email(ds):
+    found = get(ds, "/evidence/new_since.json?_shape=array").json()
+    assert [r["pmid"] for r in found] == [NEW_AFTER_EMAIL]
+    assert "2026-01-05" in page(ds, "/evidence/new_since")
+
+
+def test_rct_effects_for_pain_intensity_lists_the_on_topic_trials(ds):
+    found = get(ds, "/evidence/rct_effects.json?_shape=array&outcome=pain_intensity").json()
+    assert {"30813155", "19241799"} <= {r["pmid"] for r in found if r["on_topic"] == 1}
+
+
+# 4. on-topic by default ------------------------------------------------------------
+
+
+def test_studies_and_effects_open_on_topic_with_one_click_to_all(ds):
+    for table, on_topic, everything in (("studies", 8, 27), ("effects", 7, 28)):
+        first = get(ds, f"/evidence/{table}")
+        assert first.status_code == 302, table
+        html = page(ds, first.headers["location"])
+        assert len(body_rows(html)) == on_topic, table
+        assert "off-topic" in html
+        all_link = re.search(r'<a href="([^"]*_topic=all[^"]*)"', html).group(1).replace("&amp;", "&")
+        assert len(body_rows(page(ds, all_link))) == everything, table
+        if table == "studies":  # the links keep a search
+            searched = page(ds, "/evidence/studies?on_topic=1&_search=tension-type")
+            assert re.search(r'href="[^"]*_search=tension-type[^"]*_topic=all"', searched)
+        # A facet's ✖ on the table itself lands on the bare page: every row, no bounce back.
+        bare = asyncio.run(ds.client.get(f"/evidence/{table}", headers={"referer": f"http://localhost/evidence/{table}?on_topic=1"}))
+        assert bare.status_code == 200 and len(body_rows(bare.text)) == everything, table
+
+
+# 5. a readable studies table -------------------------------------------------------
+
+
+def test_studies_table_puts_clinicians_columns_first_and_hides_long_json(ds):
+    html = page(ds, "/evidence/studies?on_topic=1")
+    columns = header_columns(html)
+    assert columns[:9] == ["pmid", "title", "year", "design", "n_randomized", "headache_types", "comparators", "direction", "summary"]
+    for long in ("authors", "abstract_sections", "abstract", "content_hash"):
+        assert long not in columns
+    assert re.search(r"<details[^>]*>\s*<summary>[^<]*column", html), "column descriptions collapsed"
+    row = page(ds, "/evidence/studies/30813155")  # the row page keeps them all, one field a line
+    assert "Gildir S" in row and '<dl class="record">' in row and "<dt" in row
+
+
+# 6. empty values -------------------------------------------------------------------
+
+
+def test_empty_lists_render_as_nothing_and_empty_claim_filters_as_any(ds):
+    study = page(ds, "/evidence/studies/26136602")
+    assert "clinicaltrials.gov/study/[]" not in study and ">[]<" not in study
+    claim = page(ds, "/evidence/claims/trigger-point-pain")
+    assert re.search(r'class="col-headache_types">\s*any\s*<', claim)
+    assert re.search(r'class="col-comparators">\s*any\s*<', claim)
+
+
+# 7. freshness ----------------------------------------------------------------------
+
+
+def test_home_page_says_when_the_pipeline_ran_and_how_current_the_data_is(ds):
+    html = page(ds, "/")
+    assert "bundled PubMed snapshot of 2025-09-01 — not live" in html
+    assert "pipeline last ran" in html
+    assert "Data last updated" not in html
+
+
+# 8. PMC and PubMed links -----------------------------------------------------------
+
+
+def test_pmc_links_to_free_full_text_and_studies_table_links_pubmed(ds):
+    assert 'href="https://pmc.ncbi.nlm.nih.gov/articles/PMC6408118/"' in page(ds, "/evidence/studies/30813155")
+    table = page(ds, "/evidence/studies?on_topic=1")
+    for row in body_rows(table):
+        pmid = re.search(r'href="/evidence/studies/(\d+)"', row).group(1)
+        assert f'href="https://pubmed.ncbi.nlm.nih.gov/{pmid}/"' in row
+    assert 'href="https://pmc.ncbi.nlm.nih.gov/articles/PMC6408118/"' in table
+
+
+# 15. Atom feeds --------------------------------------------------------------------
+
+
+def atom_entries(ds, path) -> list:
+    response = get(ds, path)
+    assert response.status_code == 200, response.text[:300]
+    assert "xml" in response.headers["content-type"]  # datasette-atom answers application/xml
+    feed = ET.fromstring(response.content)
+    assert feed.tag == ATOM + "feed"
+    return feed.findall(ATOM + "entry")
+
+
+def test_atom_feed_of_new_on_topic_studies(ds):
+    entries = atom_entries(ds, "/evidence/new_studies.atom")
+    assert len(entries) == 8
+    titles = [e.find(ATOM + "title").text for e in entries]
+    assert all(titles)
+    links = [e.find(ATOM + "link").get("href") for e in entries]
+    assert all(link.startswith("https://pubmed.ncbi.nlm.nih.gov/") for link in links)
+
+
+def test_atom_feed_of_verdict_changes(ds):
+    entries = atom_entries(ds, "/evidence/verdict_changes.atom")
+    assert len(entries) == 1
+    assert entries[0].find(ATOM + "title").text == "trigger-point-pain: limited → moderate"
+    assert entries[0].find(ATOM + "link").get("href").endswith("/digest#claim-trigger-point-pain")
+
+
+def test_home_page_links_the_feeds(ds):
+    html = page(ds, "/")
+    assert 'href="/evidence/new_studies.atom"' in html and 'href="/evidence/verdict_changes.atom"' in html
+
+
+# chromium: what a person sees (items 1, 2 and 5) ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def server(site_db):
+    """A real `evidence serve` on a loopback port."""
+    from test_publish import free_port
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "serve", "--db", str(site_db), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(base + "/-/versions.json", timeout=1).ok:
+                break
+        except requests.ConnectionError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail("evidence serve did not answer: " + proc.stdout.read().decode()[-2000:])
+    yield base
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@needs_chromium
+def test_phone_sees_the_first_study_on_the_first_screen(server, tmp_path):
+    with chrome(*PHONE) as driver:
+        driver.get(server + "/evidence/studies")
+        screenshot(driver, tmp_path / "studies-phone.png")
+        first_row = box(driver, "table.rows-and-columns tbody tr")
+        assert first_row["top"] < PHONE[1], first_row
+        assert page_width(driver) <= PHONE[0] + 1
+        title = driver.find_element("css selector", "table.rows-and-columns tbody tr td.col-title").text
+        assert "needling" in title.lower()
+
+
+@needs_chromium
+def test_desktop_sees_short_rows_with_the_clinicians_columns(server, tmp_path):
+    with chrome(*DESKTOP) as driver:
+        driver.get(server + "/evidence/studies")
+        screenshot(driver, tmp_path / "studies-desktop.png")
+        assert box(driver, "table.rows-and-columns tbody tr")["top"] < DESKTOP[1]
+        heights = driver.execute_script(
+            "return [...document.querySelectorAll('table.rows-and-columns tbody tr')].map(r => r.getBoundingClientRect().height)")
+        assert max(heights) < 250, heights
+
+
+@needs_chromium
+def test_effects_pmid_cells_read_as_a_pmid_and_a_title(server, tmp_path):
+    with chrome(*DESKTOP) as driver:
+        driver.get(server + "/evidence/effects?_topic=all")
+        screenshot(driver, tmp_path / "effects.png")
+        cells = [c.text for c in driver.find_elements("css selector", "table.rows-and-columns tbody td.col-pmid")]
+        assert len(cells) == 28
+        for text in cells:
+            assert "{" not in text and "'value'" not in text
+            assert re.match(r"\d{8}\b", text) and len(text) > 20, text
+
+
+@needs_chromium
+def test_a_search_for_tension_type_shows_rows(server, tmp_path):
+    with chrome(*DESKTOP) as driver:
+        driver.get(server + "/evidence/studies?_topic=all")
+        field = driver.find_element("css selector", "input#_search")
+        field.send_keys("tension-type")
+        field.submit()
+        time.sleep(0.5)
+        screenshot(driver, tmp_path / "search.png")
+        assert "no such column" not in driver.page_source
+        assert len(driver.find_elements("css selector", "table.rows-and-columns tbody tr")) >= 5
+        driver.get(server + "/evidence/search_abstracts?q=tension-type")
+        screenshot(driver, tmp_path / "search-abstracts.png")
+        assert len(driver.find_elements("css selector", "table.rows-and-columns tbody tr")) >= 5
