@@ -10,9 +10,13 @@ one of its headache types or comparators.
 
 Stance of a study. Where the study reports an estimate with a confidence
 interval for the claim's outcome, the interval decides: all intervals include
-no effect → neutral. Otherwise the authors' finding decides: favours needling
-→ supports; favours the comparator → contradicts; no difference against sham
-or no treatment → contradicts; inconclusive → neutral (no effect shown).
+no effect → neutral (contradicts when the study found no difference from sham
+or no treatment). Where every such interval favours needling and the authors
+call the evidence inconclusive, the study supports (their doubt is about
+certainty, which is rated apart). Otherwise the authors' finding decides:
+favours needling → supports; favours the comparator → contradicts; no
+difference against sham or no treatment → contradicts; inconclusive → neutral
+(no effect shown).
 A finding of no difference from an active treatment (lidocaine or another
 injection, manual therapy, exercise, medication, another form of needling) →
 comparable, a stance of its own: needling did about as well as another
@@ -21,24 +25,19 @@ evidence for it either (it does not test needling against doing nothing).
 Where the study's own text says all (or both) groups improved, the digest
 says so.
 
-Verdict of a claim, by weight of design (meta-analysis or systematic review 3,
-RCT 2 with +1 when sham-controlled, non-randomized or cohort 1, case report,
-case series and other designs 0.5):
-- no direct evidence: no counted study measured it;
-- insufficient: studies measured it, none supports or contradicts (comparable
-  studies alone leave a claim here, reported as
-  "no difference from an active treatment", never as "no effect shown");
-- contradicted: only contradicting studies;
-- conflicting: contradicting weight is at least a third of the total
-  (comparable studies weigh neither way);
-- strong: a supporting review or meta-analysis and a supporting sham-controlled RCT;
-- moderate: a supporting sham-controlled RCT, and no review that fails to
-  confirm (a neutral or comparable review fails to confirm);
-- limited: anything else that supports (small, uncontrolled, or not confirmed by
-  the best available design).
+An add-on trial (needling plus a treatment against that treatment alone)
+compares needling with nothing on a common background: no difference there
+contradicts, as against sham.
 
-Suggested rewordings. Each states the verdict it was written for; when the
-verdict has moved since, the digest flags the wording for review and lists it
+Verdict of a claim: what the evidence suggests (its direction: benefit, no
+difference, harm, unclear) and how certain it is, in GRADE's four levels, by
+the certainty rules below; written "benefit — low certainty" and said in
+Cochrane's plain words ("may reduce pain intensity — low certainty"). No
+counted study measured it → no direct evidence (no direction, no certainty).
+Studies are never added up by design weight: the body of evidence is rated.
+
+Suggested rewordings. Each states the verdict (direction and certainty) it was
+written for; when either has moved since, the digest flags the wording for review and lists it
 among the changes, and offers a wording generated from the verdict and the
 studies, labelled as generated.
 """
@@ -51,19 +50,26 @@ from dataclasses import asdict, dataclass, field
 
 import sqlite_utils
 
-from . import terms
+from . import certainty, terms
 from .topic import Topic, TopicError
 from .vocab import COMPARATORS, HEADACHE_TYPES, OUTCOMES
 
+
+
+def verdict_key(direction: str, level: str | None) -> str:
+    """'benefit_low_certainty': a claim's direction and certainty as one value
+    (a change of either is a change of verdict); 'no_direct_evidence' without them."""
+    return "no_direct_evidence" if level is None else f"{direction}_{level}_certainty"
+
+
 VERDICTS: dict[str, str] = {
-    "strong": "Strong: supported by a review and by sham-controlled trials",
-    "moderate": "Moderate: supported by at least one sham-controlled trial",
-    "limited": "Limited: small, uncontrolled or unconfirmed studies support it",
-    "conflicting": "Conflicting: studies disagree",
-    "contradicted": "Contradicted: studies found no benefit",
-    "insufficient": "Insufficient: studies measured it, but none settles it either way",
-    "no_direct_evidence": "No direct evidence: no study in people with headache measured it",
-}
+    verdict_key(d, level): f"{certainty.DIRECTIONS[d][:1].upper()}{certainty.DIRECTIONS[d][1:]} — {certainty.LEVEL_WORDS[level]} certainty"
+    for d in ("benefit", "no_difference", "harm", "unclear")
+    for level in reversed(certainty.LEVELS)
+} | {"no_direct_evidence": "No direct evidence: no study in people with headache measured it"}
+# Verdicts before certainty was rated (issue 12): a wording written for one of
+# them still loads, and is always flagged for review.
+LEGACY_VERDICTS = ("strong", "moderate", "limited", "conflicting", "contradicted", "insufficient")
 DESIGN_WEIGHT = {
     "meta_analysis": 3.0,
     "systematic_review": 3.0,
@@ -130,9 +136,11 @@ class Evidence:
     stance: str  # one of STANCES
     reason: str
     sentence: str | None
-    weight: float
+    weight: float  # orders the studies in the digest; never added up into a verdict
     counted: bool
     retracted: bool = False
+    rated: bool = False  # in the body of evidence whose certainty was rated
+    note: str | None = None  # why a counted study was listed but not rated
 
 
 @dataclass
@@ -146,6 +154,20 @@ class Verdict:
     considered: int  # counted studies (on topic, with results, not retracted)
     indirect: list[str] = field(default_factory=list)  # off-topic studies that measured the outcome
     comparable: int = 0  # counted studies no different from an active treatment
+    rating: certainty.Rating | None = None  # direction and GRADE certainty, with the reasons
+    statement: str = ""  # what it suggests and how certain, in Cochrane's plain words
+
+    @property
+    def direction(self) -> str:
+        return self.rating.direction if self.rating else "none"
+
+    @property
+    def certainty(self) -> str | None:
+        return self.rating.certainty if self.rating else None
+
+    @property
+    def label(self) -> str:
+        return VERDICTS[self.verdict]
 
 
 def load_claims(topic: Topic) -> list[Claim]:
@@ -195,7 +217,7 @@ def _rewording(entry: object, where: str) -> Rewording:
         raise TopicError(f"{where}: rewording needs text (the suggested wording)")
     if not entry.get("written_for"):
         raise TopicError(f"{where}: rewording needs written_for (the verdict it was written for: {', '.join(VERDICTS)})")
-    if entry["written_for"] not in VERDICTS:
+    if entry["written_for"] not in VERDICTS and entry["written_for"] not in LEGACY_VERDICTS:
         raise TopicError(f"{where}: rewording written_for: unknown verdict '{entry['written_for']}' (known: {', '.join(VERDICTS)})")
     return Rewording(" ".join(entry["text"].split()), str(entry["written_for"]))
 
@@ -242,28 +264,60 @@ def stance(claim: Claim, study: dict) -> tuple[str, str, str | None]:
         e for e in study["effects"]
         if e["outcome"] in outcomes and e["measure"] in NO_EFFECT and e["ci_low"] is not None and e["ci_high"] is not None
     ]
+    comps = [c for c in study["comparators"] if c != "none"]
+    add_on = certainty.is_add_on(study)
     if with_ci and all(e["ci_low"] <= NO_EFFECT[e["measure"]] <= e["ci_high"] for e in with_ci):
         names = _names({e["outcome"] for e in with_ci})
+        if study["direction"] == "no_difference" and (set(comps) & set(INACTIVE_COMPARATORS) or add_on):
+            return (
+                "contradicts",
+                f"no better than {', '.join(c.replace('_', ' ') for c in comps) or 'the comparison'}: every confidence "
+                f"interval for {names} includes no effect ({_estimates(with_ci)})",
+                with_ci[0]["sentence"],
+            )
         return (
             "neutral",
-            f"every confidence interval for {names} includes no effect ({len(with_ci)} estimates)",
+            f"every confidence interval for {names} includes no effect ({_estimates(with_ci)})",
+            with_ci[0]["sentence"],
+        )
+    if with_ci and study["direction"] == "inconclusive" and all(_favours_needling(e) for e in with_ci):
+        # The authors' doubt is about certainty, which is rated apart: the estimates say which way.
+        return (
+            "supports",
+            f"every confidence interval for {_names({e['outcome'] for e in with_ci})} favours dry needling "
+            f"({_estimates(with_ci)}; the authors judge the evidence uncertain)",
             with_ci[0]["sentence"],
         )
     direction = study["direction"]
-    comps = [c for c in study["comparators"] if c != "none"]
-    versus = ", ".join(c.replace("_", " ") for c in comps) or "no comparison group"
+    versus = ", ".join(c.replace("_", " ") for c in comps) or (
+        "the same treatment without needling" if add_on else "no comparison group")
     sentence = _finding_sentence(study)
     if direction == "favours_needling":
         return "supports", f"favours dry needling ({versus}) on {_names(set(outcomes) & set(study['outcomes']) or outcomes)}", sentence
     if direction == "favours_comparator":
         return "contradicts", f"the comparator ({versus}) did better", sentence
     if direction == "no_difference":
+        if add_on and comps:
+            return "contradicts", f"adding needling did no better than {versus} alone", sentence
         if set(comps) & set(INACTIVE_COMPARATORS):
             return "contradicts", f"no better than {versus}", sentence
         if not comps:
             return "neutral", "about as effective as the treatments it was compared with", sentence
         return "comparable", tie_reason(study, comps), sentence
     return "neutral", "the authors judge the evidence insufficient to conclude", sentence
+
+
+def _estimates(effects: list) -> str:
+    return f"{len(effects)} estimate{'s' if len(effects) != 1 else ''}"
+
+
+def _favours_needling(e: dict) -> bool:
+    """A difference (needling minus comparator) whose whole interval lies on needling's side."""
+    if e["measure"] not in ("SMD", "MD", "WMD"):
+        return False
+    if e["outcome"] in certainty.LOWER_IS_BETTER:
+        return e["ci_high"] < 0
+    return e["ci_low"] > 0
 
 
 def tie_reason(study: dict, comps: list[str]) -> str:
@@ -343,30 +397,12 @@ def verdict(claim: Claim, evidence: list[Evidence], studies: dict[str, dict], po
     con = [e for e in counted if e.stance == "contradicts"]
     neu = [e for e in counted if e.stance == "neutral"]
     tie = [e for e in counted if e.stance == "comparable"]
-    w_sup, w_con = sum(e.weight for e in sup), sum(e.weight for e in con)
-
-    def design(e: Evidence) -> str:
-        return studies[e.pmid]["design"]
-
-    sham_rct = [e for e in sup if design(e) == "rct" and "sham" in studies[e.pmid]["comparators"]]
-    reviews_sup = [e for e in sup if design(e) in REVIEWS]
-    # A review that ties with active treatments has not confirmed the claim either.
-    reviews_other = [e for e in neu + tie + con if design(e) in REVIEWS]
-    if not counted:
-        v = "no_direct_evidence"
-    elif not sup and not con:
-        v = "insufficient"
-    elif not sup:
-        v = "contradicted"
-    elif w_con and w_con >= (w_sup + w_con) / 3:
-        v = "conflicting"
-    elif reviews_sup and sham_rct:
-        v = "strong"
-    elif sham_rct and not reviews_other:
-        v = "moderate"
-    else:
-        v = "limited"
-    return Verdict(
+    rating = certainty.rate(claim, evidence, studies)
+    for e in counted:
+        e.rated = e.pmid in rating.rated
+        e.note = rating.set_aside.get(e.pmid)
+    v = verdict_key(rating.direction, rating.certainty)
+    result = Verdict(
         claim_id=claim.id,
         verdict=v,
         explanation=explain(v, sup, con, neu, studies, pool, indirect, tie),
@@ -376,7 +412,19 @@ def verdict(claim: Claim, evidence: list[Evidence], studies: dict[str, dict], po
         considered=pool,
         indirect=indirect,
         comparable=len(tie),
+        rating=rating,
     )
+    result.statement = statement(claim, result, studies)
+    return result
+
+
+def statement(claim: Claim, v: Verdict, studies: dict[str, dict]) -> str:
+    """What the evidence suggests and how certain, in Cochrane's plain words."""
+    comps: list[str] = []
+    if v.rating and v.rating.direction in ("no_difference", "harm"):
+        for pmid in v.rating.rated:
+            comps += [c for c in studies[pmid]["comparators"] if c != "none"]
+    return certainty.plain(claim, v.rating or certainty.Rating("none", None), comps)
 
 
 def _describe(e: Evidence, studies: dict[str, dict]) -> str:
@@ -426,6 +474,15 @@ def _describe_tie(e: Evidence, studies: dict[str, dict]) -> str:
     return f"{_describe(e, studies)} vs {_active_names(s['comparators'])}{improved}"
 
 
+def review_certainty(v: Verdict) -> str | None:
+    """'very low (PMID 33609358, 2021): "…the certainty of the evidence is very low."' — the lowest
+    certainty a counted review states for the claim, with its sentence."""
+    j = v.rating.ceiling if v.rating else None
+    if not j:
+        return None
+    return f'{certainty.level_word(j.level)} (PMID {j.pmid}{f", {j.year}" if j.year else ""}): "{j.sentence}"'
+
+
 def save(db: sqlite_utils.Database, results: list[tuple[Claim, Verdict, list[Evidence]]]) -> None:
     """Replace the `claims` and `claim_evidence` tables with the current assessment."""
     with db.conn:
@@ -437,19 +494,25 @@ def save(db: sqlite_utils.Database, results: list[tuple[Claim, Verdict, list[Evi
                     "id": c.id, "position": i, "text": c.text, "quote": c.quote,
                     "outcomes": json.dumps(c.outcomes), "headache_types": json.dumps(c.headache_types),
                     "comparators": json.dumps(c.comparators), "rewording": c.rewording,
-                    "verdict": v.verdict, "verdict_label": VERDICTS[v.verdict], "explanation": v.explanation,
+                    "verdict": v.verdict, "verdict_label": VERDICTS[v.verdict],
+                    "direction": v.direction, "certainty": v.certainty,
+                    "certainty_reasons": json.dumps(v.rating.reasons if v.rating else []),
+                    "review_certainty": review_certainty(v), "statement": v.statement,
+                    "explanation": v.explanation,
                     "supporting": v.supporting, "contradicting": v.contradicting, "neutral": v.neutral,
                     "comparable": v.comparable, "studies_considered": v.considered,
                 }
                 for i, (c, v, _) in enumerate(results, 1)
             ],
             pk="id",
-            alter=True,  # `comparable` came after the table's first schema
+            alter=True,  # `comparable`, then direction and certainty (issue 12), came after the first schema
         )
         db["claim_evidence"].insert_all(
             [
-                {k: val for k, val in asdict(e).items()} | {"counted": int(e.counted), "retracted": int(e.retracted)}
+                {k: val for k, val in asdict(e).items()}
+                | {"counted": int(e.counted), "retracted": int(e.retracted), "rated": int(e.rated)}
                 for _, _, evidence in results
                 for e in evidence
             ],
+            alter=True,  # `rated` and `note` (issue 12)
         )

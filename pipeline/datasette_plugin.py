@@ -511,7 +511,8 @@ async def _home_vars(db) -> dict:
     tables = await db.table_names()
     claims = []
     if "claims" in tables:
-        claims = [dict(r) for r in (await db.execute("select id, position, text, verdict, verdict_label from claims order by position")).rows]
+        # select *: a database written before claims had direction and certainty still opens.
+        claims = [dict(r) for r in (await db.execute("select * from claims order by position")).rows]
     fresh = await db.execute_fn(lambda conn: freshness(sqlite_utils.Database(conn)))
     return {"evidence_claims": claims, "evidence_freshness": fresh, "evidence_db": db.name, "evidence_feeds": FEEDS}
 

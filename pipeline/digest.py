@@ -1,5 +1,7 @@
-"""The article digest for writers: each claim, its verdict, the studies behind it,
-forest plots and citations, rendered from Jinja2 templates to HTML and Markdown."""
+"""The article digest for writers: each claim, what the evidence suggests and how
+certain (GRADE, with the reasons and the reviews' own judgement), the studies
+behind it, forest plots and citations, rendered from Jinja2 templates to HTML
+and Markdown."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import sqlite_utils
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
+from . import certainty as certainty_module
 from . import claims as claims_module
 from . import store
 from .cite import ama, vancouver
@@ -41,6 +44,11 @@ class ClaimSection:
     forests: list[Markup] = field(default_factory=list)
     indirect: list[dict] = field(default_factory=list)  # needling studies outside headache, not counted
     wording: WordingAdvice | None = None
+    reviews: list[dict] = field(default_factory=list)  # each review's own stated certainty: judgement + ref
+
+    @property
+    def rating(self) -> certainty_module.Rating | None:
+        return self.verdict.rating
 
     @property
     def counts(self) -> list[str]:
@@ -95,12 +103,22 @@ def build(db: sqlite_utils.Database, topic: Topic) -> Digest:
         indirect = [{"study": by_pmid[p], "ref": cite(p)} for p in verdict.indirect]
         sections.append(
             ClaimSection(number, claim, verdict, VERDICTS[verdict.verdict], rows, forest_plots(rows), indirect,
-                         advise(claim, verdict, rows))
+                         advise(claim, verdict, rows), review_judgements(verdict, cite))
         )
     methods = methods_note(db, topic, studies)
     digest = Digest(topic, _now(), sections, references, methods)
     digest.changes = changes_since_last(db, digest)
     return digest
+
+
+def review_judgements(verdict: Verdict, cite) -> list[dict]:
+    """Each counted review's own statement of its certainty (its most specific one), cited."""
+    out, seen = [], set()
+    for j in verdict.rating.reviews if verdict.rating else []:
+        if j.pmid not in seen:
+            seen.add(j.pmid)
+            out.append({"judgement": j, "level": certainty_module.level_word(j.level), "ref": cite(j.pmid)})
+    return out
 
 
 def _quotes(finding: str | None, effects: list[dict]) -> list[dict]:
@@ -128,7 +146,8 @@ def methods_note(db: sqlite_utils.Database, topic: Topic, studies: list[dict]) -
         "studies": len(studies),
         "on_topic": sum(1 for s in studies if s["on_topic"]),
         "retracted": sum(1 for s in studies if s["retracted"]),
-        "rules": claims_module.__doc__,
+        # The stance and verdict rules, then the certainty rules: each from its one source.
+        "rules": claims_module.__doc__.strip() + "\n\n" + certainty_module.__doc__.strip(),
     }
 
 
@@ -194,6 +213,16 @@ def paragraphs(text: str | None) -> list[str]:
     return out
 
 
+def verdict_label(key: str | None) -> str:
+    """'benefit_low_certainty' → 'benefit — low certainty'; 'no_direct_evidence' → 'no direct evidence'."""
+    if not key:
+        return ""
+    if key in VERDICTS and key != "no_direct_evidence":
+        label = VERDICTS[key]
+        return label[:1].lower() + label[1:]
+    return key.replace("_", " ")
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
 
@@ -206,6 +235,10 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["label"] = lambda v: (v or "").replace("_", " ")
+    # A verdict key in words: "Benefit — low certainty"; an older key (before certainty) as it was.
+    env.filters["verdict_label"] = verdict_label
+    env.filters["level"] = certainty_module.level_word
+    env.filters["direction"] = lambda d: certainty_module.DIRECTIONS.get(d or "", (d or "").replace("_", " "))
     env.filters["design"] = lambda v: DESIGN_LABELS.get(v, v or "")
     env.filters["fromjson"] = lambda v: json.loads(v) if v else []
     env.filters["paragraphs"] = paragraphs

@@ -17,7 +17,7 @@ from .effects import Effect, find_effects
 from .text import Sentence, WORD_NUMBER_RE, sentences, word_number
 from .vocab import COMPARATORS, EVIDENCE_LEVELS, OUTCOMES
 
-EXTRACTOR_VERSION = "1.3"
+EXTRACTOR_VERSION = "1.4"
 
 PARTICIPANTS = (
     r"(?:patients?|participants?|people|persons|subjects|individuals|adults|women|men|"
@@ -282,7 +282,7 @@ def comparators(record: Record, sents: list[Sentence], design: str) -> list[str]
         if kind in own and not re.search(pattern, title_after_versus, re.I):
             continue
         if any(
-            not _co_intervention(text, m.start()) and not _outcome_use(text, m)
+            not _co_intervention(text, m.start()) and not _outcome_use(text, m) and not negated_mention(text, m)
             for text in texts
             for m in re.finditer(pattern, text, re.I)
         ):
@@ -315,6 +315,44 @@ def _intervention(record: Record, sents: list[Sentence]) -> set[str]:
                 if kind != "sham" and re.search(pattern, m.group("rest"), re.I):
                     return {kind}
     return set()
+
+
+# A comparator named only to say it was absent or to contrast with it ("no placebo
+# arm", "without a sham group", "unlike sham-controlled trials", "rather than
+# sham") is not a comparator of this study. The cue must stand right before the
+# comparator word, with only small words (articles, "sham or", "control") between,
+# so "no difference from placebo" still names placebo as the comparator.
+NEGATION_BEFORE = re.compile(
+    r"\b(?:no|not|without|unlike|lack(?:ed|ing|s)?|absence of|absent|neither|nor|non-?|rather than|instead of|"
+    r"in contrast (?:to|with)|as opposed to|other than|never|"
+    r"(?:did|does|do|could|was|were) not (?:include|use|have|involve|receive|get|employ|contain)|"
+    r"(?:was|were) not (?:compared (?:with|to|against))|not compared (?:with|to|against))"
+    r"\s+(?:(?:a|an|the|any|separate|dedicated|formal|true|inert|control|blinded|sham|placebo|or|and|nor|"
+    r"previous|earlier|prior|other|most|many|typical|conventional|usual)\s+){0,3}$",
+    re.I,
+)
+NEGATION_AFTER = re.compile(
+    r"^[\w-]*(?:\s+(?:group|arm|control|condition|needling|procedure|comparison|comparator|intervention)s?)?\s+"
+    r"(?:(?:was|were|is|are) (?:not|never) (?:used|included|given|possible|feasible|available|offered)|"
+    r"(?:was|were|is|are) (?:lacking|absent|missing|omitted|not included)|"
+    r"(?:could not|cannot) be (?:used|included|given))",
+    re.I,
+)
+
+
+def negated_mention(text: str, m: re.Match) -> bool:
+    """The comparator word is named as absent or as a contrast, not as this study's arm."""
+    before = text[max(0, m.start() - 60) : m.start()]
+    before = re.split(r"[.;:()]|,\s", before)[-1]
+    if NEGATION_BEFORE.search(before) or _prefixed_negation(text, m):
+        return True
+    return bool(NEGATION_AFTER.match(text[m.end() : m.end() + 60]))
+
+
+def _prefixed_negation(text: str, m: re.Match) -> bool:
+    """'non-sham', 'sham-free', 'placebo-free'."""
+    return bool(re.search(r"\bnon-$", text[max(0, m.start() - 4) : m.start()], re.I)
+                or re.match(r"-free\b", text[m.end() : m.end() + 5], re.I))
 
 
 def _co_intervention(text: str, pos: int) -> bool:

@@ -19,8 +19,11 @@ What the email calls things, and why:
   is listed apart as an older record, with its PubMed dates. The first email has
   nothing to compare with, so its studies are "in the database for the first
   time", each with its PubMed entry date and publication date.
-- Verdicts: one line per claim whose verdict changed since the last email, or
-  "No verdict changed"; the first email lists the current verdicts instead.
+- Verdicts: what the evidence suggests and how certain (GRADE), as one verdict
+  ("benefit — low certainty"): one line per claim whose verdict changed since the
+  last email (a change of direction or of certainty is a change), or "No verdict
+  changed"; the first email lists the current verdicts, each with its plain
+  statement ("Dry needling may reduce pain intensity — low certainty"), instead.
 - How current the data is comes from `pipeline.freshness`: a feed that has
   never reached live PubMed says so at the top.
 
@@ -154,7 +157,7 @@ class Weekly:
     retracted: list[dict]  # studies newly retracted or with a new notice
     health: dict
     first: bool = False
-    current: list[dict] = field(default_factory=list)  # every claim now: {"claim", "text", "verdict"}
+    current: list[dict] = field(default_factory=list)  # every claim now: {"claim", "text", "verdict", "statement"}
     compared: bool = False  # the last email recorded its verdicts, so changes can be told
     on_topic_total: int = 0  # on-topic studies in the database
     fresh: Freshness | None = None  # how current the data is
@@ -323,7 +326,8 @@ def build_weekly(db: sqlite_utils.Database, when: datetime | None = None) -> Wee
                 [FIRST_LATEST],
             ))
     new = [s for s in window if s["on_topic"]]
-    current = {r["id"]: r for r in db.query("select id, text, verdict from claims order by position")}
+    # `select *`: a database whose claims predate direction and certainty has no statement column.
+    current = {r["id"]: r for r in db.query("select * from claims order by position")}
     # An email sent before verdicts were recorded leaves nothing to compare with:
     # saying "No verdict changed" then would be a guess.
     compared = bool(previous and previous["verdicts"])
@@ -340,7 +344,8 @@ def build_weekly(db: sqlite_utils.Database, when: datetime | None = None) -> Wee
         retracted=retracted,
         health=feed_health(db, when),
         first=previous is None,
-        current=[{"claim": cid, "text": c["text"], "verdict": c["verdict"]} for cid, c in current.items()],
+        current=[{"claim": cid, "text": c["text"], "verdict": c["verdict"], "statement": c.get("statement")}
+                 for cid, c in current.items()],
         compared=compared,
         on_topic_total=db.execute("select count(*) from studies where on_topic = 1").fetchone()[0],
         fresh=freshness(db),
@@ -349,8 +354,9 @@ def build_weekly(db: sqlite_utils.Database, when: datetime | None = None) -> Wee
 
 
 def _changed_verdicts(current: dict[str, dict], before: dict[str, str]) -> list[dict]:
+    """Claims whose verdict (direction and certainty together) moved."""
     return [
-        {"claim": cid, "text": c["text"], "before": before.get(cid), "after": c["verdict"]}
+        {"claim": cid, "text": c["text"], "before": before.get(cid), "after": c["verdict"], "statement": c.get("statement")}
         for cid, c in current.items()
         if before.get(cid) != c["verdict"]
     ]

@@ -1,39 +1,31 @@
 """Suggested wordings that keep up with the evidence.
 
-An editor's wording is written for one verdict (`written_for` in the topic file).
-When the verdict moves (a retraction, a new trial) the digest shows that wording
-flagged for review, and offers a wording generated from today's verdict and
-studies, labelled as generated. The generated sentences never say more than the
-verdict: they are templates per verdict, filled with what was measured and counted.
+An editor's wording is written for one verdict, a direction and a certainty
+(`written_for` in the topic file, e.g. benefit_low_certainty). When either
+moves (a retraction, a new trial, a review's judgement) the digest shows that
+wording flagged for review, and offers a wording generated from today's
+direction, certainty and studies, labelled as generated. The generated
+sentences never say more than the certainty: they use Cochrane's plain-language
+forms (high "reduces", moderate "probably reduces", low "may reduce", very low
+"we are uncertain whether ... reduces"), filled with what was measured and counted.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from . import certainty
 from .claims import ACTIVE_COMPARATORS, Claim, Rewording, Verdict
 
-# One template per verdict. Fields: what (the outcomes), in_whom (" in tension-type
-# headache"), n_for, n_against, n (counted studies), ties (a clause on active-treatment ties).
+# One template per certainty (every direction): {plain} is Cochrane's form for the
+# direction and certainty; n (rated studies), studies ("study"/"studies"),
+# review (a clause on a review's own judgement) and ties (active-treatment ties).
 GENERATED: dict[str, str] = {
-    "strong": "A systematic review and sham-controlled trials found that dry needling improves {what}{in_whom}.",
-    "moderate": (
-        "A sham-controlled trial found improvement in {what} after dry needling{in_whom}; "
-        "no review has yet confirmed it."
-    ),
-    "limited": (
-        "{n_for} of {n} studies that measured {what}{in_whom} report improvement after dry needling; "
-        "the evidence is limited (small, uncontrolled or unconfirmed studies){ties}."
-    ),
-    "conflicting": (
-        "Studies disagree on whether dry needling improves {what}{in_whom}: "
-        "{n_for} found a benefit and {n_against} did not."
-    ),
-    "contradicted": "Studies of dry needling{in_whom} found no benefit for {what} over the treatments compared.",
-    "insufficient": (
-        "Studies have measured {what} after dry needling{in_whom}, but none settles whether it helps{ties}."
-    ),
-    "no_direct_evidence": (
+    "high": "{plain} (high-certainty evidence from {n} {studies}{review}){ties}.",
+    "moderate": "{plain} (moderate-certainty evidence from {n} {studies}{review}){ties}.",
+    "low": "{plain} (low-certainty evidence from {n} {studies}{review}){ties}.",
+    "very_low": "{plain}: the evidence ({n} {studies}) is of very low certainty{review}{ties}.",
+    "none": (
         "No study of dry needling in people with headache has measured {what}; "
         "it is a proposed explanation, not a finding."
     ),
@@ -65,15 +57,19 @@ def advise(claim: Claim, verdict: Verdict, rows: list[dict]) -> WordingAdvice:
 
 
 def generate(claim: Claim, verdict: Verdict, rows: list[dict]) -> str:
-    """A wording from the verdict's template, filled from the claim and its counted studies."""
+    """A wording in Cochrane's plain words for the claim's direction and certainty."""
+    rating = verdict.rating
+    if rating is None or rating.certainty is None:
+        return GENERATED["none"].format(what=_what(claim))
     counted = [r for r in rows if r["evidence"].counted]
-    return GENERATED[verdict.verdict].format(
-        what=_what(claim),
-        in_whom=_in_whom(claim),
-        n_for=verdict.supporting,
-        n_against=verdict.contradicting,
-        n=len(counted),
-        ties=_ties(counted),
+    comps = [c for r in counted if r["evidence"].pmid in rating.rated for c in r["study"]["comparators"] if c != "none"]
+    n = len(rating.rated) or len(counted)
+    review = ""
+    if rating.ceiling:
+        review = f"; a review rates its evidence {certainty.level_word(rating.ceiling.level)} certainty"
+    return GENERATED[rating.certainty].format(
+        plain=certainty.plain_words(claim, rating, comps if rating.direction in ("no_difference", "harm") else []),
+        n=n, studies="study" if n == 1 else "studies", review=review, ties=_ties(counted, rating),
     )
 
 
@@ -82,17 +78,11 @@ def _what(claim: Claim) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def _in_whom(claim: Claim) -> str:
-    if not claim.headache_types:
-        return ""
-    names = [h.replace("_", "-") + (" headache" if h in ("tension_type", "cervicogenic", "post_traumatic") else "")
-             for h in claim.headache_types]
-    return " in " + " and ".join(names)
-
-
-def _ties(counted: list[dict]) -> str:
-    """'; against lidocaine or another injection it did about as well' when a study tied."""
-    ties = [r for r in counted if r["evidence"].stance == "comparable"]
+def _ties(counted: list[dict], rating=None) -> str:
+    """'; against lidocaine or another injection it did about as well' when a study tied
+    (and the tie is not already the rated finding)."""
+    ties = [r for r in counted if r["evidence"].stance == "comparable"
+            and not (rating and r["evidence"].pmid in rating.rated)]
     if not ties:
         return ""
     comps = sorted({c for r in ties for c in r["study"]["comparators"] if c in ACTIVE_COMPARATORS})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from pipeline import claims as C
@@ -27,15 +29,31 @@ def judge(claim, studies):
     return verdict, {e.pmid: e.stance for e in evidence}
 
 
-def test_a_sham_controlled_rct_in_favour_is_moderate():
+def test_a_single_small_sham_controlled_rct_in_favour_is_very_low_certainty():
+    """Issue 12: one trial of 60 is a benefit at very low certainty, never 'moderate'."""
     verdict, stances = judge(PAIN, [study("1")])
-    assert verdict.verdict == "moderate" and stances == {"1": "supports"}
+    assert stances == {"1": "supports"}
+    assert (verdict.direction, verdict.certainty, verdict.verdict) == ("benefit", "very_low", "benefit_very_low_certainty")
+    assert verdict.rating.reasons == [
+        "starts high: best design randomized trials",
+        "−1 risk of bias: a single small trial (60 participants)",
+        "−2 imprecision: fewer than 100 participants in all (60 participants)",
+    ]
+    assert verdict.statement == "We are uncertain whether dry needling reduces pain intensity — very low certainty."
 
 
-def test_one_for_and_one_against_is_conflicting():
+def test_two_large_blinded_sham_trials_that_agree_are_high_certainty():
+    verdict, _ = judge(PAIN, [study("1", n=250), study("2", n=250)])
+    assert verdict.verdict == "benefit_high_certainty" and verdict.rating.downgrades == []
+    assert verdict.statement == "Dry needling reduces pain intensity — high certainty."
+
+
+def test_one_for_and_one_against_is_unclear_with_inconsistency():
     verdict, stances = judge(PAIN, [study("1"), study("2", direction="no_difference")])
     assert stances == {"1": "supports", "2": "contradicts"}  # no better than sham
-    assert verdict.verdict == "conflicting"
+    assert verdict.direction == "unclear" and verdict.certainty == "low"
+    assert "−1 inconsistency: studies disagree: 1 found a benefit, 1 did not" in verdict.rating.reasons
+    assert verdict.statement.startswith("It is unclear whether dry needling reduces pain intensity")
 
 
 def test_a_retracted_study_never_counts_but_is_flagged():
@@ -66,26 +84,34 @@ def test_off_topic_studies_never_back_a_claim():
 def test_confidence_intervals_that_include_no_effect_are_neutral():
     effect = {"outcome": "pain_intensity", "measure": "SMD", "value": -0.3, "ci_low": -0.9, "ci_high": 0.2, "sentence": "s"}
     verdict, stances = judge(PAIN, [study("1", design="meta_analysis", comparators=[], direction="favours_needling", effects=[effect])])
-    assert stances == {"1": "neutral"} and verdict.verdict == "insufficient"
+    assert stances == {"1": "neutral"} and verdict.direction == "unclear" and verdict.certainty == "low"
+    assert any("intervals cross no effect (1 of 1 estimates)" in r for r in verdict.rating.reasons)
 
 
-def test_a_review_that_does_not_confirm_caps_the_verdict_at_limited():
-    verdict, _ = judge(PAIN, [study("1"), study("2", design="systematic_review", comparators=[], direction="inconclusive")])
-    assert verdict.verdict == "limited"
+def test_a_review_that_does_not_confirm_the_trials_is_inconsistency():
+    verdict, _ = judge(PAIN, [study("1", n=500), study("2", design="systematic_review", comparators=[], direction="inconclusive")])
+    assert verdict.direction == "benefit" and verdict.certainty == "moderate"
+    assert "−1 inconsistency: a review finds no clear effect where trials report a benefit" in verdict.rating.reasons
 
 
-def test_a_supporting_review_and_sham_trial_is_strong():
+def test_a_supporting_review_and_sham_trial_are_not_added_up():
+    """Once 'strong' by adding design weights; now rated: 60 participants are imprecise."""
     verdict, _ = judge(PAIN, [study("1"), study("2", design="meta_analysis", comparators=["sham"])])
-    assert verdict.verdict == "strong"
+    assert verdict.verdict == "benefit_low_certainty"
+    assert "−2 imprecision: fewer than 100 participants in all (60 participants)" in verdict.rating.reasons
 
 
-def test_uncontrolled_support_is_limited_and_active_comparator_ties_are_comparable():
-    """A tie with an active treatment is its own stance (issue 9), neither for nor against."""
+def test_uncontrolled_support_starts_low_and_active_comparator_ties_are_comparable():
+    """A tie with an active treatment is its own stance (issue 9), neither for nor against,
+    and for a claim against sham or nothing it is listed, not rated."""
     verdict, stances = judge(PAIN, [
         study("1", design="non_randomized_trial", comparators=["none"]),
         study("2", comparators=["lidocaine_or_injection"], direction="no_difference"),
     ])
-    assert stances == {"1": "supports", "2": "comparable"} and verdict.verdict == "limited"
+    assert stances == {"1": "supports", "2": "comparable"} and verdict.verdict == "benefit_very_low_certainty"
+    assert verdict.rating.start == "low" and verdict.rating.rated == ["1"]
+    assert "another question" in verdict.rating.set_aside["2"]
+    assert "−1 risk of bias: uncontrolled (before-after) (the only rated study)" in verdict.rating.reasons
 
 
 def test_claims_load_from_the_topic_file_in_the_articles_order():
@@ -125,25 +151,43 @@ def test_blood_flow_and_endorphins_are_not_supported_by_the_snapshot(snapshot_re
 
 
 def test_no_claim_of_the_snapshot_is_overstated(snapshot_results):
-    """On 27 records with one sham-controlled trial and a low-certainty meta-analysis, nothing is strong."""
+    """On 27 records with one sham-controlled trial and a meta-analysis that rates its own
+    evidence very low, every claim that has evidence is at very low certainty."""
     _, results = snapshot_results
     assert {cid: v.verdict for cid, (v, _) in results.items()} == {
-        "trigger-point-pain": "limited",
+        "trigger-point-pain": "benefit_very_low_certainty",
         "blood-flow": "no_direct_evidence",
         "endorphins": "no_direct_evidence",
-        "intensity-duration": "limited",
-        "range-of-motion": "limited",
-        "drug-free": "insufficient",
-        "tension-type-and-migraine": "limited",
+        "intensity-duration": "benefit_very_low_certainty",
+        "range-of-motion": "benefit_very_low_certainty",
+        "drug-free": "no_difference_very_low_certainty",
+        "tension-type-and-migraine": "benefit_very_low_certainty",
     }
+    pain = results["trigger-point-pain"][0]
+    assert pain.rating.reasons == [
+        "starts high: best design randomized trials and reviews of randomized trials",
+        "−1 inconsistency: estimates on both sides of no effect (-1.27 to 0.03)",
+        "−1 indirectness: pooled comparisons with other treatments, not with sham or no treatment (1 of 2)",
+        "−1 imprecision: intervals cross no effect (3 of 3 estimates)",
+    ]
+    assert pain.rating.ceiling.pmid == "33609358" and pain.rating.ceiling.level == "very_low"
+    assert "very low-quality evidence" in pain.rating.ceiling.sentence
+    assert pain.statement == "We are uncertain whether dry needling reduces pain intensity — very low certainty."
 
 
 def test_claims_tables_hold_the_verdicts_and_evidence(snapshot_results):
     db, results = snapshot_results
     rows = {r["id"]: r for r in db["claims"].rows}
     assert rows["endorphins"]["verdict"] == "no_direct_evidence" and rows["endorphins"]["position"] == 3
+    assert rows["endorphins"]["certainty"] is None and rows["endorphins"]["direction"] == "none"
+    pain = rows["trigger-point-pain"]
+    assert (pain["direction"], pain["certainty"], pain["verdict_label"]) == ("benefit", "very_low", "Benefit — very low certainty")
+    assert json.loads(pain["certainty_reasons"])[0].startswith("starts high")
+    assert pain["review_certainty"].startswith('very low (PMID 33609358, 2021): "For short-term pain intensity')
+    assert pain["statement"].startswith("We are uncertain whether dry needling reduces pain intensity")
     pain = list(db["claim_evidence"].rows_where("claim_id = ?", ["trigger-point-pain"]))
     assert {r["pmid"]: r["stance"] for r in pain}["30813155"] == "supports"
+    assert {r["pmid"]: r["rated"] for r in pain} == {"30813155": 1, "33609358": 1, "34689708": 0, "19241799": 0}
     for r in db["claim_evidence"].rows:
         assert db["studies"].get(r["pmid"])["on_topic"] == 1 or r["counted"] == 0
 
@@ -154,7 +198,10 @@ def test_a_claims_comparators_must_match_as_well_as_its_outcomes():
         study("1", outcomes=["medication_use"], comparators=["sham"]),
         study("2", outcomes=["medication_use"], comparators=["medication"], direction="no_difference"),
     ])
-    assert stances == {"2": "comparable"} and verdict.verdict == "insufficient"
+    # The claim names medication: a tie with it is the claim's own question, rated as no difference.
+    assert stances == {"2": "comparable"} and verdict.direction == "no_difference"
+    assert verdict.statement.startswith("We are uncertain whether dry needling makes any difference to medication use")
+    assert "compared with medication" in verdict.statement
 
 
 def test_the_authors_conclusion_is_quoted_whatever_the_label_case():
@@ -191,7 +238,8 @@ def test_a_verdict_resting_on_an_active_tie_alone_does_not_read_as_failure():
     tie = study("1", comparators=["lidocaine_or_injection"], direction="no_difference")
     tie["abstract"] = LIDOCAINE_TIE
     verdict, stances = judge(PAIN, [tie])
-    assert stances == {"1": "comparable"} and verdict.verdict == "insufficient"  # never stronger than before
+    assert stances == {"1": "comparable"} and verdict.direction == "unclear"  # never a benefit
+    assert verdict.certainty == "very_low" and "only comparisons with an active treatment" in verdict.rating.reasons[0]
     assert "No effect shown" not in verdict.explanation
     assert "no difference from an active treatment" in verdict.explanation.lower()
     assert "not evidence against" in verdict.explanation
@@ -203,10 +251,11 @@ def test_an_active_tie_never_lifts_a_verdict():
     and a review that ties with active treatments still caps the verdict."""
     tie = study("2", comparators=["lidocaine_or_injection"], direction="no_difference")
     verdict, _ = judge(PAIN, [study("1", design="non_randomized_trial", comparators=["none"]), tie])
-    assert verdict.verdict == "limited"
+    assert verdict.verdict == "benefit_very_low_certainty"
     review_tie = study("3", design="systematic_review", comparators=["manual_therapy"], direction="no_difference")
+    alone, _ = judge(PAIN, [study("1")])
     verdict, stances = judge(PAIN, [study("1"), review_tie])
-    assert stances["3"] == "comparable" and verdict.verdict == "limited"
+    assert stances["3"] == "comparable" and verdict.verdict == alone.verdict == "benefit_very_low_certainty"
 
 
 def test_the_rules_text_says_how_active_ties_are_treated():
@@ -242,8 +291,8 @@ def test_every_rewording_of_the_topic_file_states_its_verdict():
 
 
 def test_a_rewording_with_its_verdict_loads(tmp_path):
-    (claim,) = C.load_claims(_topic_with(tmp_path, "{text: Some trials report less pain., written_for: limited}"))
-    assert [(r.text, r.written_for) for r in claim.rewordings] == [("Some trials report less pain.", "limited")]
+    (claim,) = C.load_claims(_topic_with(tmp_path, "{text: Some trials report less pain., written_for: benefit_low_certainty}"))
+    assert [(r.text, r.written_for) for r in claim.rewordings] == [("Some trials report less pain.", "benefit_low_certainty")]
     assert claim.rewording == "Some trials report less pain."
 
 
@@ -263,13 +312,25 @@ def test_one_wording_per_verdict_the_one_that_fits_is_offered(tmp_path):
     from pipeline.rewording import advise
 
     (claim,) = C.load_claims(_topic_with(
-        tmp_path, "[{text: Not yet shown., written_for: insufficient}, {text: Some trials report less pain., written_for: limited}]"
+        tmp_path, "[{text: Not yet shown., written_for: unclear_very_low_certainty}, "
+                  "{text: We are uncertain whether it lowers pain., written_for: benefit_very_low_certainty}]"
     ))
     verdict, _ = judge(claim, [study("1", design="non_randomized_trial", comparators=["none"])])
-    assert verdict.verdict == "limited"
+    assert verdict.verdict == "benefit_very_low_certainty"
     advice = advise(claim, verdict, [])
-    assert advice.fitting.text == "Some trials report less pain." and not advice.needs_review and advice.generated is None
-    verdict, _ = judge(claim, [study("1")])  # a sham-controlled trial: moderate, no wording written for it
+    assert advice.fitting.text == "We are uncertain whether it lowers pain." and not advice.needs_review and advice.generated is None
+    verdict, _ = judge(claim, [study("1", n=250), study("2", n=250)])  # two large sham trials: high, no wording for it
     advice = advise(claim, verdict, [])
-    assert advice.needs_review and advice.stale.written_for == "insufficient"
-    assert advice.generated.startswith("A sham-controlled trial found improvement in pain intensity")
+    assert advice.needs_review and advice.stale.written_for == "unclear_very_low_certainty"
+    assert advice.generated == "Dry needling reduces pain intensity (high-certainty evidence from 2 studies)."
+
+
+def test_a_wording_written_for_a_verdict_before_certainty_loads_and_is_flagged(tmp_path):
+    """Topic files written before issue 12 ('written_for: limited') still load; the wording never fits."""
+    from pipeline.rewording import advise
+
+    (claim,) = C.load_claims(_topic_with(tmp_path, "{text: Some trials report less pain., written_for: limited}"))
+    verdict, _ = judge(claim, [study("1")])
+    advice = advise(claim, verdict, [])
+    assert advice.needs_review and advice.stale.written_for == "limited"
+    assert advice.generated.startswith("We are uncertain whether dry needling reduces pain intensity: the evidence (1 study)")

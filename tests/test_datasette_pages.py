@@ -42,10 +42,10 @@ def site_db(tmp_path_factory):
     db.execute("update studies set first_seen_at = '2026-01-10T00:00:00+00:00' where pmid = ?", [NEW_AFTER_EMAIL])
     db["emails_sent"].insert({"week": "2026-W02", "sent_at": LAST_EMAIL, "subject": "weekly", "recipients": 1})
     verdicts = dict(db.execute("select id, verdict from claims").fetchall())
-    assert verdicts["trigger-point-pain"] == "limited"
+    assert verdicts["trigger-point-pain"] == "benefit_very_low_certainty"
     db["digests"].insert_all([
         {"created_at": "2026-01-11T00:00:00+00:00", "source": "test", "verdicts": json.dumps(verdicts)},
-        {"created_at": "2026-01-12T00:00:00+00:00", "source": "test", "verdicts": json.dumps({**verdicts, "trigger-point-pain": "moderate"})},
+        {"created_at": "2026-01-12T00:00:00+00:00", "source": "test", "verdicts": json.dumps({**verdicts, "trigger-point-pain": "benefit_low_certainty"})},
     ])
     db.conn.commit()
     return path
@@ -253,7 +253,7 @@ def test_atom_feed_of_new_on_topic_studies(ds):
 def test_atom_feed_of_verdict_changes(ds):
     entries = atom_entries(ds, "/evidence/verdict_changes.atom")
     assert len(entries) == 1
-    assert entries[0].find(ATOM + "title").text == "trigger-point-pain: limited → moderate"
+    assert entries[0].find(ATOM + "title").text == "trigger-point-pain: benefit very low certainty → benefit low certainty"
     assert entries[0].find(ATOM + "link").get("href").endswith("/digest#claim-trigger-point-pain")
 
 

@@ -154,13 +154,13 @@ def test_new_study_changed_verdict_and_retraction_reach_the_next_email(smtp, loa
     db = sqlite_utils.Database(loaded)
     db.execute("update emails_sent set week = '2000-W01', sent_at = '2000-01-01T00:00:00+00:00'")
     db.execute("update studies set retracted = 1 where pmid = '30813155'")
-    db.execute("update claims set verdict = 'moderate' where id = 'endorphins'")
+    db.execute("update claims set verdict = 'benefit_moderate_certainty' where id = 'endorphins'")
     db.conn.commit()
     assert send(loaded).exit_code == 0
     _, msg = smtp.messages[-1]
     text = msg.get_body(("plain",)).get_content()
     assert "RETRACTED OR CORRECTED" in text and "RETRACTED: A randomized trial of trigger point" in text
-    assert "VERDICTS THAT CHANGED" in text and "no direct evidence → moderate" in text
+    assert "VERDICTS THAT CHANGED" in text and "no direct evidence → benefit — moderate certainty" in text
     assert "1 retracted or corrected" in msg["Subject"] and "1 verdict changed" in msg["Subject"]
 
 
@@ -330,10 +330,15 @@ def test_the_first_email_lists_the_current_verdicts(smtp, loaded):
     text, html = parts(msg)
     assert "No verdict changed" not in text
     verdicts = section(text, "CURRENT VERDICTS", "FEED HEALTH")
+    from pipeline.digest import verdict_label
+
     for claim in sqlite_utils.Database(loaded)["claims"].rows:
-        line = f"* {claim['text'].rstrip('.')}: {claim['verdict'].replace('_', ' ')}"
-        assert line in verdicts, line
-        assert f"{claim['text'].rstrip('.')}: {claim['verdict'].replace('_', ' ')}" in words(html)
+        # Direction and certainty, in words, and the plain statement under it (issue 12).
+        line = f"* {claim['text'].rstrip('.')}: {verdict_label(claim['verdict'])}\n  {claim['statement']}"
+        assert line in verdicts.replace("\r\n", "\n"), line
+        assert f"{claim['text'].rstrip('.')}: {verdict_label(claim['verdict'])}" in words(html)
+        assert claim["statement"] in words(html)
+    assert "very low certainty" in verdicts and "We are uncertain whether dry needling reduces pain intensity" in verdicts
 
 
 def test_a_later_email_says_no_verdict_changed_or_lists_each_change(smtp, loaded):
@@ -346,14 +351,24 @@ def test_a_later_email_says_no_verdict_changed_or_lists_each_change(smtp, loaded
     text, html = parts(quiet)
     assert "No verdict changed" in text and "No verdict changed" in html
     db.execute("update emails_sent set week = '2000-W01'")
-    db.execute("update claims set verdict = 'insufficient' where id = 'intensity-duration'")
+    # A change of certainty alone is a change of verdict (issue 12) ...
+    db.execute("update claims set verdict = 'benefit_low_certainty' where id = 'intensity-duration'")
     db.conn.commit()
     assert send(loaded).exit_code == 0
     _, changed = smtp.messages[-1]
     text, html = parts(changed)
-    assert "* Dry needling decreases the intensity and duration of headaches: limited → insufficient" in text
+    head = "Dry needling decreases the intensity and duration of headaches"
+    assert f"* {head}: benefit — very low certainty → benefit — low certainty" in text
     assert "No verdict changed" not in text and "No verdict changed" not in html
-    assert "Dry needling decreases the intensity and duration of headaches: limited → <strong>insufficient</strong>" in html
+    assert f"{head}: benefit — very low certainty → <strong>benefit — low certainty</strong>" in html
+    # ... and so is a change of direction alone.
+    db.execute("update emails_sent set week = '2000-W01'")
+    db.execute("update claims set verdict = 'unclear_low_certainty' where id = 'intensity-duration'")
+    db.conn.commit()
+    assert send(loaded).exit_code == 0
+    text, _ = parts(smtp.messages[-1][1])
+    assert f"* {head}: benefit — low certainty → unclear — low certainty" in text
+    assert "1 verdict changed" in smtp.messages[-1][1]["Subject"]
 
 
 def test_a_feed_that_never_reached_live_pubmed_says_so(smtp, loaded):

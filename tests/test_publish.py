@@ -57,6 +57,9 @@ def test_home_page_has_title_description_claims_and_digest_link(ds):
     for claim in ("Dry needling improves blood flow", "Needling releases endorphins"):
         assert claim in page
     assert "no direct evidence" in page
+    # Each claim: direction and GRADE certainty, coloured by certainty, and Cochrane's plain words.
+    assert 'class="verdict c-very_low"' in page and "benefit · very low certainty" in page
+    assert "We are uncertain whether dry needling reduces pain intensity" in page
 
 
 @pytest.mark.reliability("secret", "the run ledger and meta on the public site")

@@ -1,0 +1,565 @@
+"""How certain the evidence for a claim is, in GRADE's terms, and what it suggests.
+
+Certainty of a claim (GRADE: high, moderate, low, very low), rated on the body
+of evidence that answers the claim's question, never added up across designs:
+
+Which studies are rated. The counted studies that take a side or show no effect
+on the claim's outcome. A tie with an active treatment is rated only where the
+claim names that comparator; for a claim that needling helps (against sham or
+nothing) it answers another question and is listed, not rated. Where randomized
+trials or reviews exist, only they are rated; uncontrolled and observational
+studies are then listed beside them and add no certainty. An add-on trial
+(needling plus a treatment against that treatment alone) tests needling against
+nothing on a common background, so it is read as such.
+
+Starting level. High when the best counted design is a randomized trial or a
+systematic review or meta-analysis of randomized trials; low when it is
+non-randomized, observational, uncontrolled, a case report or series.
+
+Downgrades, one level each (imprecision up to two), each shown with its
+one-line reason:
+- risk of bias: at least half the rated studies have no sham control and no
+  blinding, are uncontrolled (before-after), or are reviews reporting trials at
+  high risk of bias or of varying quality; or the body is a single small trial
+  (under 100 participants);
+- inconsistency: studies disagree (some find a benefit, some do not), a
+  review finds no clear effect where trials report one, or the estimates for the
+  outcome lie on both sides of no effect;
+- indirectness: at least half the rated studies answer another question:
+  another population (e.g. neck pain, headache only a subgroup), an active
+  comparator for a claim against sham or nothing (or a review pooling
+  comparisons with other treatments), or another outcome than the claim's;
+- imprecision: fewer than 400 participants in all (GRADE's rule of thumb for
+  the optimal information size of a continuous outcome; two levels under 100),
+  counting the largest review or the trials, whichever is larger; or
+  intervals that cross no effect (unless the finding is no difference).
+
+A direction that cannot be told (unclear) is never rated above low.
+
+The reviews' own judgement is a ceiling. Where a systematic review or
+meta-analysis counted for the claim states the certainty or quality of its
+evidence ("low certainty", "very low quality evidence", "insufficient
+evidence", read as very low; "limited evidence" as low), the digest quotes that
+sentence, and the claim is never rated above it, unless trials published after
+the review (so not in it) add direct, consistent evidence from sham-controlled
+or blinded trials: then the claim may be rated one level above the review, and
+the digest says so and names the trials.
+
+Direction, apart from certainty. What the rated studies suggest: benefit
+(studies finding a benefit are at least twice as many as those that do not),
+no difference (studies finding no difference from sham or no treatment, or
+from the active treatment the claim names, are at least twice as many as
+those finding a benefit), harm (likewise, the comparator did better), unclear
+(anything else: studies disagree, or none takes a side). Any disagreement is
+also an inconsistency downgrade.
+The digest says both in Cochrane's plain-language forms: high "reduces",
+moderate "probably reduces", low "may reduce", very low "we are uncertain
+whether ... reduces" (for a benefit; "makes little or no difference" and
+"is less effective than" likewise).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+LEVELS = ("very_low", "low", "moderate", "high")
+LEVEL_WORDS = {"very_low": "very low", "low": "low", "moderate": "moderate", "high": "high"}
+DIRECTIONS: dict[str, str] = {
+    "benefit": "benefit",
+    "no_difference": "no difference",
+    "harm": "harm (worse than the comparator)",
+    "unclear": "unclear",
+    "none": "no direct evidence",
+}
+OPTIMAL_INFORMATION_SIZE = 400  # participants, continuous outcome (GRADE rule of thumb)
+VERY_SMALL = 100  # under this: two levels for imprecision
+SMALL_TRIAL = 100  # a single trial under this: risk of bias
+REVIEWS = ("meta_analysis", "systematic_review")
+RANDOMIZED = ("rct",) + REVIEWS
+NO_EFFECT = {"SMD": 0.0, "MD": 0.0, "WMD": 0.0, "d": 0.0, "OR": 1.0, "RR": 1.0}
+INACTIVE = ("sham", "usual_care")
+# Outcomes where less is better ("reduces"); for the others needling "improves".
+LOWER_IS_BETTER = ("pain_intensity", "frequency", "duration", "disability", "medication_use")
+HEADACHE_OUTCOMES = ("pain_intensity", "frequency", "duration", "disability")
+
+# --- how reviews state their certainty ------------------------------------------------
+
+_LEVEL = r"(very[- ]low|low|moderate|high)"
+STATED_CERTAINTY = [
+    # "low certainty", "very low-quality evidence", "low to moderate certainty of evidence" (not "high quality trials").
+    re.compile(rf"\b{_LEVEL}[- ](?:to[- ](very[- ]low|low|moderate)[- ])?(?:certainty\b|quality[- ](?:of[- ](?:the[- ])?)?evidence\b)", re.I),
+    re.compile(rf"\b(?:certainty|quality|strength) of (?:the )?(?:overall )?evidence\b[^.;]{{0,40}}?\b(?:is|was|were|are|remains?|rated(?: as)?|judged(?: as)?|graded(?: as)?|considered)\s+(?:as\s+)?{_LEVEL}\b", re.I),
+    re.compile(r"\b(insufficient|inconclusive|limited)\b[- ](?:\w+[- ]){0,2}?evidence\b|\bevidence (?:is|was|remains) (insufficient|inconclusive|limited)\b", re.I),
+]
+_WORD_LEVEL = {"very low": "very_low", "very-low": "very_low", "low": "low", "moderate": "moderate", "high": "high",
+               "insufficient": "very_low", "inconclusive": "very_low", "limited": "low"}
+# Sentences of a review on its included trials' risk of bias.
+REVIEW_BIAS = re.compile(
+    r"\bhigh risk of bias\b|\b(?:methodological )?quality (?:of the (?:included )?(?:trials|studies) )?varied\b|"
+    r"\bvaried widely\b|\blow[- ]quality (?:trials|studies)\b|\bpoor (?:methodological )?quality\b|\bunclear risk of bias\b",
+    re.I,
+)
+# A review that pooled needling against other treatments as well as sham.
+REVIEW_ACTIVE = re.compile(
+    r"\b(?:any|all) other (?:interventions?|treatments?|comparators?)\b|\bother (?:active )?(?:interventions|treatments|therapies)\b|"
+    r"\bactive (?:comparators?|controls?|treatments?)\b|\bcomparison interventions\b",
+    re.I,
+)
+BLINDED = re.compile(r"\b(?:double|single|triple|assessor|evaluator|examiner|patient|participant)[- ]?blind(?:ed)?\b|\bblinded\b|\bmasked\b", re.I)
+NOT_BLINDED = re.compile(
+    r"\b(?:not|un|non-?)[- ]?blinded\b|\bopen[- ]label\b|\bwithout blinding\b|\bno blinding\b|\bnot masked\b|"
+    r"\bneither\b[^.;]{0,80}\b(?:blinded|masked)\b|\bcould not be (?:blinded|masked)\b",
+    re.I,
+)
+ADD_ON = re.compile(
+    r"\b(?:plus|added to|in addition to|combined with|add-on|together with)\b[^.;]{0,80}\b(?:versus|vs\.?|compared (?:with|to)|or)\b[^.;]{0,60}\balone\b|"
+    r"\balone\b[^.;]{0,80}\b(?:plus|with added|combined with)\b[^.;]{0,40}\bneedling\b|\badding (?:dry )?needling\b|\badd-on\b",
+    re.I,
+)
+NECK_POPULATION = re.compile(r"\bneck pain\b|\bmyofascial pain\b|\bwhiplash\b|\bshoulder pain\b|\bcervicalgia\b", re.I)
+HEADACHE_WORD = re.compile(r"headache|migraine|cephal", re.I)
+REVIEW_N = re.compile(r"\b(?:enrolling|including|involving|with|of|totalling|total of)\s+(\d[\d,]*)\s+(?:patients|participants|people|subjects|adults)\b", re.I)
+POOLED_N = re.compile(r"\bn\s*=\s*(\d[\d,]*)", re.I)
+
+
+@dataclass(frozen=True)
+class ReviewJudgement:
+    """A review's own statement of how certain its evidence is."""
+
+    pmid: str
+    level: str  # one of LEVELS
+    sentence: str
+    year: int | None
+
+
+@dataclass
+class Downgrade:
+    domain: str  # risk of bias, inconsistency, indirectness, imprecision
+    levels: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"−{self.levels} {self.domain}: {self.reason}"
+
+
+@dataclass
+class Rating:
+    direction: str  # one of DIRECTIONS
+    certainty: str | None  # one of LEVELS; None when there is no direct evidence
+    start: str | None = None  # "high" or "low"
+    start_reason: str = ""
+    downgrades: list[Downgrade] = field(default_factory=list)
+    reviews: list[ReviewJudgement] = field(default_factory=list)  # every stated judgement that applies
+    ceiling: ReviewJudgement | None = None  # the lowest of them
+    capped: str | None = None  # how the review's judgement lowered the rating
+    above_review: str | None = None  # why the rating is above a review's, when it is
+    rated: list[str] = field(default_factory=list)  # PMIDs of the rated body
+    set_aside: dict[str, str] = field(default_factory=dict)  # PMID -> why listed but not rated
+
+    @property
+    def reasons(self) -> list[str]:
+        """The rating's steps, one line each, as the digest and the claims table show them."""
+        if self.certainty is None:
+            return []
+        lines = [f"starts {self.start}: {self.start_reason}"] if self.start else []
+        lines += [str(d) if d.levels else f"{d.domain}: {d.reason}" for d in self.downgrades]
+        lines += self.caps
+        if self.above_review:
+            lines.append(self.above_review)
+        return lines
+
+    @property
+    def caps(self) -> list[str]:
+        return [c for c in (self.capped or "").split("\n") if c]
+
+    def cap(self, line: str) -> None:
+        self.capped = f"{self.capped}\n{line}" if self.capped else line
+
+
+def level_word(level: str | None) -> str:
+    return LEVEL_WORDS.get(level or "", "")
+
+
+# --- reading the studies -----------------------------------------------------------------
+
+
+def _sentences(text: str) -> list[str]:
+    """The abstract's sentences, its background left out (it speaks of other people's work)."""
+    out = []
+    for line in (text or "").split("\n"):
+        if re.match(r"\s*(?:BACKGROUND|INTRODUCTION|CONTEXT|RATIONALE)\b[^:]*:", line, re.I):
+            continue
+        line = re.sub(r"^[A-Z][A-Z /&-]+:\s*", "", line.strip())
+        out += [s for s in re.split(r"(?<=[.!?])\s+(?=[A-Z(])", line) if s]
+    return out
+
+
+def stated_certainty(study: dict, outcomes: list[str] | None = None) -> list[ReviewJudgement]:
+    """Every sentence in which a review states its certainty or quality of evidence,
+    with the level read from it. Sentences that name an outcome apply only to the
+    claim's outcomes; those that name none apply to all."""
+    from . import terms  # local: terms is heavy and only needed here
+
+    found = []
+    for sentence in _sentences(study.get("abstract") or ""):
+        levels = []
+        for pattern in STATED_CERTAINTY:
+            for m in pattern.finditer(sentence):
+                levels += [_WORD_LEVEL[g.lower().replace("-", " ")] for g in m.groups() if g]
+        if not levels:
+            continue
+        if outcomes:
+            named = {k for _, _, k in terms.outcome_spans(sentence)} - {"other"}
+            if named and not named & set(outcomes):
+                continue
+        found.append(ReviewJudgement(study["pmid"], min(levels, key=LEVELS.index), sentence, _year(study)))
+    # The most specific first: a sentence naming the claim's outcomes, else the closing one.
+    if outcomes:
+        found.sort(key=lambda j: not ({k for _, _, k in terms.outcome_spans(j.sentence)} & set(outcomes)))
+    else:
+        found.reverse()
+    return found
+
+
+def _year(study: dict) -> int | None:
+    for key in ("year", "pub_date"):
+        m = re.search(r"\b(19|20)\d\d\b", str(study.get(key) or ""))
+        if m:
+            return int(m.group(0))
+    return None
+
+
+def is_add_on(study: dict) -> bool:
+    """Needling added to a treatment, against that treatment alone."""
+    return bool(ADD_ON.search(f"{study.get('title') or ''}\n{study.get('abstract') or ''}"))
+
+
+def blinded(study: dict) -> bool:
+    text = f"{study.get('title') or ''}\n{study.get('abstract') or ''}"
+    return bool(BLINDED.search(text)) and not NOT_BLINDED.search(text)
+
+
+def sham_controlled(study: dict) -> bool:
+    return "sham" in (study.get("comparators") or [])
+
+
+def uncontrolled(study: dict) -> bool:
+    return study["design"] in ("case_report", "case_series") or (study.get("comparators") or []) == ["none"]
+
+
+def participants(study: dict, outcomes: list[str] | None = None) -> int | None:
+    """Participants of a trial, or of a review: the total it states, or the n's of
+    its pooled estimates for the claim's outcomes (summed per sentence), the larger."""
+    from . import terms
+
+    if study["design"] not in REVIEWS:
+        return study.get("n_randomized")
+    found = [int(n.replace(",", "")) for n in REVIEW_N.findall(study.get("abstract") or "")]
+    for sentence in _sentences(study.get("abstract") or ""):
+        pooled = [int(n.replace(",", "")) for n in POOLED_N.findall(sentence)]
+        named = {k for _, _, k in terms.outcome_spans(sentence)}
+        if pooled and (not outcomes or named & set(outcomes)):
+            found.append(sum(pooled))
+    return max(found) if found else None
+
+
+def comparator_indirect(claim, study: dict) -> str | None:
+    """Why the study's comparison is not the claim's, or None."""
+    comps = [c for c in study.get("comparators") or [] if c != "none"]
+    if claim.comparators:
+        return None  # relevance already required one of the claim's comparators
+    if study["design"] in REVIEWS:
+        if REVIEW_ACTIVE.search(study.get("abstract") or "") and "sham" not in comps:
+            return "pooled comparisons with other treatments, not with sham or no treatment"
+        return None
+    if comps and not set(comps) & set(INACTIVE) and not is_add_on(study):
+        names = ", ".join(c.replace("_", " ") for c in comps)
+        return f"compared with an active treatment ({names}), not with sham or no treatment"
+    return None
+
+
+def population_indirect(study: dict) -> str | None:
+    title = study.get("title") or ""
+    if NECK_POPULATION.search(title) and not HEADACHE_WORD.search(title):
+        return f"population: {NECK_POPULATION.search(title).group(0).lower()}, headache only in some"
+    return None
+
+
+def outcome_indirect(claim, study: dict) -> str | None:
+    if claim.outcomes:
+        return None  # relevance already required one of the claim's outcomes
+    if not set(study.get("outcomes") or []) & set(HEADACHE_OUTCOMES):
+        return "outcome: no headache outcome measured (pain, frequency, duration or disability)"
+    return None
+
+
+def indirectness(claim, study: dict) -> str | None:
+    return population_indirect(study) or comparator_indirect(claim, study) or outcome_indirect(claim, study)
+
+
+def bias_concern(study: dict) -> str | None:
+    if uncontrolled(study):
+        return "uncontrolled (before-after)"
+    if study["design"] in REVIEWS:
+        return "trials at high risk of bias or of varying quality" if REVIEW_BIAS.search(study.get("abstract") or "") else None
+    if not sham_controlled(study) and not blinded(study):
+        return "no sham control and no blinding"
+    return None
+
+
+def estimates(study: dict, outcomes: list[str]) -> list[dict]:
+    return [
+        e for e in study.get("effects") or []
+        if (not outcomes or e["outcome"] in outcomes) and e["measure"] in NO_EFFECT
+    ]
+
+
+# --- the rating -------------------------------------------------------------------------
+
+
+def rate(claim, evidence: list, studies: dict[str, dict]) -> Rating:
+    """Direction and certainty of one claim from its evidence (claims.Evidence rows)."""
+    counted = [e for e in evidence if e.counted]
+    if not counted:
+        return Rating("none", None)
+    set_aside: dict[str, str] = {}
+    informative = []
+    for e in counted:
+        s = studies[e.pmid]
+        if e.stance == "comparable" and not set(claim.comparators) & set(s.get("comparators") or []):
+            set_aside[e.pmid] = "a tie with an active treatment answers another question (not a test against sham or nothing)"
+            continue
+        informative.append(e)
+    if not informative:
+        r = Rating("unclear", "very_low", None, "", set_aside=set_aside)
+        r.downgrades.append(Downgrade("indirectness", 0, "very low: only comparisons with an active treatment; no study answers the claim's question"))
+        _apply_reviews(claim, r, [], studies, counted)
+        return r
+
+    best_randomized = [e for e in informative if studies[e.pmid]["design"] in RANDOMIZED]
+    if best_randomized:
+        body, start = best_randomized, "high"
+        kinds = sorted({_design_word(studies[e.pmid]["design"]) for e in body})
+        start_reason = f"best design {' and '.join(kinds)}"
+        for e in informative:
+            if e not in body:
+                set_aside[e.pmid] = "non-randomized or uncontrolled: adds no certainty beside randomized evidence"
+    else:
+        body, start = informative, "low"
+        kinds = sorted({_design_word(studies[e.pmid]["design"]) for e in body})
+        start_reason = f"best design {' and '.join(kinds)} (not randomized)"
+    rows = [(e, studies[e.pmid]) for e in body]
+
+    direction, why_unclear = _direction(claim, rows)
+    downgrades: list[Downgrade] = []
+
+    # Risk of bias.
+    concerns = [(s, bias_concern(s)) for _, s in rows]
+    concerned = [(s, c) for s, c in concerns if c]
+    trials = [s for _, s in rows if s["design"] not in REVIEWS]
+    if concerned and len(concerned) * 2 >= len(rows):
+        kinds = sorted({c for _, c in concerned})
+        downgrades.append(Downgrade("risk of bias", 1, f"{'; '.join(kinds)} ({_of(len(concerned), len(rows))})"))
+    elif len(rows) == 1 and trials and (trials[0].get("n_randomized") or 0) < SMALL_TRIAL:
+        downgrades.append(Downgrade("risk of bias", 1, f"a single small trial ({_n(trials[0].get('n_randomized'))})"))
+
+    # Inconsistency.
+    outcomes = claim.outcomes
+    ests = [x for _, s in rows for x in estimates(s, outcomes)]
+    sides = {(x["value"] > NO_EFFECT[x["measure"]]) - (x["value"] < NO_EFFECT[x["measure"]]) for x in ests if x["value"] is not None}
+    stances = {e.stance for e, _ in rows}
+    review_neutral = [s for e, s in rows if s["design"] in REVIEWS and e.stance in ("neutral", "contradicts")]
+    if "supports" in stances and "contradicts" in stances:
+        n_for = sum(1 for e, _ in rows if e.stance == "supports")
+        n_against = sum(1 for e, _ in rows if e.stance == "contradicts")
+        downgrades.append(Downgrade("inconsistency", 1, f"studies disagree: {n_for} found a benefit, {n_against} did not"))
+    elif {1, -1} <= sides:
+        values = sorted(x["value"] for x in ests if x["value"] is not None)
+        downgrades.append(Downgrade("inconsistency", 1, f"estimates on both sides of no effect ({_fmt(values[0])} to {_fmt(values[-1])})"))
+    elif "supports" in stances and review_neutral:
+        downgrades.append(Downgrade("inconsistency", 1, "a review finds no clear effect where trials report a benefit"))
+
+    # Indirectness.
+    indirect = [(s, indirectness(claim, s)) for _, s in rows]
+    indirect = [(s, why) for s, why in indirect if why]
+    if indirect and len(indirect) * 2 >= len(rows):
+        kinds = sorted({why for _, why in indirect})
+        downgrades.append(Downgrade("indirectness", 1, f"{'; '.join(kinds)} ({_of(len(indirect), len(rows))})"))
+
+    # Imprecision.
+    trial_n = sum(s.get("n_randomized") or 0 for s in trials)
+    review_n = max([participants(s, outcomes) or 0 for _, s in rows if s["design"] in REVIEWS] or [0])
+    total = max(trial_n, review_n)
+    crossing = [x for x in ests if x["ci_low"] is not None and x["ci_high"] is not None
+                and x["ci_low"] <= NO_EFFECT[x["measure"]] <= x["ci_high"]]
+    unknown = [s for _, s in rows if not participants(s, outcomes)]
+    imprecise = []
+    if not total and unknown:
+        imprecise.append("number of participants not stated")
+    elif total < VERY_SMALL:
+        imprecise.append(f"fewer than {VERY_SMALL} participants in all ({_n(total)})")
+    elif total < OPTIMAL_INFORMATION_SIZE:
+        imprecise.append(f"fewer than {OPTIMAL_INFORMATION_SIZE} participants in all ({total}; GRADE's optimal information size rule of thumb)")
+    if crossing and direction != "no_difference":
+        imprecise.append(f"intervals cross no effect ({len(crossing)} of {len(ests)} estimates)")
+    if imprecise:
+        downgrades.append(Downgrade("imprecision", 2 if total and total < VERY_SMALL else 1, "; ".join(imprecise)))
+
+    level = max(0, LEVELS.index(start) - sum(d.levels for d in downgrades))
+    rating = Rating(direction, LEVELS[level], start, start_reason, downgrades, rated=[e.pmid for e in body], set_aside=set_aside)
+    if direction == "unclear" and level > LEVELS.index("low"):
+        rating.certainty = "low"
+        rating.cap(f"capped at low: the direction is unclear ({why_unclear})")
+    _apply_reviews(claim, rating, rows, studies, counted)
+    return rating
+
+
+def _apply_reviews(claim, rating: Rating, rows, studies: dict[str, dict], counted) -> None:
+    reviews = [studies[e.pmid] for e in counted if studies[e.pmid]["design"] in REVIEWS]
+    judgements = [j for s in reviews for j in stated_certainty(s, claim.outcomes)]
+    rating.reviews = judgements
+    if not judgements:
+        return
+    ceiling = min(judgements, key=lambda j: LEVELS.index(j.level))  # the lowest; among equals the most specific
+    rating.ceiling = ceiling
+    if LEVELS.index(rating.certainty) <= LEVELS.index(ceiling.level):
+        return
+    newer = [
+        s for e, s in rows
+        if s["design"] == "rct" and ceiling.year and (_year(s) or 0) > ceiling.year
+        and _agrees(e.stance, rating.direction) and not indirectness(claim, s) and (sham_controlled(s) or blinded(s))
+    ]
+    consistent = not any(d.domain == "inconsistency" for d in rating.downgrades)
+    if newer and consistent:
+        allowed = LEVELS[min(LEVELS.index(ceiling.level) + 1, LEVELS.index(rating.certainty))]
+        names = ", ".join(f"PMID {s['pmid']} ({_year(s)}, {_n(s.get('n_randomized'))})" for s in newer)
+        rating.above_review = (
+            f"rated {level_word(allowed)}, above the {level_word(ceiling.level)} certainty that review PMID "
+            f"{ceiling.pmid} ({ceiling.year}) states: {len(newer)} newer trial{'s' if len(newer) != 1 else ''} "
+            f"published after it and not in it add direct, consistent, controlled evidence: {names}"
+        )
+        rating.certainty = allowed
+        return
+    why = ("newer trials do not lift it: the evidence is inconsistent" if newer
+           else "no trial published after it adds direct, consistent, controlled evidence")
+    rating.cap(
+        f"capped at {level_word(ceiling.level)}: review PMID {ceiling.pmid}"
+        f"{f' ({ceiling.year})' if ceiling.year else ''} rates its own evidence {level_word(ceiling.level)}; {why}"
+    )
+    rating.certainty = ceiling.level
+
+
+def _agrees(stance: str, direction: str) -> bool:
+    return {"benefit": "supports", "no_difference": "contradicts", "harm": "contradicts"}.get(direction) == stance or (
+        direction == "no_difference" and stance == "comparable")
+
+
+def _direction(claim, rows) -> tuple[str, str]:
+    sup = [s for e, s in rows if e.stance == "supports"]
+    worse = [s for e, s in rows if e.stance == "contradicts" and s.get("direction") == "favours_comparator"]
+    same = [s for e, s in rows if (e.stance == "contradicts" and s.get("direction") != "favours_comparator") or e.stance == "comparable"]
+    against = worse + same
+    if sup and len(sup) >= 2 * len(against):
+        return "benefit", ""
+    if against and len(against) >= 2 * len(sup):
+        if len(same) >= len(worse):
+            return "no_difference", ""
+        return "harm", ""
+    if sup:
+        return "unclear", "studies disagree"
+    return "unclear", "no rated study shows a difference either way"
+
+
+def _design_word(design: str) -> str:
+    return {"rct": "randomized trials", "meta_analysis": "reviews of randomized trials",
+            "systematic_review": "reviews of randomized trials", "non_randomized_trial": "non-randomized or uncontrolled trials",
+            "cohort": "cohort studies", "case_report": "case reports", "case_series": "case series"}.get(design, "other designs")
+
+
+def _of(k: int, n: int) -> str:
+    return f"{k} of {n}" if n > 1 else "the only rated study"
+
+
+def _n(n: int | None) -> str:
+    return f"{n} participants" if n else "participants not stated"
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+# --- plain language ----------------------------------------------------------------------
+
+PLAIN: dict[str, dict[str, str]] = {
+    "benefit": {
+        "high": "Dry needling {verb}s {what}{in_whom}",
+        "moderate": "Dry needling probably {verb}s {what}{in_whom}",
+        "low": "Dry needling may {verb} {what}{in_whom}",
+        "very_low": "We are uncertain whether dry needling {verb}s {what}{in_whom}",
+    },
+    "no_difference": {
+        "high": "Dry needling makes little or no difference to {what}{in_whom}{versus}",
+        "moderate": "Dry needling probably makes little or no difference to {what}{in_whom}{versus}",
+        "low": "Dry needling may make little or no difference to {what}{in_whom}{versus}",
+        "very_low": "We are uncertain whether dry needling makes any difference to {what}{in_whom}{versus}",
+    },
+    "harm": {
+        "high": "Dry needling is less effective{than} for {what}{in_whom}",
+        "moderate": "Dry needling is probably less effective{than} for {what}{in_whom}",
+        "low": "Dry needling may be less effective{than} for {what}{in_whom}",
+        "very_low": "We are uncertain whether dry needling is less effective{than} for {what}{in_whom}",
+    },
+    "unclear": {
+        level: "It is unclear whether dry needling {verb}s {what}{in_whom}" for level in LEVELS
+    },
+}
+
+
+def plain(claim, rating: Rating, comparators: list[str] | None = None) -> str:
+    """'Dry needling may reduce pain intensity — low certainty.' (Cochrane's forms)."""
+    if rating.certainty is None:
+        return f"No study of dry needling in people with headache has measured {what(claim)}."
+    return f"{plain_words(claim, rating, comparators)} — {level_word(rating.certainty)} certainty."
+
+
+def plain_words(claim, rating: Rating, comparators: list[str] | None = None) -> str:
+    """The plain-language form alone: 'Dry needling may reduce pain intensity'."""
+    names = _comparator_names(comparators or [])
+    return PLAIN[rating.direction][rating.certainty].format(
+        verb=verb(claim), what=what(claim), in_whom=in_whom(claim),
+        versus=f" compared with {names}" if names else "", than=f" than {names}" if names else " than the comparator",
+    )
+
+
+def verb(claim) -> str:
+    outs = claim.outcomes or ["pain_intensity"]
+    return "reduce" if all(o in LOWER_IS_BETTER for o in outs) else "improve"
+
+
+def what(claim) -> str:
+    names = [o.replace("_", " ") for o in claim.outcomes]
+    if not names:
+        return "headache"
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def in_whom(claim) -> str:
+    if not claim.headache_types:
+        return " in people with headache" if claim.outcomes and not set(claim.outcomes) & {"pain_intensity", "frequency", "duration"} else ""
+    names = [h.replace("_", "-") + (" headache" if h in ("tension_type", "cervicogenic", "post_traumatic") else "")
+             for h in claim.headache_types]
+    return " in " + " and ".join(names)
+
+
+def _comparator_names(comps: list[str]) -> str:
+    words = {
+        "sham": "sham needling", "usual_care": "usual care or no treatment",
+        "lidocaine_or_injection": "lidocaine or another injection", "manual_therapy": "manual therapy",
+        "exercise": "exercise", "medication": "medication", "other_needling": "another form of needling",
+        "other": "another treatment",
+    }
+    names = list(dict.fromkeys(words[c] for c in comps if c in words))
+    if len(names) < 2:
+        return "".join(names)
+    return ", ".join(names[:-1]) + (", or " if any(" or " in n for n in names) else " or ") + names[-1]
