@@ -53,6 +53,7 @@ from .parse import (
     iter_articles,
     join_sections,
     open_xml,
+    normalise_pmid,
     parse_article,
 )
 from .text import PREAMBLE_SECTIONS, RESULT_SECTIONS
@@ -191,7 +192,11 @@ class MedlineRecord:
         self.raw_xml = b"\n".join(lines) + b"\n"
         self.content_hash = hashlib.sha256(self.raw_xml).hexdigest()
         m = PMID_LINE.match(lines[0]) if lines else None
-        self.pmid: str | None = (m.group(1).decode("ascii", "replace") or None) if m else None
+        written = (m.group(1).decode("ascii", "replace") or None) if m else None
+        try:  # "0033609358" is study 33609358, as in the XML reader
+            self.pmid: str | None = normalise_pmid(written)
+        except ValueError:
+            self.pmid = written  # parse_medline reports it
         lr = LR_LINE.search(self.raw_xml)
         self.revised: str | None = _iso(lr.group(1).decode()) if lr else None
 
@@ -285,8 +290,10 @@ def parse_medline(record: MedlineRecord) -> Study:
     pmid = record.pmid
     if not pmid:
         raise MalformedRecord(None, "record has no PMID")
-    if not pmid.isdigit():
-        raise MalformedRecord(pmid, f"PMID {pmid!r} is not a number")
+    try:
+        normalise_pmid(pmid)
+    except ValueError as e:
+        raise MalformedRecord(pmid, str(e)) from None
     pairs = fields(record.text())
     # Bio.Medline keeps each continuation line of a list field (OT, PT, RIN, ...) as
     # an entry of its own, so it reads the record with its continuations folded in.

@@ -14,6 +14,7 @@ import gzip
 import hashlib
 import io
 import re
+import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,7 +116,48 @@ class Study:
 
 
 class DocumentError(ValueError):
-    """The document as a whole is unusable: not PubMed XML, or cut short."""
+    """The document as a whole is unusable: not PubMed XML, cut short, or beyond
+    the limits below (a record that never ends, a gzip bomb)."""
+
+
+# --- limits: what one document may make the parser do -----------------------
+
+# One record's bytes. PubMed's largest records (consortium papers listing
+# thousands of authors) are a few MB at most; a record past this is a fault or
+# an attack, and buffering it whole would let one record take all memory.
+MAX_RECORD_BYTES = 10 << 20
+# A gzip file may decompress to at most this many bytes in all (PubMed's
+# baseline files are under 1 GB of XML each) ...
+MAX_DECOMPRESSED_BYTES = 8 << 30
+# ... and, once past MIN_RATIO_BYTES, to at most this many times the compressed
+# bytes read: PubMed XML compresses 5 to 10 times, a gzip bomb about 1,000 times.
+MAX_GZIP_RATIO = 100
+MIN_RATIO_BYTES = 16 << 20
+# PMIDs have 1 to 9 digits (the highest is about 41 million): a longer one is
+# a fault, not a new study.
+PMID_DIGITS = 9
+# Bytes kept from the start of a record too large to hold (to name its PMID).
+RECORD_HEAD = 1 << 16
+# Bytes searched again after each read: a tag may be cut in two between reads.
+OVERLAP = 64
+
+
+def normalise_pmid(text: str | None) -> str:
+    """A PMID as stored: ASCII digits without leading zeros, 1 to PMID_DIGITS of
+    them, not zero. Raises ValueError saying what is wrong."""
+    value = (text or "").strip()
+    if value.isascii() and value.isdigit() and value[0] != "0" and len(value) <= PMID_DIGITS:
+        return value  # the usual case, at once
+    if not value:
+        raise ValueError("record has no PMID")
+    if not PMID_TEXT_RE.fullmatch(value):
+        raise ValueError(f"PMID {value[:40]!r} is not a number")
+    digits = value.lstrip("0")
+    if not digits:
+        raise ValueError(f"PMID {value[:40]!r} is zero, not a PMID")
+    if len(digits) > PMID_DIGITS:
+        raise ValueError(f"PMID {value[:40]!r} has {len(digits)} digits; a PMID has at most {PMID_DIGITS}")
+    return digits
 
 
 class Article:
@@ -123,23 +165,83 @@ class Article:
 
     The XML tree is built only when `element` is first asked for, so a record
     whose hash shows it unchanged costs a byte search and a hash, nothing more.
+    The PMID is the record's own (MedlineCitation/PMID, BookDocument/PMID),
+    normalised; a PMID elsewhere in the record (a comment on, or correction of,
+    another study) is never taken for it. A record cut from the stream that
+    cannot be a study (too large, never closed, an invalid PMID) carries its
+    `problem`, and `parse_article` reports it as a MalformedRecord.
     """
 
-    __slots__ = ("pmid", "tag", "raw_xml", "content_hash", "_prefix", "_element")
+    __slots__ = ("pmid", "quoted_pmid", "tag", "raw_xml", "content_hash", "offset", "problem", "_prefix", "_element")
 
-    def __init__(self, tag: str, raw_xml: bytes, prefix: bytes = b""):
+    def __init__(
+        self,
+        tag: str,
+        raw_xml: bytes,
+        prefix: bytes = b"",
+        *,
+        offset: int | None = None,
+        problem: str | None = None,
+    ):
         self.tag = tag
         self.raw_xml = raw_xml
-        self.content_hash = hashlib.sha256(raw_xml).hexdigest()
-        m = PMID_RE.search(raw_xml)
-        self.pmid: str | None = m.group(1).decode("ascii", "replace").strip() if m else None
+        self.offset = offset  # where the record starts in its (decompressed) document
+        self.problem = problem
+        self.content_hash = "" if problem else hashlib.sha256(raw_xml).hexdigest()
         self._prefix = prefix
         self._element: etree._Element | None = None
+        self.pmid: str | None = None
+        self.quoted_pmid: str | None = None  # an invalid PMID as the record writes it, for reports
+        self.pmid = self._find_pmid()
+
+    def _find_pmid(self) -> str | None:
+        if self.tag == "DeleteCitation":  # as before: the first of the PMIDs it withdraws
+            m = PMID_RE.search(self.raw_xml)
+            return m.group(1).decode("ascii", "replace").strip() if m else None
+        text = self._own_pmid_text()
+        if text is None:
+            return None  # parse_article looks in the tree, then reports it missing
+        try:
+            return normalise_pmid(text)
+        except ValueError as e:
+            self.problem = self.problem or str(e)
+            self.quoted_pmid = text.strip()[:40] or None
+            return None
+
+    def _own_pmid_text(self) -> str | None:
+        """The own PMID's text by a byte search: the first child of MedlineCitation
+        (or BookDocument), as PubMed's DTD has it. Markup that could hide a fake
+        one from a byte search (a comment, CDATA, a processing instruction) sends
+        the question to the XML tree: only markup up to the match can fool it, so
+        only those bytes are looked at (usually a hundred)."""
+        raw = self.raw_xml
+        at = raw.find(OWN_PMID_PARENT[self.tag])
+        m = OWN_PMID_RE.match(raw, at) if at >= 0 else None
+        seen = m.end() if m else len(raw)
+        if not self.problem and (raw.find(b"<!", 0, seen) >= 0 or raw.find(b"<?", 0, seen) >= 0):
+            return self._tree_pmid_text()
+        return m.group(1).decode("ascii", "replace") if m else None
+
+    def _tree_pmid_text(self) -> str | None:
+        try:
+            return self.element.findtext(OWN_PMID_PATH[self.tag])
+        except MalformedRecord:
+            return None  # not well-formed: parse_article reports it
 
     @property
     def deleted_pmids(self) -> list[str]:
         """For a DeleteCitation: the PMIDs PubMed withdrew (all of them, not just the first)."""
         return [m.decode().strip() for m in PMID_RE.findall(self.raw_xml)] if self.tag == "DeleteCitation" else []
+
+    @property
+    def revised(self) -> str | None:
+        """The record's revision date (DateRevised) as an ISO date, read from its
+        bytes; of two copies of one PMID, the later revision is the newer version."""
+        m = REVISED_RE.search(self.raw_xml)
+        if not m:
+            return None
+        year, month, day = (int(g) for g in m.groups())
+        return f"{year:04d}-{month:02d}-{day:02d}"
 
     def utf8_xml(self) -> bytes:
         """The record's bytes in UTF-8, whatever the document declared (stored as text)."""
@@ -169,9 +271,60 @@ XML_PARSER = etree.XMLParser(
 )
 RECORD_START_RE = re.compile(rb"<(PubmedArticle|PubmedBookArticle|DeleteCitation)[\s>]")
 PMID_RE = re.compile(rb"<PMID[^>]*>([^<]*)</PMID>")
+# Where a record keeps its own PMID: the first child of this element.
+OWN_PMID_PATH = {"PubmedArticle": "MedlineCitation/PMID", "PubmedBookArticle": "BookDocument/PMID"}
+OWN_PMID_PARENT = {tag: ("<" + path.split("/")[0]).encode() for tag, path in OWN_PMID_PATH.items()}
+OWN_PMID_RE = re.compile(rb"<(?:MedlineCitation|BookDocument)(?:\s[^>]*)?>\s*<PMID(?:\s[^>]*)?>([^<]*)</PMID>")
+PMID_TEXT_RE = re.compile(r"[0-9]+")  # ASCII digits only: str.isdigit() also takes '３' and '²'
+REVISED_RE = re.compile(
+    rb"<DateRevised>\s*<Year>(\d{4})</Year>\s*<Month>(\d{1,2})</Month>\s*<Day>(\d{1,2})</Day>"
+)
 ENCODING_RE = re.compile(rb"""<\?xml[^>]*encoding=["']([A-Za-z0-9._-]+)["']""")
 CHUNK = 1 << 20  # bytes per read
 HEAD = 1 << 16
+
+
+class _GuardedGzip(io.RawIOBase):
+    """A gzip file's decompressed bytes. Fails with a DocumentError naming the
+    file when it is corrupt or cut short, or decompresses past the limits (a gzip
+    bomb), so neither memory nor time runs away."""
+
+    def __init__(self, raw: IO[bytes], name: str):
+        super().__init__()
+        self._raw = raw
+        self._gzip = gzip.GzipFile(fileobj=raw)
+        self._name = name
+        self._out = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # noqa: ANN001 (a writable buffer)
+        try:
+            n = self._gzip.readinto(buffer)
+        except (OSError, EOFError, zlib.error) as e:  # gzip.BadGzipFile is an OSError
+            raise DocumentError(f"cannot read {self._name} as gzip (corrupt or cut short): {e}") from None
+        self._out += n
+        self._check_size()
+        return n
+
+    def _check_size(self) -> None:
+        if self._out > MAX_DECOMPRESSED_BYTES:
+            raise DocumentError(
+                f"{self._name} decompresses to more than {MAX_DECOMPRESSED_BYTES:,} bytes; refused (a gzip bomb?)"
+            )
+        if self._out > MIN_RATIO_BYTES:
+            read = max(self._raw.tell(), 1)
+            if self._out > MAX_GZIP_RATIO * read:
+                raise DocumentError(
+                    f"{self._name} decompresses to more than {MAX_GZIP_RATIO} times its size "
+                    f"({self._out:,} bytes from the first {read:,}); refused as a likely gzip bomb "
+                    "(PubMed XML compresses 5 to 10 times)"
+                )
+
+    def close(self) -> None:
+        self._gzip.close()
+        super().close()
 
 
 @contextmanager
@@ -183,8 +336,8 @@ def open_xml(source: XmlSource) -> Iterator[IO[bytes]]:
     elif isinstance(source, (str, Path)):
         with open(source, "rb") as raw:
             if raw.peek(2)[:2] == b"\x1f\x8b":
-                with gzip.GzipFile(fileobj=raw) as unzipped:
-                    yield unzipped  # type: ignore[misc]
+                with io.BufferedReader(_GuardedGzip(raw, str(source))) as unzipped:
+                    yield unzipped
             else:
                 yield raw
     else:
@@ -197,69 +350,150 @@ def iter_articles(source: XmlSource) -> Iterator[Article]:
     Records are cut from the byte stream at their `<PubmedArticle>` tags (PubMed
     XML has no CDATA, comments or entities that could hide one), so memory holds
     one read buffer and one record, and an unchanged record is never parsed. A
-    record that is not well-formed fails alone, when its `element` is built.
+    record that is not well-formed fails alone, when its `element` is built; so
+    does one larger than MAX_RECORD_BYTES (skipped a chunk at a time, memory
+    flat) and one that never closes before the next record starts.
     Raises `DocumentError` when the document is not a PubmedArticleSet or ends
     before it should, after yielding every whole record before the fault.
     """
     with open_xml(source) as f:
-        buffer = f.read(max(CHUNK, HEAD))  # the prolog (declaration, DOCTYPE) fits in HEAD
-        head = buffer.lstrip()
-        in_set = b"<PubmedArticleSet" in buffer
+        first = f.read(max(CHUNK, HEAD))  # the prolog (declaration, DOCTYPE) fits in HEAD
+        head = first.lstrip()
+        in_set = b"<PubmedArticleSet" in first
         if not in_set and not head.startswith(RECORD_TAGS_B):
             raise DocumentError(f"not a PubMed efetch document (no PubmedArticleSet); it starts {head[:60]!r}")
-        m = ENCODING_RE.search(buffer[:200])
+        m = ENCODING_RE.search(first[:200])
         prefix = b""
         if m and m.group(1).lower() not in (b"utf-8", b"utf8", b"us-ascii", b"ascii"):
             prefix = b'<?xml version="1.0" encoding="' + m.group(1) + b'"?>'
-        pos, eof, closed = 0, False, False
-        while True:
-            start = RECORD_START_RE.search(buffer, pos)
-            if start is None:
-                closed = closed or b"</PubmedArticleSet>" in buffer[pos:]
-                if eof:
-                    break
-                buffer = buffer[max(pos, len(buffer) - 64):]  # keep a tag cut in two
-                pos = 0
-                more = f.read(CHUNK)
-                eof = not more
-                buffer += more
-                continue
-            closing = b"</" + start.group(1) + b">"
-            end = buffer.find(closing, start.end())
-            if end < 0:
-                # The record runs past the buffer: keep it and read on until it closes.
-                buffer, pos = buffer[start.start():], 0
-                while end < 0 and not eof:
-                    more = f.read(CHUNK)
-                    eof = not more
-                    search_from = max(0, len(buffer) - len(closing))
-                    buffer += more
-                    end = buffer.find(closing, search_from)
-                if end < 0:
-                    raise DocumentError(
-                        f"the document ends inside a {start.group(1).decode()} record (truncated)"
-                    )
-                start = RECORD_START_RE.match(buffer, 0)
-            end += len(closing)
-            yield Article(start.group(1).decode(), buffer[start.start():end], prefix)  # type: ignore[union-attr]
-            pos = end
-        if in_set and not closed:
+        cutter = _Cutter(f, first, prefix)
+        yield from cutter.records()
+        if in_set and not cutter.closed:
             raise DocumentError("the document ends before </PubmedArticleSet> (truncated)")
 
 
 RECORD_TAGS_B = tuple(f"<{t}".encode() for t in RECORD_TAGS)
 
 
+class _Cutter:
+    """Cuts records from a byte stream. The buffer holds the unread rest of one
+    chunk and at most one record of MAX_RECORD_BYTES; each byte is searched a
+    bounded number of times, so time is linear in the document's size."""
+
+    def __init__(self, stream: IO[bytes], first: bytes, prefix: bytes):
+        self.stream = stream
+        self.buf = bytearray(first)
+        self.base = 0  # where buf[0] is in the document
+        self.eof = not first
+        self.prefix = prefix
+        self.closed = False  # </PubmedArticleSet> seen
+
+    def read_more(self) -> None:
+        more = self.stream.read(CHUNK)
+        self.eof = not more
+        self.buf += more
+
+    def drop(self, n: int) -> None:
+        """Forget the first `n` bytes of the buffer (cheap: bytearray moves its start)."""
+        del self.buf[:n]
+        self.base += n
+
+    def records(self) -> Iterator[Article]:
+        pos = 0
+        while True:
+            m = RECORD_START_RE.search(self.buf, pos)
+            if m is None:
+                self.closed = self.closed or self.buf.find(b"</PubmedArticleSet>", pos) >= 0
+                if self.eof:
+                    return
+                self.drop(max(pos, len(self.buf) - OVERLAP))  # keep a tag cut in two
+                pos = 0
+                self.read_more()
+                continue
+            article, pos = self._cut(m.group(1).decode(), m.start(), m.end())
+            yield article
+
+    def _cut(self, tag: str, start: int, scan: int) -> tuple[Article, int]:
+        """The record starting at buf[start]: (its Article, where the next search starts)."""
+        closing = f"</{tag}>".encode()
+        while True:
+            end = self.buf.find(closing, scan)
+            nxt = _record_start(self.buf, scan, end if end >= 0 else len(self.buf))
+            if nxt >= 0:
+                head = self.slice(start, min(nxt, start + RECORD_HEAD))
+                return self._failed(tag, head, "never closes: the next record starts first", self.base + start), nxt
+            if end >= 0:
+                end += len(closing)
+                return Article(tag, self.slice(start, end), self.prefix, offset=self.base + start), end
+            self.drop(start)  # the buffer holds this record and what is read after it
+            scan, start = max(scan - start, len(self.buf) - OVERLAP), 0
+            if len(self.buf) > MAX_RECORD_BYTES:
+                return self._skip_oversized(tag, closing)
+            if self.eof:
+                raise DocumentError(f"the document ends inside a {tag} record, at byte {self.base:,} (truncated)")
+            self.read_more()
+
+    def slice(self, start: int, end: int) -> bytes:
+        with memoryview(self.buf) as view:  # one copy, and the view is let go before the buffer moves
+            return bytes(view[start:end])
+
+    def _skip_oversized(self, tag: str, closing: bytes) -> tuple[Article, int]:
+        """Read past a record (at buf[0]) too large to hold, keeping only its head
+        and a chunk at a time; it fails alone and reading resumes after it."""
+        head, offset = self.slice(0, RECORD_HEAD), self.base
+        reason = f"is larger than the {MAX_RECORD_BYTES:,} bytes a record may have; skipped"
+        while True:
+            self.drop(max(len(self.buf) - OVERLAP, 0))
+            if self.eof:
+                raise DocumentError(
+                    f"the document ends inside a {tag} record, at byte {offset:,}, "
+                    f"that is larger than the {MAX_RECORD_BYTES:,} bytes a record may have (truncated)"
+                )
+            self.read_more()
+            end = self.buf.find(closing)
+            nxt = _record_start(self.buf, 0, end if end >= 0 else len(self.buf))
+            if nxt >= 0 or end >= 0:
+                resume = nxt if nxt >= 0 else end + len(closing)
+                return self._failed(tag, head, reason, offset), resume
+
+    def _failed(self, tag: str, head: bytes, reason: str, offset: int) -> Article:
+        return Article(tag, head, self.prefix, offset=offset, problem=f"the {tag} record at byte {offset:,} {reason}")
+
+
+def _record_start(buf: bytearray, lo: int, hi: int) -> int:
+    """Where a record's start tag is in buf[lo:hi], or -1 (records never nest, so
+    one inside a record means that record never closed)."""
+    found = -1
+    for tag in RECORD_TAGS_B:
+        at = buf.find(tag, lo, hi)
+        while at >= 0 and not RECORD_START_RE.match(buf, at):
+            at = buf.find(tag, at + 1, hi)
+        if at >= 0 and (found < 0 or at < found):
+            found = at
+    return found
+
+
 def parse_article(article: Article) -> Study:
-    """Turn one record into a `Study`; raises `MalformedRecord` when it cannot."""
+    """Turn one record into a `Study`; raises `MalformedRecord` when it cannot.
+
+    Whatever goes wrong inside one record (a RecursionError, a value no field
+    expects) becomes a MalformedRecord naming its PMID: the record fails alone.
+    """
+    try:
+        return _parse_article(article)
+    except (MalformedRecord, MemoryError):
+        raise
+    except Exception as e:
+        raise MalformedRecord(article.pmid, f"could not be parsed: {type(e).__name__}: {str(e)[:200]}") from None
+
+
+def _parse_article(article: Article) -> Study:
+    if article.problem:
+        raise MalformedRecord(article.pmid or article.quoted_pmid, article.problem)
     elem = article.element
     if article.tag == "DeleteCitation":
         raise MalformedRecord(None, "DeleteCitation (PubMed withdrew these PMIDs), not a record")
-    pmid = article.pmid
-    if not pmid:
-        raise MalformedRecord(None, "record has no PMID")
-    if not pmid.isdigit():
-        raise MalformedRecord(pmid, f"PMID {pmid!r} is not a number")
+    pmid = _own_pmid(article, elem)
     if article.tag == "PubmedBookArticle":
         study = _parse_book(elem, pmid)
     else:
@@ -267,6 +501,22 @@ def parse_article(article: Article) -> Study:
     study.raw_xml = article.utf8_xml()
     study.content_hash = article.content_hash
     return study
+
+
+def _own_pmid(article: Article, elem: etree._Element) -> str:
+    """The record's own PMID, from its tree (which has the last word over the byte search)."""
+    path = OWN_PMID_PATH[article.tag]
+    text = elem.findtext(path)
+    try:
+        pmid = normalise_pmid(text)
+    except ValueError as e:
+        reason = str(e)
+        if reason == "record has no PMID":
+            reason = f"record has no PMID of its own ({path}); a PMID elsewhere in it is another study's"
+        raise MalformedRecord((text or "").strip()[:40] or None, reason) from None
+    if article.pmid and pmid != article.pmid:
+        raise MalformedRecord(article.pmid, f"its PMID reads {article.pmid} to a byte search but {pmid} in the XML")
+    return pmid
 
 
 def parse(source: XmlSource) -> Iterator[Study | MalformedRecord]:
@@ -376,30 +626,58 @@ def text_of(elem: etree._Element | None) -> str:
     if len(elem) == 0:  # no inline markup: the common case
         return _clean(elem.text) or ""
     parts: list[str] = []
-    _collect(elem, parts, top=True)
+    _collect(elem, parts)
     return _clean("".join(parts)) or ""
 
 
-def _collect(elem: etree._Element, parts: list[str], top: bool = False) -> None:
+def _collect(root: etree._Element, parts: list[str]) -> None:
+    """Append the text of `root` and of its inline markup, tails included, in order.
+
+    A loop over an explicit stack rather than recursion: a record nesting inline
+    tags thousands deep still gives its text, not a RecursionError.
+    """
+    if root.text:
+        parts.append(root.text)
+    stack = [iter(root)]
+    opened = [root]
+    while stack:
+        child = next(stack[-1], None)
+        if child is None:
+            stack.pop()
+            elem = opened.pop()
+            if stack:  # the root's own tail is not its text
+                _close_inline(elem, parts)
+            continue
+        _open_inline(child, parts)
+        stack.append(iter(child))
+        opened.append(child)
+
+
+def _local_tag(elem: etree._Element) -> str:
     tag = elem.tag if isinstance(elem.tag, str) else ""
-    local = tag.rsplit("}", 1)[-1].lower()
-    inline = not top
-    if inline and parts and LAYOUT_END_RE.search(parts[-1]):
+    return tag.rsplit("}", 1)[-1].lower()
+
+
+def _open_inline(elem: etree._Element, parts: list[str]) -> None:
+    """An inline tag starts: drop layout before it, space a word tag, add its text."""
+    if parts and LAYOUT_END_RE.search(parts[-1]):
         # Indentation a re-serialiser put before an inline tag is layout, not a space.
         parts[-1] = LAYOUT_END_RE.sub("", parts[-1])
-    spaced = inline and local in WORD_TAGS
-    if spaced and parts and parts[-1][-1:].isalnum():
+    if _local_tag(elem) in WORD_TAGS and parts and parts[-1][-1:].isalnum():
         parts.append(" ")
     if elem.text:
         parts.append(elem.text)
-    for child in elem:
-        _collect(child, parts)
+
+
+def _close_inline(elem: etree._Element, parts: list[str]) -> None:
+    """An inline tag ends: add its tail, spaced from a word tag, layout dropped."""
     tail = elem.tail
-    if inline and tail:
-        tail = LAYOUT_START_RE.sub("", tail)
-    if spaced and tail and tail[:1].isalnum():
+    if not tail:
+        return
+    tail = LAYOUT_START_RE.sub("", tail)
+    if _local_tag(elem) in WORD_TAGS and tail[:1].isalnum():
         parts.append(" ")
-    if inline and tail:
+    if tail:
         parts.append(tail)
 
 

@@ -68,7 +68,9 @@ def load(
     new: list[str] = []
     updated: list[str] = []
     hashes = store.known_hashes(db)
-    seen: set[str] = set()
+    # PMID → revision date of the copy taken: of two copies in one run (an entered and
+    # a modified search; a file with a record twice), the later revision wins.
+    seen: dict[str, str | None] = {}
     delivered = 0
     batch: list[Study] = []
     # One writer thread: SQLite writes (which release the GIL) overlap with
@@ -109,11 +111,16 @@ def load(
                     delivered += 1
                     if on_record:
                         on_record()
+                    revised = getattr(article, "revised", None)
                     if article.pmid and article.pmid in seen:
-                        continue  # the same record twice in one run (e.g. entered and modified)
-                    counts.found += 1
+                        if not (revised and (seen[article.pmid] is None or revised > seen[article.pmid])):
+                            continue  # the same version again (e.g. entered and modified)
+                        flush()  # store the earlier copy first: this one lands as its update
+                        collect()
+                    else:
+                        counts.found += 1
                     if article.pmid:
-                        seen.add(article.pmid)
+                        seen[article.pmid] = revised
                     if article.pmid and hashes.get(article.pmid) == article.content_hash:
                         counts.unchanged += 1
                         continue
@@ -122,7 +129,9 @@ def load(
                         continue
                     try:
                         batch.append(medline.parse_record(article))
-                    except MalformedRecord as e:
+                    except Exception as e:  # one record the parser cannot handle fails alone
+                        if not isinstance(e, MalformedRecord):
+                            e = MalformedRecord(article.pmid, f"could not be parsed: {type(e).__name__}: {e}")
                         counts.skipped += 1
                         counts.problems.append((e.pmid, e.reason))
                         log.warning("skipped a malformed record: %s", e)
@@ -130,7 +139,9 @@ def load(
                     if len(batch) >= BATCH:
                         flush()
             except DocumentError as e:
-                raise DocumentError(f"{_name(document)}: {e}") from e
+                # The parser names the file itself for some errors: don't say it twice.
+                message, name = str(e), _name(document)
+                raise DocumentError(message if name in message else f"{name}: {message}") from e
         flush()
         collect()
         if source.expected is not None and delivered < source.expected:

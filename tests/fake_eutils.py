@@ -4,7 +4,8 @@
 ``esearch.fcgi``, ``efetch.fcgi`` and ``einfo.fcgi`` by replaying PubMed records
 taken from an efetch XML file, and that can inject faults (HTTP errors,
 truncated or HTML bodies, NCBI-style error replies, dropped connections, slow
-replies, short batches).
+or trickled replies, short batches, a history server that does not page, error
+bodies that echo the request with its API key).
 
 Typical use::
 
@@ -25,11 +26,12 @@ import re
 import socket
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 from xml.sax.saxutils import escape
 
 from lxml import etree
@@ -180,7 +182,19 @@ def _parse_date(text: str, *, end: bool) -> tuple[int, int, int] | None:
 class Fault:
     """One injected fault, consumed by the next request (to ``path``, if given).
 
-    kind: "status" | "truncate" | "html" | "error200" | "warning" | "drop" | "slow" | "fewer"
+    kind:
+
+    - "status": HTTP ``status`` (with ``retry_after`` as a Retry-After header);
+      with ``echo`` the text body repeats the request's parameters, URL-encoded,
+      as some servers' error pages do;
+    - "badkey": NCBI's reply to an invalid API key, HTTP 400 with a JSON body
+      that echoes the key;
+    - "truncate", "html", "error200" (``echo``: the ERROR text repeats the
+      request), "warning", "drop", "slow" (``delay`` s before replying),
+      "fewer" (one record short);
+    - "trickle": the reply sent one byte every ``delay`` s, the status line and
+      headers too (``body_only``: the headers at once, then the body);
+    - "samepage": efetch serves the first page whatever ``retstart``.
     """
 
     kind: str
@@ -188,8 +202,13 @@ class Fault:
     retry_after: str | None = None
     path: str | None = None
     delay: float = 0.0
+    echo: bool = False
+    body_only: bool = False
 
-    KINDS = ("status", "truncate", "html", "error200", "warning", "drop", "slow", "fewer")
+    KINDS = (
+        "status", "badkey", "truncate", "html", "error200", "warning", "drop", "slow", "fewer",
+        "trickle", "samepage",
+    )
 
     def __post_init__(self) -> None:
         if self.kind not in self.KINDS:
@@ -267,6 +286,9 @@ class _Handler(BaseHTTPRequestHandler):
                 pass
             return
         status, ctype, body, headers = reply
+        if fault is not None and fault.kind == "trickle":
+            self._trickle(reply, fault)
+            return
         self.send_response(status, _STATUS_TEXT.get(status))
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
@@ -274,6 +296,23 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)
+
+    def _trickle(self, reply: "_Reply", fault: Fault) -> None:
+        """Send the reply a byte at a time, ``fault.delay`` seconds apart, until the
+        client goes away or the server stops."""
+        status, ctype, body, headers = reply
+        lines = [f"HTTP/1.1 {status} {_STATUS_TEXT.get(status, 'OK')}", f"Content-Type: {ctype}",
+                 f"Content-Length: {len(body)}"] + [f"{k}: {v}" for k, v in headers.items()]
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        self.close_connection = True
+        if fault.body_only:
+            self.wfile.write(head)
+        data = body if fault.body_only else head + body
+        stopping = self.server.fake._stopping
+        for i in range(len(data)):
+            if stopping.wait(fault.delay):
+                return
+            self.wfile.write(data[i:i + 1])  # a gone client raises here, and handle_error ignores it
 
 
 _Reply = tuple[int, str, bytes, dict]
@@ -356,7 +395,9 @@ class FakeEutils:
 
     def _take_fault(self, endpoint: str, params: dict, method: str) -> Fault | None:
         with self._lock:
-            self.requests.append({"path": endpoint, "params": dict(params), "method": method})
+            self.requests.append(
+                {"path": endpoint, "params": dict(params), "method": method, "time": time.monotonic()}
+            )
             if not self.faults:
                 return None
             fault = _as_fault(self.faults[0])
@@ -376,7 +417,14 @@ class FakeEutils:
             if fault.retry_after is not None:
                 headers["Retry-After"] = fault.retry_after
             text = f"{fault.status} {_STATUS_TEXT.get(fault.status, 'Error')} (injected by FakeEutils)\n"
+            if fault.echo:
+                text += f"request: /{endpoint}?{urlencode(params)}\n"
             return (fault.status, TEXT_TYPE, text.encode(), headers)
+        if kind == "badkey":
+            # NCBI's reply to an API key it does not know: the key is echoed back.
+            reply = {"error": "API key invalid", "api-key": params.get("api_key", ""),
+                     "type": "invalid", "status": "unknown"}
+            return (400, JSON_TYPE, json.dumps(reply).encode(), {})
         if kind == "html":
             page = (
                 "<!DOCTYPE html>\n<html><head><title>Service unavailable</title></head>"
@@ -450,9 +498,10 @@ class FakeEutils:
     def _esearch(self, p: dict, fault: Fault | None) -> _Reply:
         as_json = p.get("retmode", "xml").lower() == "json"
         if fault and fault.kind == "error200":
+            message = "Invalid query" + (f" (request: {urlencode(p)})" if fault.echo else "")
             if as_json:
                 return _json({"header": {"type": "esearch", "version": "0.3"},
-                              "esearchresult": {"ERROR": "Invalid query"}})
+                              "esearchresult": {"ERROR": message}})
             return _xml('<?xml version="1.0" encoding="UTF-8" ?>\n'
                         "<eSearchResult><ERROR>Invalid query</ERROR></eSearchResult>\n")
         pmids = self._matches(p)
@@ -504,7 +553,7 @@ class FakeEutils:
 
     def _efetch(self, p: dict, fault: Fault | None) -> _Reply:
         if fault and fault.kind == "error200":
-            return _fetch_error("Unable to obtain query #1")
+            return _fetch_error("Unable to obtain query #1" + (f" (request: {urlencode(p)})" if fault.echo else ""))
         ids = p.get("id", "").strip()
         if ids:
             pmids = [i.strip() for i in ids.replace(" ", ",").split(",") if i.strip()]
@@ -518,6 +567,8 @@ class FakeEutils:
         else:
             return _fetch_error("Empty id list - nothing todo")
         retstart = max(_int(p.get("retstart"), 0), 0)
+        if fault and fault.kind == "samepage":
+            retstart = 0  # a history server that does not page
         retmax = min(max(_int(p.get("retmax"), DEFAULT_RETMAX), 0), EFETCH_CAP)
         chosen = pmids[retstart:retstart + retmax]
         with self._lock:

@@ -155,3 +155,61 @@ def test_set_records_serves_modified_record(fake):
     r = requests.get(fake.base_url + "efetch.fcgi", timeout=TIMEOUT, params={
         "db": "pubmed", "WebEnv": res["webenv"], "query_key": "1", "retmax": 1})
     assert b"<ArticleTitle>CHANGED " in r.content
+
+
+def test_requests_are_time_stamped(fake):
+    """Each request is logged with its arrival time (time.monotonic), for rate checks."""
+    import time
+
+    before = time.monotonic()
+    _search(fake)
+    assert before <= fake.requests[0]["time"] <= time.monotonic()
+
+
+def test_samepage_serves_the_first_page_whatever_retstart(fake):
+    res = _search(fake, usehistory="y", retmax=0)
+    params = {"db": "pubmed", "WebEnv": res["webenv"], "query_key": "1", "retstart": 10, "retmax": 10}
+    fake.faults.append(Fault("samepage", path="efetch.fcgi"))
+    repeated = requests.get(fake.base_url + "efetch.fcgi", params=params, timeout=TIMEOUT)
+    paged = requests.get(fake.base_url + "efetch.fcgi", params=params, timeout=TIMEOUT)
+    assert _pmids(repeated.content) == fake.pmids[:10]
+    assert _pmids(paged.content) == fake.pmids[10:20]
+
+
+def test_badkey_and_echo_put_the_request_in_the_error_body(fake):
+    """NCBI's invalid-key reply echoes the key; `echo` echoes the query string."""
+    params = {"db": "pubmed", "term": "x", "api_key": "KEY123", "email": "a+b@c.org"}
+    fake.faults += [Fault("badkey"), Fault("status", status=400, echo=True), Fault("error200", echo=True)]
+    bad = requests.get(fake.base_url + "esearch.fcgi", params=params, timeout=TIMEOUT)
+    assert bad.status_code == 400 and bad.json() == {
+        "error": "API key invalid", "api-key": "KEY123", "type": "invalid", "status": "unknown"}
+    echoed = requests.get(fake.base_url + "esearch.fcgi", params=params, timeout=TIMEOUT)
+    assert echoed.status_code == 400 and "api_key=KEY123" in echoed.text and "a%2Bb%40c.org" in echoed.text
+    error = requests.get(fake.base_url + "esearch.fcgi", params={**params, "retmode": "json"}, timeout=TIMEOUT)
+    assert "api_key=KEY123" in error.json()["esearchresult"]["ERROR"]
+
+
+@pytest.mark.parametrize("body_only", [False, True])
+def test_trickle_sends_a_byte_at_a_time(fake, body_only):
+    """A trickled reply arrives whole, but slowly: a byte every `delay` seconds
+    (the status line and headers too, unless body_only)."""
+    import socket
+    import time
+
+    fake.faults.append(Fault("trickle", delay=0.005, body_only=body_only))
+    with socket.create_connection(("127.0.0.1", int(fake.base_url.rsplit(":", 1)[1].strip("/"))), timeout=5) as s:
+        s.sendall(b"GET /einfo.fcgi?db=pubmed HTTP/1.1\r\nHost: x\r\n\r\n")
+        started, first, data = time.monotonic(), None, b""
+        while True:
+            got = s.recv(65536)
+            if not got:
+                break
+            first = first or (time.monotonic() - started, len(got))
+            data += got
+        elapsed = time.monotonic() - started
+    head, body = data.split(b"\r\n\r\n", 1)
+    assert head.startswith(b"HTTP/1.1 200") and b'"einforesult"' in body
+    trickled = len(body) if body_only else len(data)
+    assert elapsed >= 0.005 * trickled * 0.8
+    sent_at_once = len(head) + 4 if body_only else 0
+    assert max(sent_at_once, 1) <= first[1] <= sent_at_once + 3  # then a byte at a time

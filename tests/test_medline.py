@@ -436,3 +436,21 @@ def test_genuine_xml_records_written_as_medline_read_back_the_same(name):
         want["abstract_sections"] = [{**s, "category": None} for s in want["abstract_sections"]]
         assert got == want, pmid
         assert med[pmid].pub_date.split()[0] == x.pub_date.split()[0]
+
+
+def test_a_pmid_with_leading_zeros_is_the_same_study(db, tmp_path):
+    """"PMID- 0030813155" updates study 30813155, as the XML reader does; an absurd
+    PMID is skipped and reported, never stored as a new study."""
+    text = SNAPSHOT_NBIB.read_text(encoding="utf-8")
+    first = text.split("\n\n")[0]
+    pmid = first.splitlines()[0].split("-", 1)[1].strip()
+    assert load(db, sources.file_source([SNAPSHOT_NBIB]), command="import").ok
+    padded = tmp_path / "padded.nbib"
+    padded.write_text(first.replace(f"PMID- {pmid}", f"PMID- 00{pmid}", 1) + "\n", encoding="utf-8")
+    result = load(db, sources.file_source([padded]), command="import")
+    assert result.ok and result.counts.new == 0 and db["studies"].count == 27
+    absurd = tmp_path / "absurd.nbib"
+    absurd.write_text(first.replace(f"PMID- {pmid}", "PMID- " + "9" * 26, 1) + "\n", encoding="utf-8")
+    result = load(db, sources.file_source([absurd]), command="import")
+    assert result.counts.skipped == 1 and "26 digits" in result.counts.problems[0][1]
+    assert db["studies"].count == 27
