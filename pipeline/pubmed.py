@@ -45,6 +45,10 @@ USER_AGENT = "evidence-pipeline (dry needling for headache; +https://pubmed.ncbi
 # timeout bounds each read, not the whole: a server trickling a byte every few
 # seconds would otherwise hold a request (and the run) for as long as it likes.
 REQUEST_SECONDS = 120.0
+# The most one client (one run) may spend on E-utilities in all. A full search of
+# this topic takes minutes; the daily job must end before the next one starts,
+# whatever the server does, so a run that has not finished by then fails.
+RUN_SECONDS = 4 * 3600.0
 # Added to NCBI's one-second window: NCBI counts requests as they arrive, and
 # network jitter can bring arrivals closer together than the starts were.
 RATE_MARGIN = 0.1
@@ -296,6 +300,7 @@ class Client:
         backoff_jitter: float = 1.0,
         timeout: float = 60.0,
         request_seconds: float = REQUEST_SECONDS,
+        run_seconds: float = RUN_SECONDS,
         requests_per_second: float | None = None,
     ):
         self.settings = settings or Settings.from_env()
@@ -311,6 +316,8 @@ class Client:
         )
         self.timeout = timeout
         self.request_seconds = request_seconds
+        self.run_seconds = run_seconds
+        self.run_deadline = time.monotonic() + run_seconds
         rate = requests_per_second or (10.0 if self.settings.api_key else 3.0)
         self.limiter = RateLimiter(rate)
         self.request_count = 0
@@ -347,7 +354,7 @@ class Client:
         into the value returned, raising TransientError for a reply worth
         another try and EutilsError for one that is not.
         """
-        deadline = time.monotonic() + self.max_total_seconds
+        deadline = min(time.monotonic() + self.max_total_seconds, self.run_deadline)
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.attempts)
             | tenacity.stop_before_delay(self.max_total_seconds),
@@ -386,6 +393,8 @@ class Client:
     def _attempt(self, endpoint: str, params: dict, check: Callable, deadline: float) -> object:
         left = deadline - time.monotonic()
         if left <= 0:
+            if deadline >= self.run_deadline:
+                raise _NoRetry(f"{_short(endpoint)}: the {self.run_seconds:g} s allowed for the whole run ran out")
             raise _NoRetry(f"{_short(endpoint)}: the {self.max_total_seconds:g} s allowed for this call ran out")
         self.limiter.wait()
         self.request_count += 1

@@ -243,3 +243,17 @@ def test_no_eleven_requests_reach_ncbi_within_one_second_with_a_key(fake_eutils)
         keyed.esearch("x")
     stamps = [r["time"] for r in fake_eutils.requests]
     assert min(b - a for a, b in zip(stamps, stamps[10:])) >= 1.05
+
+
+@pytest.mark.reliability("network", "a run that outlasts its whole budget")
+def test_a_run_cannot_outlast_its_budget(fake_eutils):
+    """run_seconds bounds everything one client (one run) does: the request in
+    flight is cut at the run's deadline, and every later call fails at once."""
+    client = fast_client(fake_eutils.base_url, request_seconds=60, max_total_seconds=60, run_seconds=1.0, attempts=6)
+    fake_eutils.faults.extend(Fault("trickle", delay=0.2) for _ in range(6))
+    started = time.monotonic()
+    with pytest.raises(pubmed.TransientError):
+        client.esearch("x")
+    assert time.monotonic() - started < 2.5
+    with pytest.raises(pubmed.EutilsError, match="allowed for the whole run ran out"):
+        client.esearch("x")
