@@ -152,31 +152,50 @@ def methods_note(db: sqlite_utils.Database, topic: Topic, studies: list[dict]) -
 
 
 def changes_since_last(db: sqlite_utils.Database, digest: Digest) -> dict:
-    """What moved since the previous digest: new studies, verdicts, retractions; then record this one."""
+    """What moved since the previous digest: new studies, verdicts, retractions; then record this one.
+
+    A digest row keeps the last run it saw, not every PMID: new studies are those a
+    later run first stored (one indexed query), so the work and the table grow with
+    what changed, not with the size of the database times the number of digests."""
     verdicts = {s.claim.id: s.verdict.verdict for s in digest.sections}
-    pmids = sorted(r["pmid"] for r in db.query("select pmid from studies"))
-    retracted = sorted(r["pmid"] for r in db.query("select pmid from studies where retracted = 1"))
-    previous = db.execute("select created_at, verdicts, pmids, retracted from digests order by id desc limit 1").fetchone()
+    retracted = [r["pmid"] for r in db.query("select pmid from studies where retracted = 1 order by pmid")]
+    last_run = db.execute("select max(id) from runs").fetchone()[0] or 0
+    rows = list(db.query("select * from digests order by id desc limit 1"))
+    previous = rows[0] if rows else None
     changes: dict = {"first": previous is None, "wordings": stale_wordings(digest)}
     if previous:
-        old_verdicts, old_pmids, old_retracted = (json.loads(x) for x in previous[1:])
+        old_verdicts = json.loads(previous["verdicts"] or "{}")
+        old_retracted = set(json.loads(previous["retracted"] or "[]"))
         changes.update(
-            since=previous[0],
-            new_studies=[
-                db["studies"].get(p) for p in pmids if p not in set(old_pmids)
-            ],
+            since=previous["created_at"],
+            new_studies=_new_studies(db, previous),
             verdicts=[
                 {"claim": cid, "before": old_verdicts.get(cid), "after": v}
                 for cid, v in verdicts.items() if old_verdicts.get(cid) != v
             ],
-            retracted=[db["studies"].get(p) for p in retracted if p not in set(old_retracted)],
+            retracted=[
+                r for r in db.query("select * from studies where retracted = 1 order by pmid")
+                if r["pmid"] not in old_retracted
+            ],
         )
     with db.conn:
-        db["digests"].insert({
-            "created_at": digest.created_at, "source": digest.methods["source"],
-            "verdicts": json.dumps(verdicts), "pmids": json.dumps(pmids), "retracted": json.dumps(retracted),
-        })
+        db["digests"].insert(
+            {
+                "created_at": digest.created_at, "source": digest.methods["source"],
+                "verdicts": json.dumps(verdicts), "retracted": json.dumps(retracted), "last_run": last_run,
+            },
+            alter=True,  # last_run: digests rows written before it had every PMID instead
+        )
     return changes
+
+
+def _new_studies(db: sqlite_utils.Database, previous: dict) -> list[dict]:
+    """Studies first stored after the previous digest."""
+    if previous.get("last_run") is not None:
+        return list(db.query("select * from studies where first_seen_run > ? order by pmid", [previous["last_run"]]))
+    # A digest written before digests kept the run: compare with its PMID list, once.
+    old = set(json.loads(previous.get("pmids") or "[]"))
+    return [r for r in db.query("select * from studies order by pmid") if r["pmid"] not in old]
 
 
 def stale_wordings(digest: Digest) -> list[dict]:

@@ -297,3 +297,49 @@ def test_a_retraction_that_moves_a_verdict_flags_its_wording(built):
     changes = page[page.index('id="changes"') : page.index('id="references"')]
     assert "range-of-motion: benefit — very low certainty → unclear — very low certainty" in changes
     assert "Wordings to review: 1" in changes and 'href="#claim-range-of-motion"' in changes
+
+
+def _corpus_db(path, n: int, snapshot_xml):
+    """A database of `n` studies: the snapshot's records under fresh PMIDs."""
+    originals = record_bytes(snapshot_xml)
+    records = []
+    for i in range(n):
+        rec = originals[i % len(originals)]
+        old = re.search(rb'<PMID Version="1">(\d+)</PMID>', rec).group(1)
+        records.append(rec.replace(b">" + old + b"<", b">" + str(70_000_000 + i).encode() + b"<"))
+    db = store.open_db(path)
+    update.load(db, Source("file", "t", lambda: iter([make_efetch(records)])), command="import")
+    update.extract_pending(db)
+    return db
+
+
+def _digest_work(db, out) -> tuple[int, int]:
+    """SQLite virtual-machine steps (in thousands) to build and record a digest, and
+    the size of the row it adds to `digests`."""
+    steps = [0]
+
+    def count() -> int:
+        steps[0] += 1
+        return 0
+
+    db.conn.set_progress_handler(count, 1000)
+    try:
+        digest.write_digest(db, load_topic(), out)
+    finally:
+        db.conn.set_progress_handler(None, 0)
+    row = db.execute("select * from digests order by id desc limit 1").fetchone()
+    return steps[0], sum(len(str(v)) for v in row)
+
+
+def test_the_digest_work_grows_linearly_and_its_ledger_row_does_not_grow(tmp_path, snapshot_xml):
+    """Counted, not timed: from N to 4N studies the digest's database work grows at
+    most about fourfold, and each `digests` row stays the same size (it records the
+    last run, not every PMID, so the table grows with digests, not digests × N)."""
+    work = {}
+    for n in (60, 240):
+        db = _corpus_db(tmp_path / f"{n}.db", n, snapshot_xml)
+        _digest_work(db, tmp_path / f"out{n}")  # the first digest
+        work[n] = _digest_work(db, tmp_path / f"out{n}")  # a later one, with nothing new
+    (steps_n, row_n), (steps_4n, row_4n) = work[60], work[240]
+    assert steps_4n <= 5 * max(steps_n, 1), work
+    assert row_4n == row_n, work
