@@ -4,13 +4,22 @@ sentence each came from.
 General rules for how abstracts write results, not rules for particular
 sentences:
 
-- a named estimate (SMD, MD, WMD, OR, RR, Cohen's d, η², φ, "effect size",
+- a named estimate (SMD, MD, WMD, OR, RR, Cohen's d, η², φ, NNT, "effect size",
   "mean difference", ...) followed by its value, optionally a unit, a 95% CI in
   any of the usual notations, and a p-value;
+- any interval (CI, CrI, a bare bracketed pair) marks an estimate whether or not
+  it is named: the number before it is the value, the words before that say
+  what it is (a difference between groups → MD; else the previous estimate's
+  kind; else a change or a group's value), and a difference written in words
+  with a test's p after it is an estimate too. The wordings (interval words,
+  difference and change cues, time points, group results) are data with their
+  examples in rules/effects.yml, read through pipeline/rules.py;
 - a group result written as mean ± SD (for "from A ± a to B ± b", the value
   after treatment), a change "by N points/days", or a percentage of a group;
 - only in sentences that report findings (not background, aims or methods),
   and never ages, baseline descriptions, concentrations or sample counts.
+
+Each effect has a level: between_groups, within_group or arm (see Effect).
 
 Every number returned is read from the text; nothing is computed.
 """
@@ -20,8 +29,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from . import rules
+from .rules import phrase_regex
+from .terms import HEADACHE_WORD, outcome_at, outcome_spans
 from .text import NUM, Sentence, sentences, to_float
-from .terms import outcome_at, outcome_spans
+
+# The wording rules (rules/*.yml): intervals, between-group and within-group cues,
+# differences written in words, numbers that are time points. Checked when loaded.
+RULES = rules.default()
+LEVELS = ("between_groups", "within_group", "arm")
 
 _N = rf"(?:{NUM})"
 # The estimate's name → measure vocabulary. Longer names first.
@@ -34,6 +50,7 @@ MEASURE_NAMES: list[tuple[str, str]] = [
     (r"risk ratios?|relative risks?|rate ratios?|(?-i:\ba?RRs?\b)", "RR"),
     (r"effect sizes?\s*\(cohen'?s d\)|cohen'?s d|effect sizes?|(?-i:\bES\b)|(?<![A-Za-z])d(?=\s*[=:])", "d"),
     (r"partial\s*η\s*[2²]|η\s*[2²]|eta[- ]squared|partial eta[- ]squared", "other"),
+    (r"number needed to treat|(?-i:\bNNTs?\b)", "other"),
     (r"φ|\bphi\b|hazard ratios?|(?-i:\ba?HRs?\b)|(?<![A-Za-z])r(?=\s*=)|(?-i:\bICC\b)", "other"),
 ]
 MEASURE_RE = re.compile("|".join(f"(?P<m{i}>{p})" for i, (p, _) in enumerate(MEASURE_NAMES)), re.I)
@@ -47,8 +64,9 @@ UNIT = (
     r"(?:\s*(?:%|points?|days?|mm|cm|kPa|kg/cm2|kg/cm²|N/cm2|degrees?|°|hours?|h|min(?:utes)?|months?|weeks?|attacks?|units?)"
     r"(?:\s*(?:/|per)\s*(?:month|week|day|year|4 weeks))?(?![\w])\.?|\s*%)?"
 )
+_INTERVAL_WORD = "|".join(phrase_regex(w) for w in sorted(RULES.lists["interval_word"], key=len, reverse=True))
 CI_RE = re.compile(
-    rf"""[\s,;]*(?:(?P<outer>[(\[])\s*)?(?:95\s*%\s*)?(?:CI|confidence\s+intervals?|c\.i\.)\s*(?:\[CI\]|\(CI\))?\s*[,:=]?\s*(?P<open>[\[(])?\s*
+    rf"""[\s,;]*(?:(?P<outer>[(\[])\s*)?(?:95\s*%\s*)?(?:{_INTERVAL_WORD})\s*(?:\[CI\]|\(CI\))?\s*[,:=]?\s*(?P<open>[\[(])?\s*
     (?P<lo>{_N}){UNIT}\s*(?:to|,|;|–|—|-|and)\s*(?P<hi>{_N}){UNIT}\s*(?:[;,]\s*[Pp]\s*(?P<p_op><=|>=|≤|≥|<|>|=)\s*(?P<p_v>0?[.·]\d+|\d(?:[.·]\d+)?))?
     \s*(?(open)[\])])\s*(?(outer)[\])])""",
     re.I | re.X,
@@ -67,8 +85,11 @@ _SPREAD = (
     r"(?:\s*(?:±|\+/-|\+-)\s*(?:SD\s*)?\d+(?:[.·]\d+)?|\s*\(\s*SD\s*[=:]?\s*\d+(?:[.·]\d+)?\s*\)"
     r"|\s*\(\s*\d+[.·]\d+\s*\)(?!\s*%))"
 )
-PM_RE = re.compile(rf"(?P<v>{_N}){_SPREAD}")
-FROM_TO_PM = re.compile(rf"\bfrom\s+(?P<a>{_N}){_SPREAD}\s*(?:\w+\s+)?to\s+(?P<b>{_N}){_SPREAD}")
+# A decimal comma is read where a spread follows ("6,4±1,5"), never a part of the number.
+_CN = rf"(?:{_N}(?:,\d{{1,2}}(?=\s*(?:±|\+/-)))?)"
+_SPREAD_CN = _SPREAD.replace(r"\d+(?:[.·]\d+)?", r"\d+(?:[.,·]\d+)?", 1)
+PM_RE = re.compile(rf"(?<![\d.,·])(?P<v>{_CN}){_SPREAD_CN}")
+FROM_TO_PM = re.compile(rf"(?:\bfrom\s+|:\s*)(?P<a>{_CN}){_SPREAD_CN}\s*(?:\w+\s+)?to\s+(?P<b>{_CN}){_SPREAD_CN}")
 CHANGE_VERB = re.compile(r"\b(?:changed|fell|dropped|decreased|declined|improved|increased|rose|reduced|lowered|diminished)\b", re.I)
 _CHANGE_UNITS = r"points?|days?|%|percent|mm|cm|degrees?|°|kPa|kg/cm²|kg/cm2|N/cm2|attacks?|hours?"
 BY_CHANGE = re.compile(rf"\b(?:changed|fell|dropped|decreased|declined|improved|increased|rose|reduced|lowered|diminished)\s+(?:by\s+)?(?:a mean of\s+|an average of\s+)?(?P<v>\d+(?:[.·]\d+)?)\s*(?P<u>{_CHANGE_UNITS})(?![\w±])")
@@ -76,7 +97,11 @@ BY_ONLY = re.compile(rf"\bby\s+(?P<v>\d+(?:[.·]\d+)?)\s*(?P<u>{_CHANGE_UNITS})(
 # "... by 12 points with needling versus 4 points with usual care": the second arm's change.
 VERSUS_CHANGE = re.compile(rf"[^.;()\d]{{0,40}}?\b(?:versus|vs\.?|compared with|and)\s+(?:by\s+)?(?P<v>\d+(?:[.·]\d+)?)\s*(?P<u>{_CHANGE_UNITS})(?![\w])")
 # "from 10.4 to 6.1 days per month": the value after treatment (a unit is required, so years are not read).
-FROM_TO_PLAIN = re.compile(rf"\bfrom\s+(?P<a>{_N})\s+to\s+(?P<b>{_N})\s*(?P<u>{_CHANGE_UNITS}|/10\b)")
+# Without a unit, "to B" must be followed by its group ("from 11.8 to 7.1 with bupivacaine").
+FROM_TO_PLAIN = re.compile(
+    rf"\bfrom\s+(?P<a>{_N})\s*(?:{_CHANGE_UNITS}|/10\b)?\s+to\s+(?P<b>{_N})"
+    rf"\s*(?P<u>{_CHANGE_UNITS}|/10\b|(?=\s+(?:with|after)\s|\s+in\s+(?:the|both|each)\s))"
+)
 # "(10.3 vs 13.1 days)": two arms' results side by side.
 # (Percentages are left to the percentage rules, which check they are results.)
 _PAIR_UNITS = _CHANGE_UNITS.replace("%|percent|", "")
@@ -124,6 +149,11 @@ class Effect:
     sentence_end: int
     value_text: str  # the estimate as written, e.g. "SMD −0.82 (95% CI −1.20 to −0.44)"
     value_start: int  # offset of value_text in the abstract
+    # between_groups (a difference between groups: MD, SMD, RR, OR, "3 fewer days
+    # than sham"), within_group (a change in one arm: "fell by 2.1"), arm (one
+    # group's value: a mean, "to B" of "from A to B", a percentage of a group),
+    # None for correlations and agreement statistics (r, φ, ICC).
+    level: str | None = None
 
 
 def normalise_p(op: str | None, value: str) -> str:
@@ -137,23 +167,27 @@ def normalise_p(op: str | None, value: str) -> str:
 
 def find_effects(abstract: str) -> list[Effect]:
     """Every numeric effect the abstract reports, each with its sentence and offsets."""
+    RULES.forget()  # matches are remembered per sentence, for one abstract at a time
     effects: list[Effect] = []
     context: str | None = None
+    painful = bool(HEADACHE_WORD.search(abstract))
     for s in sentences(abstract):
         if s.is_preamble:
             continue
-        effects.extend(_sentence_effects(s, context))
-        named = [kind for _, _, kind in outcome_spans(s.text) if kind != "other"]
+        effects.extend(_sentence_effects(s, context, painful))
+        named = [kind for _, _, kind in outcome_spans(s.text, painful) if kind != "other"]
         if named:
             context = named[-1]
     return effects
 
 
-def _sentence_effects(s: Sentence, context_outcome: str | None = None) -> list[Effect]:
+def _sentence_effects(s: Sentence, context_outcome: str | None = None, painful: bool = False) -> list[Effect]:
     """The effects of one sentence; `context_outcome` is the outcome the previous
     result sentences were about, for a sentence that names none ("Verum was
     superior to sham (MD -1.2 days ...)" after "Migraine days decreased ...")."""
     text = s.text
+    if not any(c.isdigit() for c in text):
+        return []  # every effect is a number written in digits
     taken: list[tuple[int, int]] = []  # spans already read, so a number is used once
     found: list[tuple[int, Effect]] = []
 
@@ -161,12 +195,13 @@ def _sentence_effects(s: Sentence, context_outcome: str | None = None) -> list[E
         return all(b <= x or a >= y for x, y in taken)
 
     def add(pos: int, end: int, measure: str, value_m: re.Match | str, value: float,
-            lo: float | None, hi: float | None, tail_from: int, p: str | None = None) -> None:
+            lo: float | None, hi: float | None, tail_from: int, p: str | None = None,
+            level: str | None = "arm") -> None:
         p = p or _p_after(text, tail_from)
         taken.append((pos, end))
         value_at = value_m.start("v") if isinstance(value_m, re.Match) and "v" in value_m.re.groupindex else pos
         found.append((pos, Effect(
-            outcome=outcome_at(text, max(pos, value_at), default=context_outcome or "other"),
+            outcome=outcome_at(text, max(pos, value_at), default=context_outcome or "other", painful=painful),
             measure=measure,
             value=value,
             ci_low=lo,
@@ -179,6 +214,7 @@ def _sentence_effects(s: Sentence, context_outcome: str | None = None) -> list[E
             sentence_end=s.end,
             value_text=text[pos:end],
             value_start=s.start + pos,
+            level=level,
         )))
 
     # 1. Named estimates, with their CI and p.
@@ -196,20 +232,38 @@ def _sentence_effects(s: Sentence, context_outcome: str | None = None) -> list[E
         if ci:
             lo, hi = to_float(ci.group("lo")), to_float(ci.group("hi"))
             end = ci.end()
-        add(m.start(), end, measure, vm, to_float(vm.group("v")), lo, hi, end, p=_p_in_ci(ci))
+        add(m.start(), end, measure, vm, to_float(vm.group("v")), lo, hi, end, p=_p_in_ci(ci),
+            level=None if CORRELATION.fullmatch(m.group(0)) else "between_groups")
 
-    # 1b. A bare number with its own CI continues the estimate named before it:
-    #     "the rate ratio was 0.36 (95% CI, 0.27 to 0.49) ... and 0.83 (95% CI, 0.59 to 1.16)".
-    for m in re.finditer(rf"(?<![\w.])(?P<v>{_N})(?![\d.])", text):
-        ci = CI_RE.match(text, m.end())
-        if not ci or not free(m.start(), ci.end()):
+    # 1b. Any interval marks an estimate: the number before it is the value, and the
+    #     words before that say what it is (see _estimate_kind).
+    for iv in RULES.find("interval", text):
+        if not free(iv.start, iv.end):
+            continue  # already read with a named estimate
+        lead = len(text[: iv.start].rstrip(" ;,"))  # "(2.9 points; 95% CI ...)": the ";" is the interval's own
+        seg = _segment_start(text, lead, taken)
+        v = _value_before(text, seg, lead, free)
+        if v is None or DESCRIPTIVE.search(text[seg:lead]):
+            continue  # no number, or an age, a baseline or a description, not a result
+        value, lo, hi = to_float(v.group("v")), to_float(iv.group("lo")), to_float(iv.group("hi"))
+        if not min(lo, hi) <= value <= max(lo, hi):
+            continue  # the number before is not what the interval is around
+        if iv.rule.id != "interval.named" and v.end() + 12 < iv.start and not _is_difference(text, seg, iv.start, v):
+            continue  # a bare pair far from its number counts only after a difference wording
+        measure, level = _estimate_kind(text, seg, v, iv.start, found)
+        p = normalise_p(iv.group("p_op"), iv.group("p_v")) if iv.group("p_v") else None
+        add(v.start("v"), iv.end, measure, v, value, lo, hi, iv.end, p=p, level=level)
+
+    # 1c. A difference written in words with a test's p right after it ("2.3 fewer
+    #     days than sham, a difference with a p-value of 0.03"; "the mean advantage
+    #     was 9.6 points (P = .04)") is an estimate too.
+    for d in RULES.find("difference_value", text):
+        a, b = d.span("v")
+        if not free(a, b) or DESCRIPTIVE.search(_clause(text, a)):
             continue
-        named = [n for n in MEASURE_RE.finditer(text, 0, m.start())]
-        measure = (
-            next(MEASURE_NAMES[int(k[1:])][1] for k, v in named[-1].groupdict().items() if v)
-            if named else "other"
-        )
-        add(m.start(), ci.end(), measure, m, to_float(m.group("v")), to_float(ci.group("lo")), to_float(ci.group("hi")), ci.end(), p=_p_in_ci(ci))
+        p = _p_after(text, d.end, reach=120)
+        if p:
+            add(a, b, "MD", d.match, to_float(d.group("v")), None, None, d.end, p=p, level="between_groups")
 
     # 2. "from A ± a to B ± b": the value after treatment.
     for m in FROM_TO_PM.finditer(text):
@@ -223,7 +277,7 @@ def _sentence_effects(s: Sentence, context_outcome: str | None = None) -> list[E
             continue
         if DESCRIPTIVE.search(text[max(0, m.start() - 80) : m.end() + 25]) or SAFETY.search(_clause(text, m.start())):
             continue
-        add(m.start(), m.end(), "other", m, to_float(m.group("v")), None, None, m.end())
+        add(m.start(), m.end(), "other", m, to_float(m.group("v")), None, None, m.end(), level=_group_level(text, m.start()))
 
     # 2b. "from 10.4 to 6.1 days per month" (no SD), the value after treatment.
     for m in FROM_TO_PLAIN.finditer(text):
@@ -245,10 +299,12 @@ def _sentence_effects(s: Sentence, context_outcome: str | None = None) -> list[E
             if free(m.start("v"), m.end()):
                 ci = CI_RE.match(text, m.end())
                 lo, hi, end = (to_float(ci.group("lo")), to_float(ci.group("hi")), ci.end()) if ci else (None, None, m.end())
-                add(m.start("v"), end, "other", m, to_float(m.group("v")), lo, hi, end, p=_p_in_ci(ci))
+                add(m.start("v"), end, "other", m, to_float(m.group("v")), lo, hi, end, p=_p_in_ci(ci),
+                    level="within_group")
                 tail = VERSUS_CHANGE.match(text, end)
                 if tail and free(tail.start("v"), tail.end()):
-                    add(tail.start("v"), tail.end(), "other", tail, to_float(tail.group("v")), None, None, tail.end())
+                    add(tail.start("v"), tail.end(), "other", tail, to_float(tail.group("v")), None, None, tail.end(),
+                        level="within_group")
 
     # 4b. "(10.3 vs 13.1 days)": both arms' results.
     for m in VS_PAIR.finditer(text):
@@ -257,14 +313,89 @@ def _sentence_effects(s: Sentence, context_outcome: str | None = None) -> list[E
             add(m.start("a"), m.end("a"), "other", m, to_float(m.group("a")), None, None, m.end())
             add(m.start("b"), m.end(), "other", m, to_float(m.group("b")), None, None, m.end())
 
+    # 4c. One group's result without a spread, next to its group ("58.9 in the needling
+    #     group", "3.9 and 4.2, respectively"), in a clause that names an outcome.
+    times = [(h.start, h.end) for h in RULES.find("not_a_value", text)]
+    for m in RULES.find("arm_value", text):
+        clause = _clause(text, m.start)
+        if DESCRIPTIVE.search(clause) or SAFETY.search(clause) or COUNTS.search(clause):
+            continue
+        for name in ("v", "v2"):
+            a, b = m.span(name) if m.group(name) else (-1, -1)
+            if a < 0 or not free(a, b) or any(x <= a < y for x, y in times) \
+                    or outcome_at(text, a, default=None, painful=painful) is None:
+                continue
+            add(a, b, "other", m.match, to_float(m.group(name)), None, None, b, level=_group_level(text, a))
+
     # 5. Percentages of a group that are results.
     for m in PERCENT_RE.finditer(text):
         if not free(m.start(), m.end()) or _percent_is_not_a_result(text, m):
             continue
-        add(m.start(), m.end(), "other", m, to_float(m.group("v")), None, None, m.end())
+        add(m.start(), m.end(), "other", m, to_float(m.group("v")), None, None, m.end(), level=_group_level(text, m.start()))
 
     found.sort(key=lambda item: item[0])
     return [e for _, e in found]
+
+
+# A number as the value of an estimate: not inside a word ("HIT-6"), a ratio ("3/10") or a longer number.
+VALUE = re.compile(r"(?<![\w.·/\-−–])(?P<v>(?:[-−–]\s?)?\d+(?:[.·]\d+)?)(?![\d/]|[.·]\d)")
+VALUE_REACH = 130  # characters from a value to its interval, at most
+# Sample counts, not results: "30 in the needling group" after "randomized".
+COUNTS = re.compile(r"\b(?:randomi[sz]ed|allocated|assigned|enrolled|completed|dropped out|withdrew|lost to|recruited|included)\b", re.I)
+CORRELATION = re.compile(r"φ|\bphi\b|(?<![A-Za-z])r|ICC", re.I)
+
+
+def _group_level(text: str, pos: int) -> str:
+    """A group's figure at `pos` is a change within it ("fell by 3.2 (SD 2.9)", "reduced
+    58%", "decreased by 52.4% with DN, 41.0% with LLLT") or its value ("fell to 3.9")."""
+    before = text[max(0, pos - 30) : pos]
+    if re.search(r"\bto\s*$", before):
+        return "arm"
+    change = r"\b(?:changed|fell|dropped|decreased|declined|improved|increased|rose|reduced|lowered|diminished)\b"
+    if re.search(rf"(?:{change}|\bby)\s+(?:a mean of\s+|an average of\s+)?$", before, re.I):
+        return "within_group"
+    clause = text[max(text.rfind(";", 0, pos), text.rfind(":", 0, pos)) + 1 : pos]
+    return "within_group" if re.search(rf"{change}\s+(?:by\s+)?(?:a mean of\s+)?[\d.]", clause, re.I) else "arm"
+
+
+def _segment_start(text: str, pos: int, taken: list[tuple[int, int]]) -> int:
+    """Where the words about the estimate at `pos` begin: after the previous estimate
+    read in the sentence, or the clause start (";"), whichever is later."""
+    ends = [b for a, b in taken if b <= pos]
+    return max([text.rfind(";", 0, pos) + 1, *ends])
+
+
+def _value_before(text: str, seg: int, pos: int, free) -> re.Match | None:
+    """The nearest number before `pos` (within the segment) that is not a time point."""
+    start = max(seg, pos - VALUE_REACH)
+    skip = [(h.start, h.end) for h in RULES.find("not_a_value", text, start, pos)]
+    candidates = [
+        m for m in VALUE.finditer(text, start, pos)
+        if free(m.start("v"), m.end("v")) and all(not (a <= m.start("v") < b) for a, b in skip)
+    ]
+    return candidates[-1] if candidates else None
+
+
+def _is_difference(text: str, seg: int, pos: int, v: re.Match) -> bool:
+    return any(d.span("v")[0] == v.start("v") for d in RULES.find("difference_value", text, seg, pos)) \
+        or bool(RULES.find("between_cue", text, seg, pos))
+
+
+def _estimate_kind(text: str, seg: int, v: re.Match, pos: int, found: list) -> tuple[str, str | None]:
+    """(measure, level) of the value before an interval: a difference wording makes it
+    a between-group MD; otherwise it continues the previous estimate of the sentence
+    (or the estimate named before it); a change verb makes it a change in one group."""
+    if _is_difference(text, seg, pos, v):
+        return "MD", "between_groups"
+    before = [e for at, e in found if at < v.start()]
+    if before:
+        return before[-1].measure, before[-1].level
+    named = list(MEASURE_RE.finditer(text, 0, v.start()))
+    if named:
+        return next(MEASURE_NAMES[int(k[1:])][1] for k, x in named[-1].groupdict().items() if x), "between_groups"
+    if RULES.find("within_cue", text, seg, pos):
+        return "other", "within_group"
+    return "other", "arm"
 
 
 def _p_in_ci(ci: re.Match | None) -> str | None:
@@ -277,10 +408,12 @@ def _p_in_ci(ci: re.Match | None) -> str | None:
 def _percent_is_not_a_result(text: str, m: re.Match) -> bool:
     before = text[max(0, m.start() - 30) : m.start()]
     after = text[m.end() : m.end() + 40]
-    if re.search(r"(?:least|more than|over|under|up to|by|≥|>=|>|≤|<=|<)\s*$", before, re.I) or re.match(r"\s*or (?:more|greater|higher)\b", after, re.I):
+    if re.search(r"(?:least|more than|over|under|up to|by|≥|>=|>|≤|<=|<)\s*(?:an?\s+)?$", before, re.I) or re.match(r"\s*or (?:more|greater|higher)\b", after, re.I):
         return True  # responder thresholds ("at least 50%", "50% or more"), changes read above
     if re.search(r"\bI\s*(?:2|²|\^2)\s*[=:]?\s*$", before):
         return True  # heterogeneity of a meta-analysis, not an effect
+    if re.search(r"\b(?:SUCRA|P-score)\s*[=:]?\s*$", before):
+        return True  # a network meta-analysis's ranking, not an effect
     if re.match(r"\s*(?:CI|confidence|credible)", after, re.I):
         return True  # the level of an interval: "95% CI"
     if re.search(r"\bn\s*=\s*\d+\s*/\s*\d+\s*,\s*$|\(\s*$", before) and re.match(r"\s*\)", after) and "n =" in before:
@@ -296,9 +429,10 @@ def _percent_is_not_a_result(text: str, m: re.Match) -> bool:
     return outcome_at(text, m.start(), default=None) is None
 
 
-def _p_after(text: str, start: int) -> str | None:
-    """The p-value written right after an estimate, before the next estimate or clause end."""
-    window = text[start : start + 60]
+def _p_after(text: str, start: int, reach: int = 60) -> str | None:
+    """The p-value written right after an estimate (within `reach` characters), before
+    the next estimate or clause end."""
+    window = text[start : start + reach]
     # Stop at the next clause, but not at "; p < 0.001" which still belongs to the estimate.
     stop = re.search(r";(?!\s*[Pp]\b)|\b(?:and|while|whereas|but)\b\s+(?![Pp]\b)", window)
     if stop:

@@ -3,8 +3,10 @@ abstract, publication types and MeSH, every output traceable to the text.
 
 The rules are written for how abstracts in general report designs, samples and
 results (see `terms.py` for the wording they recognise), not for particular
-records. Bump EXTRACTOR_VERSION when a rule changes: `evidence extract --all`
-re-runs the extractor and each row records the version that wrote it.
+records. EXTRACTOR_VERSION is the code's version (bump it when a rule in code
+changes) plus a hash of the rule files in rules/: a study extracted by another
+version is extracted again on the next run (`evidence extract --all` forces
+it), and each row records the version that wrote it.
 """
 
 from __future__ import annotations
@@ -12,12 +14,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from . import terms
+from . import rules, terms
 from .effects import Effect, find_effects
 from .text import Sentence, WORD_NUMBER_RE, sentences, word_number
 from .vocab import COMPARATORS, EVIDENCE_LEVELS, OUTCOMES
 
-EXTRACTOR_VERSION = "1.4"
+EXTRACTOR_VERSION = f"1.5+{rules.fingerprint()[:8]}"
 
 PARTICIPANTS = (
     r"(?:patients?|participants?|people|persons|subjects|individuals|adults|women|men|"

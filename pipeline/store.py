@@ -216,11 +216,14 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
             "sentence_end": int,
             "value_start": int,  # offset of value_text in studies.abstract
             "extractor_version": str,
+            "level": str,  # between_groups, within_group, arm (or null): see effects.Effect
         },
         pk="id",
         foreign_keys=[("pmid", "studies", "pmid")],
         if_not_exists=True,
     )
+    if "level" not in db["effects"].columns_dict:  # databases made before effects had a level
+        db["effects"].add_column("level", str)
     db.table("effects").create_index(["pmid"], if_not_exists=True)
     db.table("effects").create_index(["outcome", "measure"], if_not_exists=True)
     db.table("claims").create(
@@ -388,11 +391,17 @@ def _save_revisions(db: sqlite_utils.Database, pmids: list[str], run_id: int, st
         )
 
 
-def pending_extraction(db: sqlite_utils.Database, *, everything: bool = False) -> list[dict]:
-    """Studies the extractor has not yet read (new or changed), or all with `everything`."""
-    where = "" if everything else "where extractor_version is null"
+def pending_extraction(
+    db: sqlite_utils.Database, *, everything: bool = False, version: str | None = None
+) -> list[dict]:
+    """Studies the extractor has not yet read (new or changed) or read with another
+    `version` of its rules, or all with `everything`."""
+    where, params = "", []
+    if not everything:
+        where = "where extractor_version is null" + (" or extractor_version != ?" if version else "")
+        params = [version] if version else []
     return list(
-        db.query(f"select pmid, title, abstract, publication_types, mesh from studies {where} order by pmid")
+        db.query(f"select pmid, title, abstract, publication_types, mesh from studies {where} order by pmid", params)
     )
 
 
@@ -420,13 +429,13 @@ def save_extractions(db: sqlite_utils.Database, items: list[tuple[str, "Extracti
             db.conn.execute(f"delete from effects where pmid in ({', '.join('?' * len(chunk))})", chunk)
         db.conn.executemany(
             "insert into effects (pmid, outcome, measure, value, ci_low, ci_high, p_value, time_point, "
-            "comparison, value_text, sentence, sentence_start, sentence_end, value_start, extractor_version) "
-            "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "comparison, value_text, sentence, sentence_start, sentence_end, value_start, extractor_version, level) "
+            "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
                     pmid, e.outcome, e.measure, e.value, e.ci_low, e.ci_high, e.p_value, e.time_point,
                     e.comparison, e.value_text, e.sentence, e.sentence_start, e.sentence_end,
-                    e.value_start, x.version,
+                    e.value_start, x.version, e.level,
                 )
                 for pmid, x in items
                 for e in x.effects

@@ -36,8 +36,8 @@ PAIN_CONTEXT = re.compile(r"headache|migrain|\bpain|attack|\bTTH\b|\bCGH\b|\bMHD
 
 
 @lru_cache(maxsize=4096)
-def outcome_spans(text: str) -> tuple[tuple[int, int, str], ...]:
-    """Every outcome term in `text` as (start, end, outcome), longest match kept."""
+def _spans(text: str) -> tuple[tuple[tuple[int, int, str], ...], bool]:
+    """Every outcome term in `text`, longest match kept, and whether the text speaks of pain."""
     candidates = sorted(
         ((m.start(), m.end(), name) for name, pattern in _OUTCOME_PATTERNS for m in pattern.finditer(text)),
         key=lambda c: (c[0], -(c[1] - c[0])),
@@ -47,15 +47,26 @@ def outcome_spans(text: str) -> tuple[tuple[int, int, str], ...]:
         if spans and start < spans[-1][1]:
             continue  # inside a longer (or earlier) term
         spans.append((start, end, name))
-    if not PAIN_CONTEXT.search(text):
-        spans = [s for s in spans if not GENERIC.match(text[s[0] : s[1]])]
-    return tuple(spans)
+    return tuple(spans), bool(PAIN_CONTEXT.search(text))
 
 
-def outcome_at(text: str, pos: int, default: str | None = "other") -> str | None:
+def outcome_spans(text: str, painful: bool = False) -> tuple[tuple[int, int, str], ...]:
+    """Every outcome term in `text` as (start, end, outcome), longest match kept.
+    `painful`: the text is part of an abstract about headache or pain, so "intensity"
+    or "frequency" in a sentence that does not repeat the word is still the headache's."""
+    spans, pain_here = _spans(text)
+    if painful or pain_here:
+        return spans
+    return tuple(s for s in spans if not GENERIC.match(text[s[0] : s[1]]))
+
+
+outcome_spans.cache_clear = _spans.cache_clear  # type: ignore[attr-defined]
+
+
+def outcome_at(text: str, pos: int, default: str | None = "other", painful: bool = False) -> str | None:
     """The outcome a number at `pos` belongs to: the nearest outcome term before it in
     the same clause, else the nearest after it, else `default`."""
-    spans = outcome_spans(text)
+    spans = outcome_spans(text, painful)
     before = [s for s in spans if s[1] <= pos]
     if before:
         return before[-1][2]

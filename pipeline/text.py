@@ -147,8 +147,9 @@ NUM = r"(?:[-−–]\s?)?(?:\d+(?:[.·]\d+)?|[.·]\d+)"
 
 
 def to_float(text: str) -> float:
-    """A number as abstracts write it: unicode minus, en dash as minus, middle dot as decimal point."""
-    t = text.strip().replace("−", "-").replace("–", "-").replace("·", ".").replace(" ", "")
+    """A number as abstracts write it: unicode minus, en dash as minus, middle dot or
+    (where the caller has read one) decimal comma as decimal point."""
+    t = text.strip().replace("−", "-").replace("–", "-").replace("·", ".").replace(",", ".").replace(" ", "")
     if t.startswith("-."):
         t = "-0" + t[1:]
     elif t.startswith("."):

@@ -19,7 +19,7 @@ from typing import Callable
 import sqlite_utils
 
 from . import medline, pubmed, store
-from .extract import Extraction, Record, extract
+from .extract import EXTRACTOR_VERSION, Extraction, Record, extract
 from .parse import DocumentError, MalformedRecord, Study
 from .sources import Source
 
@@ -169,7 +169,7 @@ def extract_pending(db: sqlite_utils.Database, *, everything: bool = False, batc
     """Run the extractor over new and changed studies (all with `everything`); returns
     how many were extracted. A study the extractor fails on is logged and left
     pending, so a fixed extractor picks it up next time."""
-    rows = store.pending_extraction(db, everything=everything)
+    rows = store.pending_extraction(db, everything=everything, version=EXTRACTOR_VERSION)
     done: list[tuple[str, Extraction]] = []
     count = 0
     for row in rows:

@@ -180,3 +180,113 @@ def test_baseline_differences_and_harms_are_not_effects():
         "Headache days decreased from 14.2 (4.1) to 9.8 (5.0) days per month."
     )
     assert [e.value for e in find_effects(text)] == [9.8]
+
+
+# --- estimates anchored on intervals and tests, with their level ------------------------
+
+
+def kinds(text: str):
+    return [(e.measure, e.value, e.ci_low, e.ci_high, e.p_value, e.level) for e in find_effects(text)]
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("RESULTS: Headache days fell more with needling (difference 1.1 days, 95% confidence interval −0.4 to 2.3).",
+         ("MD", 1.1, -0.4, 2.3, None, "between_groups")),
+        ("RESULTS: The groups differed by 3.2 points (1.1 to 5.3) on the HIT-6.",
+         ("MD", 3.2, 1.1, 5.3, None, "between_groups")),
+        ("RESULTS: Needling led to 14 fewer headache days a year (95% CI 5 to 30).",
+         ("MD", 14.0, 5.0, 30.0, None, "between_groups")),
+        ("RESULTS: Pain was 11.8 points lower with needling (95% CI 6.2 to 17.4; p<0.001).",
+         ("MD", 11.8, 6.2, 17.4, "<0.001", "between_groups")),
+        ("RESULTS: For pain intensity, the mean advantage was 9.6 points (P = .04).",
+         ("MD", 9.6, None, None, "=0.04", "between_groups")),
+        ("RESULTS: Needled patients had 2.3 fewer headache days than sham, a difference with a p-value of 0.03.",
+         ("MD", 2.3, None, None, "=0.03", "between_groups")),
+        ("RESULTS: Pain intensity fell more with needling (SMD −0.21, 95% CrI −0.55 to 0.12).",
+         ("SMD", -0.21, -0.55, 0.12, None, "between_groups")),
+        ("RESULTS: Pain fell by 2.1 points in the needling group (95% CI 1.5 to 2.7).",
+         ("other", 2.1, 1.5, 2.7, None, "within_group")),
+        ("RESULTS: Headache days were 6.1 (95% CI 5.0 to 7.2) with needling.",
+         ("other", 6.1, 5.0, 7.2, None, "arm")),
+    ],
+)
+def test_an_interval_or_a_test_after_a_difference_marks_an_estimate(text, expected):
+    assert kinds(text) == [expected]
+
+
+def test_a_second_estimate_carries_the_first_ones_kind_and_its_own_time_point():
+    text = ("RESULTS: Cervical rotation was wider with needling by 4.1° at 4 weeks (95% CI 1.0 to 7.2) "
+            "and at 3 months (2.9° [95% CI: 0.8; 5.0]).")
+    got = [(e.outcome, e.measure, e.value, e.ci_low, e.ci_high, e.level, e.time_point) for e in find_effects(text)]
+    assert got == [
+        ("range_of_motion", "MD", 4.1, 1.0, 7.2, "between_groups", "at 4 weeks"),
+        ("range_of_motion", "MD", 2.9, 0.8, 5.0, "between_groups", "at 3 months"),
+    ]
+
+
+def test_the_value_of_an_interval_is_never_a_time_point_and_lies_inside_it():
+    text = "RESULTS: At 3 weeks the groups differed by 2.9 headache days per 4 weeks in favour of needling (1.2 to 4.6)."
+    assert [(e.value, e.measure) for e in find_effects(text)] == [(2.9, "MD")]
+    # A bare pair far from a number, without a difference, is not an interval.
+    assert find_effects("RESULTS: Pain was rated 7 on most days by the patients (scores 2 to 5).") == []
+
+
+def test_ages_and_descriptions_with_an_interval_are_not_effects():
+    assert find_effects("RESULTS: Mean age was 41 years (95% CI 38 to 44).") == []
+
+
+def test_levels_of_group_results():
+    text = (
+        "RESULTS: HIT-6 scores were 58.9 in the needling group and 59.6 in the sham group. "
+        "Headache intensity fell to 3.9 and 4.2, respectively. "
+        "Pain decreased by 3.9±1.8 with needling and 0.9±1.2 with sham (p<0.001). "
+        "Headache frequency decreased from 7 to 2 days per week."
+    )
+    got = [(e.value, e.level) for e in find_effects(text)]
+    assert got == [(58.9, "arm"), (59.6, "arm"), (3.9, "arm"), (4.2, "arm"),
+                   (3.9, "within_group"), (0.9, "within_group"), (2.0, "arm")]
+
+
+def test_counts_next_to_a_group_are_not_results():
+    text = "RESULTS: Pain responders were 14 of 30 after needling and 6 of 29 on the waiting list; 30 were randomized in each group."
+    assert find_effects(text) == []
+
+
+def test_decimal_commas_are_read_where_a_spread_follows():
+    text = "RESULTS: Headache intensity fell (dry needling: 6,4±1,5 to 3,2±1,7; cupping: 6,1±1,8 to 3,5±1,9)."
+    assert [e.value for e in find_effects(text)] == [3.2, 3.5]
+
+
+def test_effects_store_their_level_and_old_databases_gain_the_column(tmp_path):
+    import sqlite_utils
+
+    from pipeline import store
+    from pipeline.extract import Record, extract
+
+    path = tmp_path / "old.db"
+    old = store.open_db(path)
+    old.execute("alter table effects drop column level")  # as made before effects had a level
+    old.conn.commit()
+    assert "level" not in sqlite_utils.Database(path)["effects"].columns_dict
+    db = store.open_db(path)
+    assert "level" in db["effects"].columns_dict
+    db["studies"].insert({"pmid": "1", "title": "Dry needling for migraine", "abstract": "x"})
+    x = extract(Record("Dry needling for migraine", "RESULTS: Migraine days fell more with needling (difference 1.1 days, 95% CI 0.2 to 2.0).", []))
+    store.save_extractions(db, [("1", x)])
+    assert [(r["measure"], r["value"], r["level"]) for r in db["effects"].rows] == [("MD", 1.1, "between_groups")]
+
+
+def test_every_level_is_in_the_vocabulary():
+    from pipeline.effects import LEVELS
+
+    text = (
+        "RESULTS: Pain fell more with needling (SMD −0.5, 95% CI −0.9 to −0.1) and by 2.1 points (SD 1.0) overall; "
+        "68.2% of the needling group were responders (r = 0.4)."
+    )
+    assert {e.level for e in find_effects(text)} <= set(LEVELS) | {None}
+
+
+def test_a_threshold_written_with_an_article_is_not_an_effect():
+    assert find_effects("RESULTS: Five of seven patients with headache recorded at least a 50% reduction in headache days.") == []

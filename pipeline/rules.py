@@ -1,0 +1,311 @@
+"""A small rules engine: wording rules kept as data, each with its own examples.
+
+A rule file (YAML, in the top-level `rules/` folder) holds
+
+- `labels`: the labels its rules may give, each with what it means;
+- `lists`: named word lists, one phrase a line, written as plain text (the
+  engine escapes them, lets a space match any run of spaces, and tries longer
+  phrases first);
+- `rules`: each with an `id`, the `label` it gives, a `pattern` (a regular
+  expression in which `{list}` stands for any phrase of a named list and `{NUM}`
+  for a number as abstracts write it), the `scope` it reads (`sentence`: found
+  anywhere in a result sentence; `before`: found in the words the caller reads
+  before an anchor, e.g. between the previous estimate and an interval; `after`:
+  must start right where the caller points, e.g. after a value; all rules of one
+  label share a scope, and `find` reads the first two while `at` reads the third),
+  a `precedence` (higher wins where two rules overlap), `examples` (text it must
+  fire on, optionally with the capture expected) and `counterexamples` (text it
+  must not fire on).
+
+Everything is checked when the file loads: an unknown list or label, a pattern
+that does not compile, an example that does not fire or a counterexample that
+does raises RuleError naming the file and the rule.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from .text import NUM
+
+RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
+SCOPES = ("sentence", "after", "before")
+BUILTINS = {"NUM": NUM}
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_RULE_KEYS = {"id", "label", "pattern", "scope", "precedence", "examples", "counterexamples", "case_sensitive", "note"}
+
+
+class RuleError(ValueError):
+    """A rule file that cannot be used, with the file, the rule and the reason."""
+
+
+@dataclass(frozen=True)
+class Example:
+    text: str
+    capture: dict[str, str] = field(default_factory=dict)  # group name → text expected
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    label: str
+    pattern: str  # as written, over the named lists
+    regex: re.Pattern
+    scope: str
+    precedence: int
+    examples: tuple[Example, ...]
+    counterexamples: tuple[str, ...]
+    source: str  # the file it came from
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One match of one rule: its span in the text read and its named groups."""
+
+    rule: Rule
+    start: int
+    end: int
+    match: re.Match
+
+    def group(self, name: str) -> str | None:
+        return self.match.groupdict().get(name)
+
+    def span(self, name: str) -> tuple[int, int]:
+        return self.match.span(name)
+
+
+class RuleSet:
+    def __init__(self, labels: dict[str, str], lists: dict[str, list[str]], rules: list[Rule]):
+        self.labels = labels
+        self.lists = lists
+        self.rules = rules
+        self._by_label: dict[str, list[Rule]] = {}
+        self._memo: dict[tuple[str, str], tuple[Hit, ...]] = {}  # (label, text) → hits, see forget()
+        for rule in sorted(rules, key=lambda r: -r.precedence):
+            self._by_label.setdefault(rule.label, []).append(rule)
+
+    def of(self, label: str) -> list[Rule]:
+        if label not in self.labels:
+            raise RuleError(f"no label {label!r} in the rule files (known: {', '.join(self.labels)})")
+        return self._by_label.get(label, [])
+
+    def find(self, label: str, text: str, start: int = 0, end: int | None = None) -> list[Hit]:
+        """Non-overlapping matches of the label's rules in `text` that lie within
+        text[start:end], in text order; where two overlap, the higher precedence
+        (then the earlier, then the longer) wins. The whole text is read once per
+        label and remembered, so asking again about other parts of it is cheap."""
+        end = len(text) if end is None else end
+        if any(r.scope == "after" for r in self.of(label)):
+            raise RuleError(f"rules of label {label!r} are read right after an anchor: use at()")
+        return [h for h in self._find_all(label, text) if h.start >= start and h.end <= end]
+
+    def _find_all(self, label: str, text: str) -> tuple[Hit, ...]:
+        key = (label, text)
+        if key not in self._memo:
+            if len(self._memo) > 4096:
+                self._memo.clear()  # bounded, even for a caller that never calls forget()
+            self._memo[key] = self._resolve(label, text)
+        return self._memo[key]
+
+    def _resolve(self, label: str, text: str) -> tuple[Hit, ...]:
+        hits = [_hit(rule, m) for rule in self.of(label) for m in rule.regex.finditer(text) if m.end() > m.start()]
+        hits.sort(key=lambda h: (-h.rule.precedence, h.start, -(h.end - h.start)))
+        kept: list[Hit] = []
+        for h in hits:
+            if all(h.end <= k.start or h.start >= k.end for k in kept):
+                kept.append(h)
+        return tuple(sorted(kept, key=lambda h: h.start))
+
+    def forget(self) -> None:
+        """Drop the remembered matches (the caller reads a new document)."""
+        self._memo.clear()
+
+    def at(self, label: str, text: str, pos: int, end: int | None = None) -> Hit | None:
+        """The highest-precedence match starting exactly at `pos` (rules of scope `after`)."""
+        end = len(text) if end is None else end
+        for rule in self.of(label):
+            m = rule.regex.match(text, pos, end)
+            if m and m.end() > m.start():
+                return _hit(rule, m)
+        return None
+
+    def fires(self, rule: Rule, text: str) -> re.Match | None:
+        """How a rule reads one of its examples: `after` rules from the start, others anywhere."""
+        return rule.regex.match(text) if rule.scope == "after" else rule.regex.search(text)
+
+
+def _hit(rule: Rule, m: re.Match) -> Hit:
+    return Hit(rule, m.start(), m.end(), m)
+
+
+def phrase_regex(phrase: str) -> str:
+    """A plain phrase as a regex: escaped, spaces matching any whitespace, word
+    boundaries where the phrase starts or ends with a letter or digit."""
+    body = r"\s+".join(re.escape(w) for w in phrase.split())
+    left = r"\b" if phrase[:1].isalnum() else ""
+    right = r"\b" if phrase[-1:].isalnum() else ""
+    return f"{left}{body}{right}"
+
+
+def _compile_lists(lists: dict[str, list[str]]) -> dict[str, str]:
+    """Each list as one alternation, longest phrase first, behind a look-ahead on the
+    phrases' first characters (so most positions fail at once: the lists are read often)."""
+    out = {}
+    for name, phrases in lists.items():
+        ordered = sorted(map(str, phrases), key=len, reverse=True)
+        first = sorted({c for p in ordered for c in (p[0].lower(), p[0].upper())})
+        out[name] = "(?=[" + "".join(re.escape(c) for c in first) + "])(?:" + "|".join(map(phrase_regex, ordered)) + ")"
+    return out
+
+
+def _expand(pattern: str, compiled: dict[str, str], where: str) -> str:
+    def sub(m: re.Match) -> str:
+        name = m.group(1)
+        if name in BUILTINS:
+            return f"(?:{BUILTINS[name]})"
+        if name not in compiled:
+            raise RuleError(f"{where}: unknown word list {{{name}}} (known: {', '.join(sorted(compiled))})")
+        return compiled[name]
+
+    return _PLACEHOLDER.sub(sub, pattern)
+
+
+def _examples(raw: object, where: str) -> tuple[Example, ...]:
+    out = []
+    for item in raw or []:
+        if isinstance(item, str):
+            out.append(Example(item))
+        elif isinstance(item, dict) and isinstance(item.get("text"), str):
+            out.append(Example(item["text"], {k: str(v) for k, v in (item.get("capture") or {}).items()}))
+        else:
+            raise RuleError(f"{where}: an example must be text or {{text, capture}}, got {item!r}")
+    return tuple(out)
+
+
+def parse_file(path: Path) -> tuple[dict[str, str], dict[str, list[str]], list[dict]]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        raise RuleError(f"{path.name}: not valid YAML: {e}") from None
+    if not isinstance(data, dict):
+        raise RuleError(f"{path.name}: a rule file is a mapping of labels, lists and rules")
+    unknown = set(data) - {"labels", "lists", "rules", "about"}
+    if unknown:
+        raise RuleError(f"{path.name}: unknown top-level key(s) {', '.join(sorted(unknown))}")
+    return dict(data.get("labels") or {}), dict(data.get("lists") or {}), list(data.get("rules") or [])
+
+
+def build(files: list[Path]) -> RuleSet:
+    """Read every file, then check and compile every rule (lists and labels are shared
+    across files, so a rule may use a list another file defines)."""
+    labels: dict[str, str] = {}
+    lists: dict[str, list[str]] = {}
+    raw_rules: list[tuple[Path, dict]] = []
+    for path in files:
+        file_labels, file_lists, file_rules = parse_file(path)
+        for name, phrases in file_lists.items():
+            if name in lists or name in BUILTINS:
+                raise RuleError(f"{path.name}: word list {name!r} is defined twice")
+            if not isinstance(phrases, list) or not phrases:
+                raise RuleError(f"{path.name}: word list {name!r} must be a non-empty list of phrases")
+            lists[name] = [str(p) for p in phrases]
+        labels.update({str(k): str(v) for k, v in file_labels.items()})
+        raw_rules += [(path, r) for r in file_rules]
+    compiled = _compile_lists(lists)
+    rules: list[Rule] = []
+    seen: set[str] = set()
+    for path, raw in raw_rules:
+        rules.append(_rule(path, raw, labels, compiled, seen))
+    scopes: dict[str, Rule] = {}
+    for rule in rules:
+        first = scopes.setdefault(rule.label, rule)
+        if first.scope != rule.scope:
+            raise RuleError(
+                f"{rule.source}: rule {rule.id}: scope {rule.scope!r} differs from {first.id}'s {first.scope!r} "
+                f"(all rules of label {rule.label!r} are read the same way)"
+            )
+    ruleset = RuleSet(labels, lists, rules)
+    for rule in rules:
+        check_examples(ruleset, rule)
+    return ruleset
+
+
+def _rule(path: Path, raw: object, labels: dict[str, str], compiled: dict[str, str], seen: set[str]) -> Rule:
+    if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
+        raise RuleError(f"{path.name}: every rule needs an id, got {raw!r}")
+    where = f"{path.name}: rule {raw['id']}"
+    if raw["id"] in seen:
+        raise RuleError(f"{where}: id used twice")
+    seen.add(raw["id"])
+    unknown = set(raw) - _RULE_KEYS
+    if unknown:
+        raise RuleError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+    for key in ("label", "pattern"):
+        if not isinstance(raw.get(key), str):
+            raise RuleError(f"{where}: {key} missing")
+    if raw["label"] not in labels:
+        raise RuleError(f"{where}: unknown label {raw['label']!r} (known: {', '.join(labels)})")
+    scope = raw.get("scope", "sentence")
+    if scope not in SCOPES:
+        raise RuleError(f"{where}: unknown scope {scope!r} (known: {', '.join(SCOPES)})")
+    precedence = raw.get("precedence", 0)
+    if not isinstance(precedence, int):
+        raise RuleError(f"{where}: precedence must be an integer")
+    examples = _examples(raw.get("examples"), where)
+    if not examples:
+        raise RuleError(f"{where}: at least one example is required")
+    counter = tuple(str(c) for c in raw.get("counterexamples") or [])
+    expanded = _expand(raw["pattern"], compiled, where)
+    flags = re.X | (0 if raw.get("case_sensitive") else re.I)
+    try:
+        regex = re.compile(expanded, flags)
+    except re.error as e:
+        raise RuleError(f"{where}: pattern does not compile: {e}") from None
+    return Rule(raw["id"], raw["label"], raw["pattern"], regex, scope, precedence, examples, counter, path.name)
+
+
+def check_examples(ruleset: RuleSet, rule: Rule) -> None:
+    """Raise RuleError unless every example fires (with its captures) and no counterexample does."""
+    where = f"{rule.source}: rule {rule.id}"
+    for ex in rule.examples:
+        m = ruleset.fires(rule, ex.text)
+        if not m:
+            raise RuleError(f"{where}: example does not fire: {ex.text!r}")
+        for name, expected in ex.capture.items():
+            if name not in rule.regex.groupindex:
+                raise RuleError(f"{where}: example expects a capture {name!r} the pattern does not have")
+            if (m.group(name) or "").strip() != expected.strip():
+                raise RuleError(f"{where}: example {ex.text!r} captures {name}={m.group(name)!r}, expected {expected!r}")
+    for text in rule.counterexamples:
+        m = ruleset.fires(rule, text)
+        if m:
+            raise RuleError(f"{where}: counterexample fires: {text!r} (matched {m.group(0)!r})")
+
+
+def load(folder: str | Path = RULES_DIR) -> RuleSet:
+    """Every `*.yml` rule file in `folder`, checked."""
+    files = sorted(Path(folder).glob("*.yml"))
+    if not files:
+        raise RuleError(f"no rule files (*.yml) in {folder}")
+    return build(files)
+
+
+def fingerprint(folder: str | Path = RULES_DIR) -> str:
+    """A hash of every rule file's bytes: part of the extractor's version, so a
+    changed rule makes the stored extraction out of date."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(folder).glob("*.yml")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+@lru_cache(maxsize=1)
+def default() -> RuleSet:
+    """The project's rules, loaded once per process."""
+    return load(RULES_DIR)

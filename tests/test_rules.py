@@ -1,0 +1,122 @@
+"""The rules engine: every rule in rules/ is tested on its own examples and
+counterexamples (one test each), and a broken rule file fails to load with an
+error that names the file and the rule."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from pipeline import rules
+from pipeline.rules import RuleError
+
+RULESET = rules.load()
+ALL = RULESET.rules
+
+
+@pytest.mark.parametrize("rule", ALL, ids=[r.id for r in ALL])
+def test_every_example_fires_with_its_capture(rule):
+    for ex in rule.examples:
+        m = RULESET.fires(rule, ex.text)
+        assert m, f"{rule.id} does not fire on {ex.text!r}"
+        for name, expected in ex.capture.items():
+            assert (m.group(name) or "").strip() == expected.strip()
+
+
+@pytest.mark.parametrize("rule", [r for r in ALL if r.counterexamples], ids=[r.id for r in ALL if r.counterexamples])
+def test_no_counterexample_fires(rule):
+    for text in rule.counterexamples:
+        assert not RULESET.fires(rule, text), f"{rule.id} fires on {text!r}"
+
+
+def test_every_label_has_rules_and_the_lists_are_used():
+    assert {r.label for r in ALL} == set(RULESET.labels)
+    used = " ".join(r.pattern for r in ALL)
+    assert [name for name in RULESET.lists if "{" + name + "}" not in used] == []
+
+
+def test_find_keeps_the_higher_precedence_rule_where_two_overlap():
+    text = "differed by 2.9 days (1.2 to 4.6) and (95% CI 0.8 to 3.0)"
+    hits = RULESET.find("interval", text)
+    assert [(h.rule.id, h.group("lo")) for h in hits] == [("interval.bare_brackets", "1.2"), ("interval.named", "0.8")]
+    assert RULESET.at("interval", text, text.index("(95%")).rule.id == "interval.named"
+
+
+GOOD_RULE = """
+    - id: demo.rule
+      label: cue
+      pattern: '{words}\\s+(?P<v>{NUM})'
+      examples:
+        - text: fell by 2.5
+          capture: {v: '2.5'}
+      counterexamples: [rose by 2.5]
+"""
+
+
+def write(tmp_path, rules_yaml: str, lists: str = "  words: [fell by, dropped by]") -> None:
+    (tmp_path / "demo.yml").write_text(
+        "labels:\n  cue: a demo cue\nlists:\n" + lists + "\nrules:\n" + textwrap.dedent(rules_yaml), encoding="utf-8"
+    )
+
+
+def test_a_good_file_loads_and_applies(tmp_path):
+    write(tmp_path, GOOD_RULE)
+    ruleset = rules.load(tmp_path)
+    (hit,) = ruleset.find("cue", "Pain fell by 2.5 points; rose by 1.0")
+    assert hit.group("v") == "2.5" and hit.rule.id == "demo.rule"
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (("{words}", "{nowhere}"), "demo.yml: rule demo.rule: unknown word list {nowhere}"),
+        (("label: cue", "label: mystery"), "demo.yml: rule demo.rule: unknown label 'mystery'"),
+        (("(?P<v>{NUM})", "(?P<v>{NUM}"), "demo.yml: rule demo.rule: pattern does not compile"),
+        (("text: fell by 2.5", "text: went down by 2.5"), "demo.yml: rule demo.rule: example does not fire: 'went down by 2.5'"),
+        (("{v: '2.5'}", "{v: '3.5'}"), "demo.yml: rule demo.rule: example 'fell by 2.5' captures v='2.5', expected '3.5'"),
+        (("[rose by 2.5]", "[dropped by 1]"), "demo.yml: rule demo.rule: counterexample fires: 'dropped by 1'"),
+        (("label: cue", "label: cue\n      scope: everywhere"), "demo.yml: rule demo.rule: unknown scope 'everywhere'"),
+    ],
+)
+def test_a_broken_rule_is_refused_at_load_naming_file_and_rule(tmp_path, change, message):
+    old, new = change
+    assert old in GOOD_RULE
+    write(tmp_path, GOOD_RULE.replace(old, new))
+    with pytest.raises(RuleError) as err:
+        rules.load(tmp_path)
+    assert message in str(err.value)
+
+
+def test_a_rule_without_examples_is_refused(tmp_path):
+    write(tmp_path, """
+    - id: demo.bare
+      label: cue
+      pattern: '{words}'
+    """)
+    with pytest.raises(RuleError, match="demo.bare: at least one example is required"):
+        rules.load(tmp_path)
+
+
+def test_rules_of_one_label_are_read_the_same_way(tmp_path):
+    write(tmp_path, GOOD_RULE + """
+    - id: demo.after
+      label: cue
+      scope: after
+      pattern: '{words}'
+      examples: [dropped by]
+    """)
+    with pytest.raises(RuleError, match="demo.after: scope 'after' differs from demo.rule's 'sentence'"):
+        rules.load(tmp_path)
+
+
+def test_an_empty_folder_is_refused(tmp_path):
+    with pytest.raises(RuleError, match="no rule files"):
+        rules.load(tmp_path)
+
+
+def test_list_phrases_are_literal_text():
+    assert rules.phrase_regex("kg/cm²") == r"\bkg/cm²\b"
+    assert rules.phrase_regex("°") == "°"
+    assert rules.phrase_regex("c.i.") == r"\bc\.i\."
+    assert rules.phrase_regex("compared  with") == r"\bcompared\s+with\b"
