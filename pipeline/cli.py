@@ -308,7 +308,7 @@ def _extract(db, result: RunResult) -> None:
     n = update.extract_pending(db)
     store.update_run(db, result.run_id, extracted=n)
     if n:
-        log.info("extracted %d new or changed studies", n)
+        log.info("extracted %d studies (new, changed, or read by an older extractor)", n)
 
 
 def _digest(db, topic, out_dir: Path) -> tuple[Path, Path]:

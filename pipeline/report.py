@@ -22,7 +22,8 @@ def run_summary(db: sqlite_utils.Database, db_path: Path, result: "RunResult", d
         f"Run {result.run_id} {'finished' if result.ok else 'FAILED'}: {result.source.detail}",
         f"  studies found: {c.found}   new: {c.new}   updated: {c.updated}   "
         f"unchanged: {c.unchanged}   skipped: {c.skipped}",
-        f"  extracted: {extracted} new or changed studies ({db['effects'].count} effects in the database)",
+        f"  extracted: {extracted} studies (new, changed, or read by an older extractor; "
+        f"{db['effects'].count} effects in the database)",
     ]
     for pmid, reason in c.problems[:10]:
         lines.append(f"  skipped PMID {pmid or '?'}: {reason}")
