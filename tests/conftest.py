@@ -3,28 +3,21 @@ server on 127.0.0.1, and an environment that can reach nothing else."""
 
 from __future__ import annotations
 
-import socket
 import sys
 from pathlib import Path
 
 import pytest
 
 TESTS = Path(__file__).parent
-sys.path.insert(0, str(TESTS))  # for fake_eutils
+sys.path.insert(0, str(TESTS))  # for the helpers beside the tests (fake_eutils, serving, browser)
 
 from fake_eutils import FakeEutils  # noqa: E402
+from serving import free_port as closed_port  # noqa: E402  (a loopback port nothing listens on)
 
 from pipeline import pubmed, store  # noqa: E402
 from pipeline.sources import SNAPSHOT_XML  # noqa: E402
 
 NCBI_REAL = TESTS / "data" / "ncbi-real"
-
-
-def closed_port() -> int:
-    """A loopback port nothing listens on (connections are refused at once)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(autouse=True)

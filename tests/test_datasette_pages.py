@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import subprocess
-import sys
 import time
 import xml.etree.ElementTree as ET
 
@@ -15,6 +13,7 @@ import pytest
 import requests
 
 from browser import PHONE, DESKTOP, box, chrome, needs_chromium, page_width, screenshot
+from serving import evidence_serve_args, running
 from pipeline import digest, publish, store, update
 from pipeline.search import to_fts5
 from pipeline.sources import snapshot_source
@@ -268,27 +267,8 @@ def test_home_page_links_the_feeds(ds):
 @pytest.fixture(scope="module")
 def server(site_db):
     """A real `evidence serve` on a loopback port."""
-    from test_publish import free_port
-
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pipeline", "serve", "--db", str(site_db), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(base + "/-/versions.json", timeout=1).ok:
-                break
-        except requests.ConnectionError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail("evidence serve did not answer: " + proc.stdout.read().decode()[-2000:])
-    yield base
-    proc.terminate()
-    proc.wait(timeout=10)
+    with running(lambda port: evidence_serve_args(site_db, port)) as (_, base):
+        yield base
 
 
 @needs_chromium

@@ -6,16 +6,14 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
-import socket
 import subprocess
-import sys
-import time
 from datetime import date
 
 import pytest
 import requests
 
 from fake_eutils import make_efetch, record_bytes
+from serving import evidence_serve_args, running
 from pipeline import digest, publish, store, update
 from pipeline.sources import Source, snapshot_source
 from pipeline.topic import PROJECT_ROOT, load_topic
@@ -175,34 +173,11 @@ def test_a_database_with_another_name_gets_the_same_metadata(tmp_path, db_path):
     assert rows(site, "/mine/sham_controlled.json")[0]["pmid"] == "30813155"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(db_path):
     """A real `evidence serve` on a loopback port."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pipeline", "serve", "--db", str(db_path), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(base + "/-/versions.json", timeout=1).ok:
-                break
-        except requests.ConnectionError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail("evidence serve did not answer: " + proc.stdout.read().decode()[-2000:])
-    yield base
-    proc.terminate()
-    proc.wait(timeout=10)
+    with running(lambda port: evidence_serve_args(db_path, port)) as (_, base):
+        yield base
 
 
 def test_evidence_serve_answers_http(server):

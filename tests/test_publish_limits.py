@@ -10,9 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import resource
-import socket
 import sqlite3
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -21,6 +19,7 @@ from urllib.parse import quote
 import pytest
 import requests
 
+from serving import running
 from pipeline import datasette_plugin, digest, publish, store, update
 from pipeline.sources import snapshot_source
 from pipeline.topic import load_topic
@@ -64,49 +63,20 @@ def db_path(tmp_path_factory):
     return path
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _cap_memory():
     resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE, ADDRESS_SPACE))
 
 
-def _start(db_path, public: bool):
-    port = free_port()
-    proc = subprocess.Popen(
-        publish.serve_args(db_path, "127.0.0.1", port, public=public),
-        # The fixtures start servers before any test starts a thread.
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=_cap_memory,  # noqa: PLW1509
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(base + "/-/versions.json", timeout=1).ok:
-                return proc, base
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    proc.kill()
-    pytest.fail("datasette did not answer: " + proc.stderr.read().decode()[-2000:])
-
-
 @pytest.fixture(scope="module")
 def server(db_path):
-    proc, base = _start(db_path, public=False)
-    yield proc, base
-    proc.terminate()
-    proc.wait(timeout=10)
+    with running(lambda port: publish.serve_args(db_path, "127.0.0.1", port), preexec_fn=_cap_memory) as (proc, base):
+        yield proc, base
 
 
 @pytest.fixture(scope="module")
 def public_server(db_path):
-    proc, base = _start(db_path, public=True)
-    yield base
-    proc.terminate()
-    proc.wait(timeout=10)
+    with running(lambda port: publish.serve_args(db_path, "127.0.0.1", port, public=True), preexec_fn=_cap_memory) as (_, base):
+        yield base
 
 
 def peak_rss_mb(pid: int) -> int:
