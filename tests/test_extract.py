@@ -302,13 +302,18 @@ FIRST_BLIND_3 = {
     "heldout3b": {"design": 0.952, "on_topic": 1.0, "headache_types": 1.0, "comparators": 0.836,
                   "n_randomized": 0.952, "outcomes": 0.970, "direction": 0.810,
                   "recall": 0.914, "precision": 0.980, "between": 0.977},
+    # Set 4 (18 records, written blind after the interval-anchored effects were
+    # built): its first blind run, extractor 1.5. No rule has been fixed against it.
+    "heldout4": {"design": 1.0, "on_topic": 1.0, "headache_types": 1.0, "comparators": 0.930,
+                 "n_randomized": 0.944, "outcomes": 0.989, "direction": 0.889,
+                 "recall": 0.782, "precision": 0.919, "between": 0.919},
 }
 
 
 @pytest.mark.parametrize("name", sorted(FIRST_BLIND_3))
 def test_the_newest_held_out_sets_keep_at_least_their_figures(tmp_path, name):
-    """Held-out sets 3a and 3b: first scored blind, then used to develop the
-    interval-anchored effects; these figures must not drop."""
+    """Held-out sets 3a and 3b (first scored blind, then used to develop the
+    interval-anchored effects) and set 4 (its first blind run): must not drop."""
     from pipeline.sources import file_source
 
     db = store.open_db(tmp_path / f"{name}.db")
