@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test serve status clean bench reliability digest-png help
+.PHONY: run test serve status clean bench reliability vocab digest-png help
 
 help:
 	@echo "make run    create .venv, install, load PubMed (or the bundled snapshot) into db/evidence.db"
@@ -13,6 +13,7 @@ help:
 	@echo "make status the runs ledger and counts"
 	@echo "make bench  import speed on 20,000 generated records"
 	@echo "make reliability  run the fault, crash and hostile-input tests; write docs/reliability.md"
+	@echo "make vocab  regenerate the README's extraction table and db/metadata.yml's vocabulary texts from pipeline/vocab.py"
 	@echo "make digest-png  render db/digest.html to db/digest.png (headless chromium)"
 	@echo "make clean  remove the virtualenv, database and caches"
 
@@ -49,6 +50,9 @@ bench: $(STAMP)
 
 reliability: $(STAMP)
 	$(BIN)/python scripts/reliability_report.py
+
+vocab: $(STAMP)
+	$(BIN)/python scripts/vocabularies.py
 
 clean:
 	rm -rf $(VENV) db/evidence.db db/evidence.db-wal db/evidence.db-shm db/evidence.db.lock *.egg-info .pytest_cache

@@ -29,7 +29,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from . import rules
+from . import rules, vocab
 from .rules import phrase_regex
 from .terms import HEADACHE_WORD, outcome_at, outcome_spans
 from .text import NUM, Sentence, sentences, to_float
@@ -157,12 +157,10 @@ class Effect:
 
 
 def normalise_p(op: str | None, value: str) -> str:
-    """'<', '.001' → '<0.001'; '≤' → '<='; no operator → '='."""
-    op = {"≤": "<=", "≥": ">=", None: "="}.get(op, op)
-    v = value.replace("·", ".").replace("−", "-").replace(" ", "")
-    if v.startswith("."):
-        v = "0" + v
-    return f"{op}{v}"
+    """A p-value captured as operator and number, in the one form the evaluator
+    compares too (vocab.normalise_p): '<', '.001' → '<0.001'; '≤' → '<=';
+    no operator → '='; '0.050' → '0.05'."""
+    return vocab.normalise_p(f"{op or ''}{value}")
 
 
 def find_effects(abstract: str) -> list[Effect]:

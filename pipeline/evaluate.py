@@ -11,13 +11,16 @@ import json
 import math
 import os
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Collection
 
 if TYPE_CHECKING:
     import sqlite_utils
 
 from .vocab import COMPARATORS, DESIGNS, DIRECTIONS, HEADACHE_TYPES, MEASURES, OUTCOMES
+
+# The one p-value normaliser: the form effects are stored in is the form compared.
+from .vocab import normalise_p as normalize_p
+from .vocab import parse_p as _parse_p
 
 RECORD_KEYS = (
     "design", "on_topic", "headache_types", "comparators", "n_randomized", "outcomes", "direction", "effects",
@@ -49,7 +52,6 @@ TARGETS: dict[str, float] = {
 
 ABS_TOL = 1e-6
 REL_TOL = 1e-4
-_P_OPERATORS = ("<=", ">=", "<", ">", "=")  # two-character operators first
 
 
 class _Missing:
@@ -196,32 +198,6 @@ def values_agree(a: object, b: object) -> bool:
 def _bound_agrees(a: object, b: object) -> bool:
     """A CI bound agrees when both are absent or both numbers agree."""
     return (a is None and b is None) or values_agree(a, b)
-
-
-def _parse_p(p: str | float) -> tuple[str, Decimal] | None:
-    """Split a p-value into (operator, number), or None when it does not parse."""
-    text = "".join(str(p).split()).lower().replace("≤", "<=").replace("≥", ">=").removeprefix("p")
-    op = next((o for o in _P_OPERATORS if text.startswith(o)), "")
-    try:
-        number = Decimal(text[len(op):])
-    except InvalidOperation:
-        return None
-    return (op or "=", number) if number.is_finite() else None
-
-
-def normalize_p(p: str | float | None) -> str | None:
-    """Canonical p-value: 'P < .001' -> '<0.001', 'p=0.03' and '0.03' -> '=0.03', '≤ .05' -> '<=0.05'.
-
-    Numerically equal values give the same string ('<0.0010' -> '<0.001'); text that does not
-    parse comes back without spaces and lowercased.
-    """
-    if p is None:
-        return None
-    parsed = _parse_p(p)
-    if parsed is None:
-        return "".join(str(p).split()).lower()
-    op, number = parsed
-    return f"{op}{number.normalize():f}"
 
 
 def _ci_agrees(gold: dict, pred: dict) -> bool:

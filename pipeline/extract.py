@@ -19,7 +19,7 @@ from .effects import Effect, find_effects
 from .text import Sentence, WORD_NUMBER_RE, sentences, word_number
 from .vocab import COMPARATORS, EVIDENCE_LEVELS, OUTCOMES
 
-EXTRACTOR_VERSION = f"1.5+{rules.fingerprint()[:8]}"
+EXTRACTOR_VERSION = f"1.6+{rules.fingerprint()[:8]}"
 
 PARTICIPANTS = (
     r"(?:patients?|participants?|people|persons|subjects|individuals|adults|women|men|"
