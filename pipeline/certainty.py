@@ -46,7 +46,8 @@ or blinded trials: then the claim may be rated one level above the review, and
 the digest says so and names the trials.
 
 Direction, apart from certainty. What the rated studies suggest: benefit
-(studies finding a benefit are at least twice as many as those that do not),
+(studies finding a benefit are at least twice as many as those that do not,
+counting those that showed no effect either way),
 no difference (studies finding no difference from sham or no treatment, or
 from the active treatment the claim names, are at least twice as many as
 those finding a benefit), harm (likewise, the comparator did better), unclear
@@ -459,8 +460,13 @@ def _direction(claim, rows) -> tuple[str, str]:
     sup = [s for e, s in rows if e.stance == "supports"]
     worse = [s for e, s in rows if e.stance == "contradicts" and s.get("direction") == "favours_comparator"]
     same = [s for e, s in rows if (e.stance == "contradicts" and s.get("direction") != "favours_comparator") or e.stance == "comparable"]
+    # A rated study that showed no effect either way (`neutral`: e.g. a pooled
+    # estimate whose interval includes no effect) did not find a benefit, so it
+    # weighs against "benefit" (else a lone positive trial beside a null
+    # meta-analysis reads as "benefit"); it is not evidence of no difference.
+    unsettled = [s for e, s in rows if e.stance == "neutral"]
     against = worse + same
-    if sup and len(sup) >= 2 * len(against):
+    if sup and len(sup) >= 2 * (len(against) + len(unsettled)):
         return "benefit", ""
     if against and len(against) >= 2 * len(sup):
         if len(same) >= len(worse):

@@ -434,9 +434,15 @@ def permission_allowed(datasette, actor, action, resource):
               for chart in (dashboard.get("charts") or {}).values()]
     if path.startswith("/-/dashboards/"):
         return True if any(chart.get("db") == resource for chart in charts) else None
-    sql = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"))).get("sql")
+    # Every `sql` the request carries: Datasette runs the first, so one query
+    # exactly as a chart writes it, and nothing else, may pass (a second `sql`
+    # must not smuggle another query past this check).
+    params = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+    sqls = [value for key, value in params if key == "sql"]
+    if len(sqls) != 1:
+        return None
     for chart in charts:
-        if sql is not None and path == f"/{chart.get('db')}.json" and resource == chart.get("db") and sql == chart.get("query"):
+        if path == f"/{chart.get('db')}.json" and resource == chart.get("db") and sqls[0] == chart.get("query"):
             return True
     return None
 
@@ -446,7 +452,9 @@ def _on_topic_redirect(scope) -> str | None:
     if scope.get("type") != "http" or scope.get("method") != "GET" or scope.get("query_string"):
         return None
     path = scope.get("path", "")
-    found = re.fullmatch(r"/([^/]+)/([^/.]+)", path)
+    # Plain names only: a path such as "/\\evil.example/studies" must never become
+    # a Location a browser reads as another site.
+    found = re.fullmatch(r"/([A-Za-z0-9_-]+)/([A-Za-z0-9_]+)", path)
     if not found or found.group(2) not in ON_TOPIC_FILTERS:
         return None
     # Removing the last filter from the table itself (a facet's ✖) also lands on

@@ -65,6 +65,7 @@ class Digest:
     references: list[dict]  # in order of first citation
     methods: dict
     changes: dict = field(default_factory=dict)
+    ledger_row: dict = field(default_factory=dict)  # its `digests` row, entered once written
 
 
 def build(db: sqlite_utils.Database, topic: Topic) -> Digest:
@@ -152,7 +153,7 @@ def methods_note(db: sqlite_utils.Database, topic: Topic, studies: list[dict]) -
 
 
 def changes_since_last(db: sqlite_utils.Database, digest: Digest) -> dict:
-    """What moved since the previous digest: new studies, verdicts, retractions; then record this one.
+    """What moved since the previous digest: new studies, verdicts, retractions (`record` enters this one).
 
     A digest row keeps the last run it saw, not every PMID: new studies are those a
     later run first stored (one indexed query), so the work and the table grow with
@@ -178,15 +179,20 @@ def changes_since_last(db: sqlite_utils.Database, digest: Digest) -> dict:
                 if r["pmid"] not in old_retracted
             ],
         )
-    with db.conn:
-        db["digests"].insert(
-            {
-                "created_at": digest.created_at, "source": digest.methods["source"],
-                "verdicts": json.dumps(verdicts), "retracted": json.dumps(retracted), "last_run": last_run,
-            },
-            alter=True,  # last_run: digests rows written before it had every PMID instead
-        )
+    # Recorded by `record` once the digest is written: a digest that failed to
+    # render must not become "the previous digest" whose changes nobody saw.
+    digest.ledger_row = {
+        "created_at": digest.created_at, "source": digest.methods["source"],
+        "verdicts": json.dumps(verdicts), "retracted": json.dumps(retracted), "last_run": last_run,
+    }
     return changes
+
+
+def record(db: sqlite_utils.Database, digest: Digest) -> None:
+    """Enter a written digest in `digests`: the next digest's changes start from it."""
+    with db.conn:
+        # alter: last_run is new; digests rows written before it had every PMID instead
+        db["digests"].insert(digest.ledger_row, alter=True)
 
 
 def _new_studies(db: sqlite_utils.Database, previous: dict) -> list[dict]:
@@ -285,4 +291,8 @@ def render(digest: Digest, out_dir: Path) -> tuple[Path, Path]:
 
 
 def write_digest(db: sqlite_utils.Database, topic: Topic, out_dir: Path) -> tuple[Path, Path]:
-    return render(build(db, topic), out_dir)
+    """Build, write and record the digest (recorded only once both files are written)."""
+    digest = build(db, topic)
+    paths = render(digest, out_dir)
+    record(db, digest)
+    return paths

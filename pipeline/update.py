@@ -95,6 +95,7 @@ def load(
     # A MEDLINE record of a study stored as XML, with no later revision date, is the
     # same version (its hash differs only because its format does): unchanged.
     same_version = medline.StoredVersions(db, before_read=lambda: (flush(), collect()))
+    stored_revised = _StoredRevised(db, before_read=lambda: (flush(), collect()))
 
     error = None
     try:
@@ -126,6 +127,13 @@ def load(
                         continue
                     if article.pmid in hashes and same_version.holds(article):
                         counts.unchanged += 1
+                        continue
+                    if article.pmid in hashes and (older := stored_revised.newer_than(article.pmid, revised)):
+                        # An older copy (e.g. the bundled snapshot after live runs) never
+                        # rolls back a record PubMed has revised since: its notices,
+                        # corrections and retraction stay.
+                        counts.skipped += 1
+                        counts.problems.append((article.pmid, older))
                         continue
                     try:
                         batch.append(medline.parse_record(article))
@@ -163,6 +171,28 @@ def load(
         writer.shutdown(wait=True)
     store.finish_run(db, run_id, counts, error=error, done=not more_to_do)
     return RunResult(run_id, source, counts, new, updated, error)
+
+
+class _StoredRevised:
+    """The stored studies' revision dates, read once, when first needed."""
+
+    def __init__(self, db: sqlite_utils.Database, before_read: Callable[[], None]):
+        self.db = db
+        self.before_read = before_read
+        self._dates: dict[str, str | None] | None = None
+
+    def newer_than(self, pmid: str, revised: str | None) -> str | None:
+        """Why the stored version of `pmid` is kept over one revised on `revised`
+        (it was revised later), or None when the incoming copy may replace it."""
+        if not revised:
+            return None
+        if self._dates is None:
+            self.before_read()  # what this run already wrote counts as stored
+            self._dates = dict(self.db.execute("select pmid, revised_date from studies").fetchall())
+        stored = self._dates.get(pmid)
+        if stored and stored > revised:
+            return f"older than the stored version (revised {revised}; stored {stored}): the stored one is kept"
+        return None
 
 
 def extract_pending(db: sqlite_utils.Database, *, everything: bool = False, batch: int = 500) -> int:

@@ -291,12 +291,12 @@ CORPUS_EXPECTED = {
         "−1 risk of bias: no sham control and no blinding (2 of 2)",
         "−1 imprecision: fewer than 400 participants in all (115; GRADE's optimal information size rule of thumb)",
     ]),
-    "tension-type-and-migraine": ("benefit", "very_low", [
+    "tension-type-and-migraine": ("unclear", "very_low", [
         "starts high: best design randomized trials and reviews of randomized trials",
         "−1 inconsistency: studies disagree: 5 found a benefit, 2 did not",
         "−1 imprecision: intervals cross no effect (5 of 11 estimates)",
         "capped at very low: review PMID 33609358 (2021) rates its own evidence very low; "
-        "newer trials do not lift it: the evidence is inconsistent",
+        "no trial published after it adds direct, consistent, controlled evidence",
     ]),
     "blood-flow": ("none", None, []),
     "endorphins": ("none", None, []),

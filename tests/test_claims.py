@@ -90,8 +90,11 @@ def test_confidence_intervals_that_include_no_effect_are_neutral():
 
 def test_a_review_that_does_not_confirm_the_trials_is_inconsistency():
     verdict, _ = judge(PAIN, [study("1", n=500), study("2", design="systematic_review", comparators=[], direction="inconclusive")])
-    assert verdict.direction == "benefit" and verdict.certainty == "moderate"
+    # One large positive trial against a review that finds no clear effect: the
+    # direction is unclear (the review's null result counts), and so never above low.
+    assert verdict.direction == "unclear" and verdict.certainty == "low"
     assert "−1 inconsistency: a review finds no clear effect where trials report a benefit" in verdict.rating.reasons
+    assert "capped at low: the direction is unclear (studies disagree)" in verdict.rating.reasons
 
 
 def test_a_supporting_review_and_sham_trial_are_not_added_up():
@@ -155,13 +158,15 @@ def test_no_claim_of_the_snapshot_is_overstated(snapshot_results):
     evidence very low, every claim that has evidence is at very low certainty."""
     _, results = snapshot_results
     assert {cid: v.verdict for cid, (v, _) in results.items()} == {
-        "trigger-point-pain": "benefit_very_low_certainty",
+        # One sham-controlled trial found a benefit; the meta-analysis found no
+        # clear effect: the direction is unclear, not "benefit".
+        "trigger-point-pain": "unclear_very_low_certainty",
         "blood-flow": "no_direct_evidence",
         "endorphins": "no_direct_evidence",
-        "intensity-duration": "benefit_very_low_certainty",
+        "intensity-duration": "unclear_very_low_certainty",
         "range-of-motion": "benefit_very_low_certainty",
         "drug-free": "no_difference_very_low_certainty",
-        "tension-type-and-migraine": "benefit_very_low_certainty",
+        "tension-type-and-migraine": "unclear_very_low_certainty",
     }
     pain = results["trigger-point-pain"][0]
     assert pain.rating.reasons == [
@@ -172,7 +177,7 @@ def test_no_claim_of_the_snapshot_is_overstated(snapshot_results):
     ]
     assert pain.rating.ceiling.pmid == "33609358" and pain.rating.ceiling.level == "very_low"
     assert "very low-quality evidence" in pain.rating.ceiling.sentence
-    assert pain.statement == "We are uncertain whether dry needling reduces pain intensity — very low certainty."
+    assert pain.statement == "It is unclear whether dry needling reduces pain intensity — very low certainty."
 
 
 def test_claims_tables_hold_the_verdicts_and_evidence(snapshot_results):
@@ -181,10 +186,10 @@ def test_claims_tables_hold_the_verdicts_and_evidence(snapshot_results):
     assert rows["endorphins"]["verdict"] == "no_direct_evidence" and rows["endorphins"]["position"] == 3
     assert rows["endorphins"]["certainty"] is None and rows["endorphins"]["direction"] == "none"
     pain = rows["trigger-point-pain"]
-    assert (pain["direction"], pain["certainty"], pain["verdict_label"]) == ("benefit", "very_low", "Benefit — very low certainty")
+    assert (pain["direction"], pain["certainty"], pain["verdict_label"]) == ("unclear", "very_low", "Unclear — very low certainty")
     assert json.loads(pain["certainty_reasons"])[0].startswith("starts high")
     assert pain["review_certainty"].startswith('very low (PMID 33609358, 2021): "For short-term pain intensity')
-    assert pain["statement"].startswith("We are uncertain whether dry needling reduces pain intensity")
+    assert pain["statement"].startswith("It is unclear whether dry needling reduces pain intensity")
     pain = list(db["claim_evidence"].rows_where("claim_id = ?", ["trigger-point-pain"]))
     assert {r["pmid"]: r["stance"] for r in pain}["30813155"] == "supports"
     assert {r["pmid"]: r["rated"] for r in pain} == {"30813155": 1, "33609358": 1, "34689708": 0, "19241799": 0}

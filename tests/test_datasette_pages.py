@@ -41,10 +41,10 @@ def site_db(tmp_path_factory):
     db.execute("update studies set first_seen_at = '2026-01-10T00:00:00+00:00' where pmid = ?", [NEW_AFTER_EMAIL])
     db["emails_sent"].insert({"week": "2026-W02", "sent_at": LAST_EMAIL, "subject": "weekly", "recipients": 1})
     verdicts = dict(db.execute("select id, verdict from claims").fetchall())
-    assert verdicts["trigger-point-pain"] == "benefit_very_low_certainty"
+    assert verdicts["trigger-point-pain"] == "unclear_very_low_certainty"
     db["digests"].insert_all([
         {"created_at": "2026-01-11T00:00:00+00:00", "source": "test", "verdicts": json.dumps(verdicts)},
-        {"created_at": "2026-01-12T00:00:00+00:00", "source": "test", "verdicts": json.dumps({**verdicts, "trigger-point-pain": "benefit_low_certainty"})},
+        {"created_at": "2026-01-12T00:00:00+00:00", "source": "test", "verdicts": json.dumps({**verdicts, "trigger-point-pain": "unclear_low_certainty"})},
     ])
     db.conn.commit()
     return path
@@ -252,7 +252,7 @@ def test_atom_feed_of_new_on_topic_studies(ds):
 def test_atom_feed_of_verdict_changes(ds):
     entries = atom_entries(ds, "/evidence/verdict_changes.atom")
     assert len(entries) == 1
-    assert entries[0].find(ATOM + "title").text == "trigger-point-pain: benefit very low certainty → benefit low certainty"
+    assert entries[0].find(ATOM + "title").text == "trigger-point-pain: unclear very low certainty → unclear low certainty"
     assert entries[0].find(ATOM + "link").get("href").endswith("/digest#claim-trigger-point-pain")
 
 
@@ -320,3 +320,14 @@ def test_a_search_for_tension_type_shows_rows(server, tmp_path):
         driver.get(server + "/evidence/search_abstracts?q=tension-type")
         screenshot(driver, tmp_path / "search-abstracts.png")
         assert len(driver.find_elements("css selector", "table.rows-and-columns tbody tr")) >= 5
+
+
+@pytest.mark.reliability("server", "an open-redirect path (/\\evil.example/studies)")
+def test_the_on_topic_redirect_never_leaves_the_site(ds):
+    """Only plain database and table names are redirected; a path a browser would
+    read as another host is served (404) as asked, never sent elsewhere."""
+    for path in ("/%5Cevil.example/studies", "/%5C%5Cevil.example/studies", "/evil.example/studies"):
+        response = asyncio.run(ds.client.get(path))
+        location = response.headers.get("location", "")
+        if response.status_code in (301, 302):  # a same-site path only (Datasette tilde-encodes odd names)
+            assert location.startswith("/") and not location.startswith(("//", "/\\")), (path, location)

@@ -227,13 +227,13 @@ def test_a_tie_with_lidocaine_reads_as_what_was_found(built):
 def _topic_with_rewording(tmp_path, written_for: str | None):
     text = (PROJECT_ROOT / "topics" / "dry-needling-headache.yml").read_text()
     marker = "    rewording:\n      text: >-\n        Dry needling targets trigger points"
-    assert marker in text and "written_for: benefit_very_low_certainty" in text
+    assert marker in text and "written_for: unclear_very_low_certainty" in text
     if written_for is None:  # drop the first claim's rewording altogether
         start = text.index("    rewording:\n")
         end = text.index("\n  - id: blood-flow")
         text = text[:start] + text[end:]
     else:
-        text = text.replace("written_for: benefit_very_low_certainty", f"written_for: {written_for}", 1)
+        text = text.replace("written_for: unclear_very_low_certainty", f"written_for: {written_for}", 1)
     (tmp_path / "how-dry-needling-can-alleviate-headaches.txt").write_text("article\n")
     path = tmp_path / "topic.yml"
     path.write_text(text)
@@ -257,11 +257,11 @@ def test_a_wording_written_for_another_verdict_is_flagged(tmp_path):
     """Issue 9 item 10: the evidence moved, the wording did not: say so, and offer a generated one."""
     html, md = _digest_for(tmp_path, _topic_with_rewording(tmp_path, "benefit_moderate_certainty"))
     section = _section(html, 'id="claim-trigger-point-pain"', 'id="claim-blood-flow"')
-    assert ("written for <em>benefit — moderate certainty</em>, evidence now <em>benefit — very low certainty</em>: "
+    assert ("written for <em>benefit — moderate certainty</em>, evidence now <em>unclear — very low certainty</em>: "
             "review this wording") in section
     assert "Generated wording" in section and "not written by an editor" in section
     md_section = _section(md, "1. Needling trigger points", "2. Dry needling improves blood flow")
-    assert ("written for *benefit — moderate certainty*, evidence now *benefit — very low certainty*: "
+    assert ("written for *benefit — moderate certainty*, evidence now *unclear — very low certainty*: "
             "review this wording") in md_section
     assert "Generated wording" in md_section
     # The change section lists it, even in the first digest.
@@ -276,7 +276,7 @@ def test_a_claim_without_a_fitting_wording_gets_a_generated_one(tmp_path):
     assert "Generated wording" in section and "review this wording" not in section
     generated = re.search(r'class="rewording generated">(.*?)</p>', section, re.S).group(1)
     # Honest: very low certainty is said in Cochrane's words, never "shown" or "proven".
-    assert "Generated wording:</strong> We are uncertain whether dry needling reduces pain intensity" in generated
+    assert "Generated wording:</strong> It is unclear whether dry needling reduces pain intensity" in generated
     assert "very low certainty" in generated and "a review rates its evidence very low certainty" in generated
     assert "proven" not in generated and "shown to" not in generated
     assert "Generated wording" in _section(md, "1. Needling trigger points", "2. Dry needling improves blood flow")
@@ -343,3 +343,16 @@ def test_the_digest_work_grows_linearly_and_its_ledger_row_does_not_grow(tmp_pat
     (steps_n, row_n), (steps_4n, row_4n) = work[60], work[240]
     assert steps_4n <= 5 * max(steps_n, 1), work
     assert row_4n == row_n, work
+
+
+def test_a_digest_that_fails_to_write_is_not_the_previous_digest(tmp_path, snapshot_xml):
+    """The next digest's changes start from the last one actually written."""
+    db = store.open_db(tmp_path / "e.db")
+    update.load(db, snapshot_source(), command="run")
+    update.extract_pending(db)
+    digest.write_digest(db, load_topic(), tmp_path)
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the digest's folder should be")
+    with pytest.raises(OSError):
+        digest.write_digest(db, load_topic(), blocked / "out")
+    assert db["digests"].count == 1

@@ -338,7 +338,7 @@ def test_the_first_email_lists_the_current_verdicts(smtp, loaded):
         assert line in verdicts.replace("\r\n", "\n"), line
         assert f"{claim['text'].rstrip('.')}: {verdict_label(claim['verdict'])}" in words(html)
         assert claim["statement"] in words(html)
-    assert "very low certainty" in verdicts and "We are uncertain whether dry needling reduces pain intensity" in verdicts
+    assert "very low certainty" in verdicts and "It is unclear whether dry needling reduces pain intensity" in verdicts
 
 
 def test_a_later_email_says_no_verdict_changed_or_lists_each_change(smtp, loaded):
@@ -352,22 +352,22 @@ def test_a_later_email_says_no_verdict_changed_or_lists_each_change(smtp, loaded
     assert "No verdict changed" in text and "No verdict changed" in html
     db.execute("update emails_sent set week = '2000-W01'")
     # A change of certainty alone is a change of verdict (issue 12) ...
-    db.execute("update claims set verdict = 'benefit_low_certainty' where id = 'intensity-duration'")
+    db.execute("update claims set verdict = 'unclear_low_certainty' where id = 'intensity-duration'")
     db.conn.commit()
     assert send(loaded).exit_code == 0
     _, changed = smtp.messages[-1]
     text, html = parts(changed)
     head = "Dry needling decreases the intensity and duration of headaches"
-    assert f"* {head}: benefit — very low certainty → benefit — low certainty" in text
+    assert f"* {head}: unclear — very low certainty → unclear — low certainty" in text
     assert "No verdict changed" not in text and "No verdict changed" not in html
-    assert f"{head}: benefit — very low certainty → <strong>benefit — low certainty</strong>" in html
+    assert f"{head}: unclear — very low certainty → <strong>unclear — low certainty</strong>" in html
     # ... and so is a change of direction alone.
     db.execute("update emails_sent set week = '2000-W01'")
-    db.execute("update claims set verdict = 'unclear_low_certainty' where id = 'intensity-duration'")
+    db.execute("update claims set verdict = 'benefit_low_certainty' where id = 'intensity-duration'")
     db.conn.commit()
     assert send(loaded).exit_code == 0
     text, _ = parts(smtp.messages[-1][1])
-    assert f"* {head}: benefit — low certainty → unclear — low certainty" in text
+    assert f"* {head}: unclear — low certainty → benefit — low certainty" in text
     assert "1 verdict changed" in smtp.messages[-1][1]["Subject"]
 
 

@@ -56,8 +56,8 @@ def test_home_page_has_title_description_claims_and_digest_link(ds):
         assert claim in page
     assert "no direct evidence" in page
     # Each claim: direction and GRADE certainty, coloured by certainty, and Cochrane's plain words.
-    assert 'class="verdict c-very_low"' in page and "benefit · very low certainty" in page
-    assert "We are uncertain whether dry needling reduces pain intensity" in page
+    assert 'class="verdict c-very_low"' in page and "unclear · very low certainty" in page
+    assert "It is unclear whether dry needling reduces pain intensity" in page
 
 
 @pytest.mark.reliability("secret", "the run ledger and meta on the public site")
@@ -73,7 +73,7 @@ def test_metadata_describes_every_column_and_hides_internal_tables(ds, db_path):
         assert listed[hidden]["hidden"], hidden
     # Not public at all: the run ledger (error texts, local paths) and meta (the
     # salt of the email ledger's recipient hashes).
-    for private in ("runs", "run_problems", "meta", "email_recipients"):
+    for private in ("runs", "run_problems", "meta", "email_recipients", "emails_sent"):
         assert private not in listed, private
         assert get(ds, f"/evidence/{private}.json").status_code == 403, private
     assert not listed["studies"]["hidden"]

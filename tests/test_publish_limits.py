@@ -198,6 +198,13 @@ def test_public_instance_serves_no_typed_sql_but_every_page_and_canned_query(pub
         assert requests.get(base + sql_url(chart["query"] + " limit 1"), timeout=10).status_code == 403
         assert requests.get(base + sql_url(chart["query"], ext="csv"), timeout=10).status_code == 403
         assert requests.get(base + "/evidence?sql=" + quote(chart["query"]), timeout=10).status_code == 403
+        # A second `sql` never smuggles another query in beside a chart's (Datasette runs the first).
+        for first, second in (("select key, value from meta", chart["query"]), (chart["query"], "select 1")):
+            smuggled = f"/evidence.json?sql={quote(first)}&sql={quote(second)}"
+            assert requests.get(base + smuggled, timeout=10).status_code == 403, smuggled
+    # Tables that are not public answer 403 even as JSON.
+    for table in ("meta", "runs", "run_problems", "email_recipients", "emails_sent"):
+        assert requests.get(f"{base}/evidence/{table}.json", timeout=10).status_code == 403, table
 
 
 def test_every_connection_datasette_opens_has_the_limits(db_path):

@@ -417,3 +417,17 @@ def test_entities_and_xinclude_never_reach_the_database(records, tmp_path, db, a
     assert db["studies"].get(META_ANALYSIS)  # the good record is stored
     everything = "\n".join(str(v) for table in ("studies", "raw_records") for row in db[table].rows for v in row.values())
     assert SECRET_FILE_TEXT not in everything and "lollollol" not in everything
+
+
+@pytest.mark.reliability("input", "an older copy of a stored record (the snapshot after live runs)")
+def test_an_older_copy_never_rolls_back_a_newer_stored_record(records, tmp_path, db):
+    """The bundled snapshot (or an old file) loaded after PubMed revised a record
+    keeps the stored, newer version, and says so."""
+    assert load(db, snapshot_source(), command="run").ok
+    newer = with_revised(records[TRIAL], "2026-11-30", "New title")
+    assert load(db, file_source([write(tmp_path, "newer.xml", make_efetch([newer]))]), command="import").counts.updated == 1
+    again = load(db, snapshot_source(), command="run")
+    assert again.ok and again.counts.updated == 0 and again.counts.skipped == 1
+    assert "older than the stored version" in again.counts.problems[0][1]
+    assert stored_title(db, TRIAL) == "New title"
+    assert db["studies"].get(TRIAL)["revised_date"] == "2026-11-30"
