@@ -1,6 +1,14 @@
-"""Import speed on 20,000 realistic PubMed records, against a bare lxml pass.
+"""`make bench`: what users run, end to end, and (with --stages) the load stage alone.
 
-Usage: python bench/bench_import.py [--records N] [--write-readme]
+Usage: python bench/bench_import.py [--records N] [--repeat R] [--no-5n] [--profile] [--no-doc]
+       python bench/bench_import.py --stages [--records N] [--write-readme]
+
+Without --stages this is bench/bench_e2e.py (its docstring says what it measures):
+`evidence import` timed whole at N (default 5,000, or $BENCH_N) and 5N against a
+bare lxml pass, written to docs/performance.md unless --no-doc.
+
+--stages: import speed of the load stage alone on realistic PubMed records (default
+20,000), against a bare lxml pass.
 
 The records are the bundled snapshot's, repeated under new PMIDs (so their
 sizes, markup and abstracts are real). Each phase runs in its own process so
@@ -98,11 +106,26 @@ def run_phase(name: str, path: Path, db: Path, n: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    argv = sys.argv[1:]
+    if "--stages" not in argv:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import bench_e2e
+
+        if "--no-doc" in argv:
+            argv.remove("--no-doc")
+        elif "--write-doc" not in argv:
+            argv.append("--write-doc")
+        return bench_e2e.main(argv)
+    argv.remove("--stages")
+    stages(argv)
+
+
+def stages(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description="Import speed of the load stage alone, against a bare lxml pass.")
     parser.add_argument("--records", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=3, help="runs per phase; the best is kept")
     parser.add_argument("--write-readme", action="store_true")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / f"records-{args.records}.xml"

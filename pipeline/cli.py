@@ -14,14 +14,37 @@ import filelock
 import sqlite_utils
 from tqdm import tqdm
 
-from . import evaluate as evaluation
-from . import cite, mailer, publish, pubmed, report, sources, store, update
-from . import schedule as schedule_module
-from . import digest as digest_module
+from . import cite, pubmed, report, sources, store, update
 from .extract import EXTRACTOR_VERSION
 from .files import write_atomic
-from .topic import DEFAULT_TOPIC, TopicError, load_topic
+from .topic import DEFAULT_TOPIC, PROJECT_ROOT, TopicError, load_topic
 from .update import RunResult, load
+
+
+class _OnUse:
+    """A module imported on first use of one of its names, so that `evidence --help`
+    and `evidence import` do not load what only other commands need (Datasette,
+    the mailer, APScheduler, the evaluator). `known` answers names needed while the
+    commands are being declared without importing the module."""
+
+    def __init__(self, name: str, **known: object) -> None:
+        self.__name, self.__known = name, known
+
+    def __getattr__(self, attr: str):
+        if attr in self.__known:
+            return self.__known[attr]
+        import importlib
+
+        return getattr(importlib.import_module(self.__name, __package__), attr)
+
+
+digest_module = _OnUse(".digest")  # only after a load: import, run, digest
+evaluation = _OnUse(".evaluate")
+mailer = _OnUse(".mailer")  # imports the digest and the SMTP stack
+publish = _OnUse(".publish")  # imports Datasette
+# The --config default is needed when the command is declared, without APScheduler:
+# it is pipeline.schedule.DEFAULT_CONFIG (bench/check_lazy_imports.py checks they agree).
+schedule_module = _OnUse(".schedule", DEFAULT_CONFIG=PROJECT_ROOT / "deploy" / "schedule.yml")
 
 log = logging.getLogger("pipeline")
 
