@@ -89,7 +89,12 @@ HEADACHE_OUTCOMES = ("pain_intensity", "frequency", "duration", "disability")
 _LEVEL = r"(very[- ]low|low|moderate|high)"
 STATED_CERTAINTY = [
     # "low certainty", "very low-quality evidence", "low to moderate certainty of evidence" (not "high quality trials").
-    re.compile(rf"\b{_LEVEL}[- ](?:to[- ](very[- ]low|low|moderate)[- ])?(?:certainty\b|quality[- ](?:of[- ](?:the[- ])?)?evidence\b)", re.I),
+    # "Low- to moderate-certainty evidence" too.
+    re.compile(rf"\b{_LEVEL}(?:-?\s*to[- ](very[- ]low|low|moderate))?[- ](?:certainty\b|quality[- ](?:of[- ](?:the[- ])?)?evidence\b)", re.I),
+    # "The evidence was of very low quality."
+    re.compile(rf"\bevidence (?:is|was|were|are|remains?) of {_LEVEL}[- ](?:quality|certainty)\b", re.I),
+    # "The certainty of evidence ... ranged from very low to moderate": the lowest counts.
+    re.compile(rf"\b(?:certainty|quality)\b[^.;]{{0,60}}?\brang(?:ed|es|ing) from {_LEVEL} to {_LEVEL}\b", re.I),
     re.compile(rf"\b(?:certainty|quality|strength) of (?:the )?(?:overall )?evidence\b[^.;]{{0,40}}?\b(?:is|was|were|are|remains?|rated(?: as)?|judged(?: as)?|graded(?: as)?|considered)\s+(?:as\s+)?{_LEVEL}\b", re.I),
     re.compile(r"\b(insufficient|inconclusive|limited)\b[- ](?:\w+[- ]){0,2}?evidence\b|\bevidence (?:is|was|remains) (insufficient|inconclusive|limited)\b", re.I),
 ]

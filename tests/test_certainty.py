@@ -369,3 +369,19 @@ def test_a_reviews_background_on_earlier_evidence_is_not_its_own_judgement():
         "BACKGROUND: Earlier reviews found only low-certainty evidence.\n"
         "METHODS: We searched MEDLINE.\nRESULTS: Eight trials.\nCONCLUSIONS: Dry needling may help."))
     assert certainty.stated_certainty(review, ["pain_intensity"]) == []
+
+
+@pytest.mark.parametrize("sentence, level", [
+    ("The evidence was of very low quality.", "very_low"),
+    ("The certainty of evidence for pain ranged from very low to moderate.", "very_low"),
+    ("Low- to moderate-certainty evidence suggests a small benefit.", "low"),
+    ("Low to moderate certainty evidence suggests a small benefit.", "low"),
+    ("The quality of evidence was rated as low.", "low"),
+    ("We found very low-quality evidence.", "very_low"),
+])
+def test_a_review_states_its_certainty_in_many_wordings(sentence, level):
+    """Each wording a review uses for its own certainty is read, at the lowest level it names."""
+    review = {"pmid": "1", "design": "meta_analysis", "year": 2020,
+              "abstract": "RESULTS: Pain was pooled (SMD -0.5, 95% CI -0.9 to -0.1). CONCLUSIONS: " + sentence}
+    (judgement,) = certainty.stated_certainty(review)
+    assert judgement.level == level
