@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import re
 import subprocess
 import sys
 import time
@@ -41,18 +40,13 @@ sys.path.insert(0, str(ROOT))
 
 def make_records(n: int, path: Path) -> None:
     """Write an efetch document of `n` records cloned from the snapshot with fresh PMIDs."""
-    from pipeline.sources import SNAPSHOT_XML
+    from bench_e2e import record, snapshot_records
 
-    text = SNAPSHOT_XML.read_text(encoding="utf-8")
-    head, rest = text.split("<PubmedArticleSet>", 1)
-    body = rest.rsplit("</PubmedArticleSet>", 1)[0]
-    records = re.findall(r"<PubmedArticle>.*?</PubmedArticle>", body, flags=re.S)
+    head, records = snapshot_records()
     with path.open("w", encoding="utf-8") as f:
         f.write(head + "<PubmedArticleSet>\n")
         for i in range(n):
-            rec = records[i % len(records)]
-            old = re.search(r'<PMID Version="1">(\d+)</PMID>', rec).group(1)
-            f.write(rec.replace(f">{old}<", f">{50_000_000 + i}<") + "\n")
+            f.write(record(records, i, 50_000_000 + i) + "\n")
         f.write("</PubmedArticleSet>\n")
 
 

@@ -36,9 +36,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-import sqlite3
 from pathlib import Path
-from typing import Callable, Iterator, Union
+from typing import Iterator, Union
 
 from Bio import Medline
 
@@ -495,54 +494,11 @@ def _year(value: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
-# --- the same study in the other format ---------------------------------------------
-
-
-class StoredVersions:
-    """Whether a MEDLINE record is a version already stored, as XML.
-
-    A MEDLINE record and the XML of the same PubMed version differ byte for byte,
-    so their content hashes never match. A MEDLINE record of a study stored from
-    XML counts as unchanged (the XML, which carries more, is kept) unless its
-    revision date (LR) is later than the stored one (DateRevised): then PubMed
-    changed the record and it is an update. The stored dates are read once, on
-    the first such record, after `before_read` has let the store's writer finish.
-    """
-
-    def __init__(self, db, before_read: Callable[[], None] = lambda: None):
-        self.db = db
-        self.before_read = before_read
-        self._xml: dict[str, str | None] | None = None
-
-    def holds(self, record: Union[Article, MedlineRecord]) -> bool:
-        if not isinstance(record, MedlineRecord) or not record.pmid:
-            return False
-        if self._xml is None:
-            self.before_read()
-            self._xml = self._load()
-        if record.pmid not in self._xml:
-            return False
-        stored = self._xml[record.pmid]
-        return not (record.revised and (stored is None or record.revised > stored))
-
-    def _load(self) -> dict[str, str | None]:
-        try:
-            rows = self.db.execute(
-                # XML starts with '<'; the first schema kept it zlib-compressed (a blob).
-                "select s.pmid, s.revised_date from studies s join raw_records r on r.pmid = s.pmid "
-                "where typeof(r.xml) = 'blob' or substr(r.xml, 1, 1) = '<'"
-            )
-        except sqlite3.OperationalError:  # no such table yet: nothing stored
-            return {}
-        return dict(rows.fetchall())
-
-
 __all__ = [
     "ACCEPTED",
     "FormatError",
     "check_files",
     "MedlineRecord",
-    "StoredVersions",
     "file_format",
     "iter_medline",
     "iter_records",

@@ -92,10 +92,7 @@ def load(
             pending.append(writer.submit(store.save_studies, db, list(batch), run_id, hashes))
             batch.clear()
 
-    # A MEDLINE record of a study stored as XML, with no later revision date, is the
-    # same version (its hash differs only because its format does): unchanged.
-    same_version = medline.StoredVersions(db, before_read=lambda: (flush(), collect()))
-    stored_revised = _StoredRevised(db, before_read=lambda: (flush(), collect()))
+    stored = StoredVersions(db, before_read=lambda: (flush(), collect()))
 
     error = None
     try:
@@ -125,10 +122,10 @@ def load(
                     if article.pmid and hashes.get(article.pmid) == article.content_hash:
                         counts.unchanged += 1
                         continue
-                    if article.pmid in hashes and same_version.holds(article):
+                    if article.pmid in hashes and stored.holds_as_xml(article):
                         counts.unchanged += 1
                         continue
-                    if article.pmid in hashes and (older := stored_revised.newer_than(article.pmid, revised)):
+                    if article.pmid in hashes and (older := stored.newer_than(article.pmid, revised)):
                         # An older copy (e.g. the bundled snapshot after live runs) never
                         # rolls back a record PubMed has revised since: its notices,
                         # corrections and retraction stay.
@@ -173,25 +170,43 @@ def load(
     return RunResult(run_id, source, counts, new, updated, error)
 
 
-class _StoredRevised:
-    """The stored studies' revision dates, read once, when first needed."""
+class StoredVersions:
+    """What is stored of each study (its revision date, and whether it came as XML),
+    read once, when a record of a stored study first needs it."""
 
     def __init__(self, db: sqlite_utils.Database, before_read: Callable[[], None]):
         self.db = db
         self.before_read = before_read
-        self._dates: dict[str, str | None] | None = None
+        self._stored: dict[str, tuple[str | None, bool]] | None = None
+
+    def _get(self, pmid: str) -> tuple[str | None, bool] | None:
+        if self._stored is None:
+            self.before_read()  # what this run already wrote counts as stored
+            rows = self.db.execute(
+                # XML starts with '<'; the first schema kept it zlib-compressed (a blob).
+                "select s.pmid, s.revised_date, typeof(r.xml) = 'blob' or substr(r.xml, 1, 1) = '<' "
+                "from studies s left join raw_records r on r.pmid = s.pmid"
+            )
+            self._stored = {pmid: (revised, bool(xml)) for pmid, revised, xml in rows}
+        return self._stored.get(pmid)
+
+    def holds_as_xml(self, record: object) -> bool:
+        """A MEDLINE record of a study stored as XML, revised no later, is the same
+        version: the hashes differ only because the formats do, and the XML (which
+        carries more) is kept. A later revision date (LR) makes it an update."""
+        if not isinstance(record, medline.MedlineRecord) or not record.pmid:
+            return False
+        stored = self._get(record.pmid)
+        if not stored or not stored[1]:
+            return False
+        return not (record.revised and (stored[0] is None or record.revised > stored[0]))
 
     def newer_than(self, pmid: str, revised: str | None) -> str | None:
         """Why the stored version of `pmid` is kept over one revised on `revised`
         (it was revised later), or None when the incoming copy may replace it."""
-        if not revised:
-            return None
-        if self._dates is None:
-            self.before_read()  # what this run already wrote counts as stored
-            self._dates = dict(self.db.execute("select pmid, revised_date from studies").fetchall())
-        stored = self._dates.get(pmid)
-        if stored and stored > revised:
-            return f"older than the stored version (revised {revised}; stored {stored}): the stored one is kept"
+        stored = self._get(pmid) if revised else None
+        if stored and stored[0] and stored[0] > revised:
+            return f"older than the stored version (revised {revised}; stored {stored[0]}): the stored one is kept"
         return None
 
 

@@ -60,3 +60,15 @@ def client(fake_eutils):
         requests_per_second=100,
         timeout=5,
     )
+
+
+@pytest.fixture
+def loaded(tmp_path) -> Path:
+    """A database built by `evidence run --source snapshot`, as a user would."""
+    from click.testing import CliRunner
+
+    from pipeline.cli import cli
+
+    path = tmp_path / "evidence.db"
+    assert CliRunner().invoke(cli, ["run", "--source", "snapshot", "--db", str(path)]).exit_code == 0
+    return path

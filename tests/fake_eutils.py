@@ -113,6 +113,17 @@ def record_bytes(efetch_xml: Path | str | bytes) -> list[bytes]:
     return [_serialise(el) for el in elements]
 
 
+def with_fresh_pmids(records: list[bytes], n: int, first: int) -> list[bytes]:
+    """`n` records cloned from ``records`` in turn, numbered from PMID ``first``
+    (a corpus of any size with real records' sizes, markup and abstracts)."""
+    out = []
+    for i in range(n):
+        rec = records[i % len(records)]
+        old = re.search(rb'<PMID Version="1">(\d+)</PMID>', rec).group(1)
+        out.append(rec.replace(b">" + old + b"<", b">" + str(first + i).encode() + b"<"))
+    return out
+
+
 def make_efetch(records: list[bytes]) -> bytes:
     """A full efetch document (declaration, DOCTYPE, PubmedArticleSet) holding ``records``."""
     parts = [b'<?xml version="1.0" ?>\n', EFETCH_DOCTYPE.encode(), b"\n<PubmedArticleSet>\n"]

@@ -4,7 +4,6 @@ run never counts as a successful update, and a re-run ends equal to a clean impo
 from __future__ import annotations
 
 import random
-import re
 import signal
 import subprocess
 import sys
@@ -13,7 +12,7 @@ import time
 import pytest
 import sqlite_utils
 
-from fake_eutils import make_efetch, record_bytes
+from fake_eutils import make_efetch, record_bytes, with_fresh_pmids
 from pipeline.sources import SNAPSHOT_XML
 
 RECORDS = 300  # enough for an import of a few seconds, so kills land in every stage
@@ -23,13 +22,7 @@ SEED = 20261202  # fixed: a failure can be replayed
 
 def _corpus(path) -> None:
     """The snapshot's records under fresh PMIDs, repeated to RECORDS."""
-    originals = record_bytes(SNAPSHOT_XML)
-    out = []
-    for i in range(RECORDS):
-        rec = originals[i % len(originals)]
-        old = re.search(rb'<PMID Version="1">(\d+)</PMID>', rec).group(1)
-        out.append(rec.replace(b">" + old + b"<", b">" + str(60_000_000 + i).encode() + b"<"))
-    path.write_bytes(make_efetch(out))
+    path.write_bytes(make_efetch(with_fresh_pmids(record_bytes(SNAPSHOT_XML), RECORDS, 60_000_000)))
 
 
 def _import(xml, db_path) -> subprocess.Popen:

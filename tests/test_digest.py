@@ -10,7 +10,7 @@ import subprocess
 import pytest
 from click.testing import CliRunner
 
-from fake_eutils import make_efetch, record_bytes
+from fake_eutils import make_efetch, record_bytes, with_fresh_pmids
 from pipeline import claims as C
 from pipeline import digest, store, update
 from pipeline.cli import cli
@@ -301,12 +301,7 @@ def test_a_retraction_that_moves_a_verdict_flags_its_wording(built):
 
 def _corpus_db(path, n: int, snapshot_xml):
     """A database of `n` studies: the snapshot's records under fresh PMIDs."""
-    originals = record_bytes(snapshot_xml)
-    records = []
-    for i in range(n):
-        rec = originals[i % len(originals)]
-        old = re.search(rb'<PMID Version="1">(\d+)</PMID>', rec).group(1)
-        records.append(rec.replace(b">" + old + b"<", b">" + str(70_000_000 + i).encode() + b"<"))
+    records = with_fresh_pmids(record_bytes(snapshot_xml), n, 70_000_000)
     db = store.open_db(path)
     update.load(db, Source("file", "t", lambda: iter([make_efetch(records)])), command="import")
     update.extract_pending(db)

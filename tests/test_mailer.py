@@ -51,13 +51,6 @@ def smtp(monkeypatch):
     controller.stop()
 
 
-@pytest.fixture
-def loaded(tmp_path):
-    path = tmp_path / "evidence.db"
-    assert CliRunner().invoke(cli, ["run", "--source", "snapshot", "--db", str(path)]).exit_code == 0
-    return path
-
-
 def send(db_path, *extra):
     return CliRunner().invoke(cli, ["email", "--db", str(db_path), *extra])
 

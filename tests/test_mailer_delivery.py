@@ -13,10 +13,9 @@ from collections import Counter
 import pytest
 import sqlite_utils
 from aiosmtpd.controller import Controller
-from click.testing import CliRunner
 
 from conftest import closed_port
-from pipeline.cli import cli
+from test_mailer import send
 
 A, B, C = "a@example.org", "b@example.org", "c@example.org"
 
@@ -76,17 +75,6 @@ def server(monkeypatch):
         monkeypatch.delenv(var, raising=False)
     yield handler
     controller.stop()
-
-
-@pytest.fixture
-def loaded(tmp_path):
-    path = tmp_path / "evidence.db"
-    assert CliRunner().invoke(cli, ["run", "--source", "snapshot", "--db", str(path)]).exit_code == 0
-    return path
-
-
-def send(db_path, *extra):
-    return CliRunner().invoke(cli, ["email", "--db", str(db_path), *extra])
 
 
 def ledger(db_path):
