@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from . import rules, terms
 from .effects import Effect, find_effects
+from .provenance import Reason
 from .text import Sentence, WORD_NUMBER_RE, sentences, word_number
 from .vocab import COMPARATORS, EVIDENCE_LEVELS, OUTCOMES
 
@@ -42,6 +43,7 @@ class Extraction:
     summary: str
     effects: list[Effect] = field(default_factory=list)
     version: str = EXTRACTOR_VERSION
+    reasons: list[Reason] = field(default_factory=list)  # why each field's value (provenance.py)
 
 
 @dataclass

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Iterable
 
 import sqlite_utils
 
+from . import provenance
 from .parse import Study
 
 if TYPE_CHECKING:
@@ -282,6 +283,7 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
         foreign_keys=[("email_id", "emails_sent", "id")],
         if_not_exists=True,
     )
+    provenance.ensure_table(db)
     db.table("meta").create({"key": str, "value": str}, pk="key", if_not_exists=True)
     db.table("meta").upsert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
 
@@ -441,6 +443,7 @@ def save_extractions(db: sqlite_utils.Database, items: list[tuple[str, "Extracti
                 for e in x.effects
             ],
         )
+        provenance.save(db, [(pmid, x.reasons, x.version) for pmid, x in items])
 
 
 def mark_deleted(db: sqlite_utils.Database, pmids: list[str]) -> list[str]:
