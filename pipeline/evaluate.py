@@ -101,6 +101,9 @@ class Report:
     effects: EffectScore
     records: int  # gold PMIDs scored
     missing: list[str]  # gold PMIDs with no prediction
+    # pmid → field → the rules behind the predicted value, as "rule on 'quote'" (from
+    # extraction_evidence), so that every error names the rule that fired or that none did
+    reasons: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
 
 # --- loading and validation ---------------------------------------------------------------
@@ -322,7 +325,8 @@ def score(predicted: dict[str, dict], gold: dict[str, dict]) -> Report:
         for name, kind in FIELD_KINDS.items()
     ]
     missing = [pmid for pmid, pred in preds.items() if pred is None]
-    return Report(fields=fields, effects=_score_effects(gold, preds), records=len(gold), missing=missing)
+    reasons = {pmid: pred["_reasons"] for pmid, pred in preds.items() if pred and pred.get("_reasons")}
+    return Report(fields=fields, effects=_score_effects(gold, preds), records=len(gold), missing=missing, reasons=reasons)
 
 
 def below_target(report: Report) -> list[str]:
@@ -372,7 +376,9 @@ def format_report(report: Report, *, show_errors: bool = False) -> str:
     for f in report.fields:
         lines.append(row.format(f.name, f.kind, f"{f.value:.3f}", target(f.name), f.detail))
         if show_errors:
-            lines += [f"    {pmid}: expected {exp!r}, got {got!r}" for pmid, exp, got in f.errors]
+            for pmid, exp, got in f.errors:
+                lines.append(f"    {pmid}: expected {exp!r}, got {got!r}")
+                lines += [f"        {why}" for why in report.reasons.get(pmid, {}).get(f.name, [])]
 
     eff = report.effects
     lines.append(row.format(
@@ -403,6 +409,19 @@ def format_report(report: Report, *, show_errors: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
+def describe_reason(r: dict) -> str:
+    """One stored reason as a line: "comparators = sham: rule comparators.named.sham on 'placebo'"."""
+    value = r["value"] if r["value"] != "" else "(empty)"
+    if r["rule"].startswith("default."):
+        text = f"{r['field']} = {value}: no rule fired ({r['rule']})"
+    else:
+        text = f"{r['field']} = {value}: rule {r['rule']}"
+        if r.get("quote"):
+            quote = r["quote"] if len(r["quote"]) <= 90 else r["quote"][:87] + "..."
+            text += f" on {quote!r}"
+    return text + (" [low confidence]" if r.get("confidence") == "low" else "")
+
+
 def predictions_from_db(db: "sqlite_utils.Database", pmids: list[str] | None = None) -> dict[str, dict]:
     """The stored extraction, in the gold file's shape, for `pmids` (default: every
     extracted study). Studies not yet extracted are left out, so they count as missing."""
@@ -423,6 +442,10 @@ def predictions_from_db(db: "sqlite_utils.Database", pmids: list[str] | None = N
             "direction": row["direction"],
             "effects": [],
         }
+    if db["extraction_evidence"].exists():
+        for r in db.query(f"select * from extraction_evidence where pmid in (select pmid from studies where {where})", params):
+            if r["pmid"] in out:
+                out[r["pmid"]].setdefault("_reasons", {}).setdefault(r["field"], []).append(describe_reason(r))
     for e in db.query("select * from effects order by id"):
         if e["pmid"] in out:
             out[e["pmid"]]["effects"].append(

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 
 from . import rules, terms
 from .effects import Effect, find_effects
-from .provenance import Reason
+from .document import Document
+from .provenance import Reason, as_value
 from .text import Sentence, WORD_NUMBER_RE, sentences, word_number
 from .vocab import COMPARATORS, EVIDENCE_LEVELS, OUTCOMES
 
@@ -60,18 +61,23 @@ class Record:
         return f"{self.title}\n{self.abstract}"
 
 
+RULES = rules.default()
+
+
 def extract(record: Record) -> Extraction:
     # The term cache serves one abstract's sentences; cleared so that repeated
     # abstracts (benchmarks) are not faster than real ones.
     terms.outcome_spans.cache_clear()
-    sents = sentences(record.abstract)
-    design = classify_design(record, sents)
-    on_topic = is_on_topic(record, sents, design)
-    headache = headache_types(record, sents)
-    comps = comparators(record, sents, design)
-    n = sample_size(record, sents, design)
-    outs = outcomes(record, sents, design)
-    direction = classify_direction(record, sents, design, on_topic, comps)
+    doc = Document(record.title, record.abstract, list(record.publication_types), list(record.mesh))
+    sents = doc.sentences
+    why = Why(doc)
+    design = classify_design(record, sents, why=why, doc=doc)
+    on_topic = is_on_topic(record, sents, design, why=why)
+    headache = headache_types(record, sents, why=why)
+    comps = comparators(record, sents, design, why=why)
+    n = sample_size(record, sents, design, why=why)
+    outs = outcomes(record, sents, design, why=why)
+    direction = classify_direction(record, sents, design, on_topic, comps, why=why)
     effects = find_effects(record.abstract)
     extraction = Extraction(
         design=design,
@@ -84,9 +90,29 @@ def extract(record: Record) -> Extraction:
         evidence_level=EVIDENCE_LEVELS[design],
         summary="",
         effects=effects,
+        reasons=why.reasons,
     )
     extraction.summary = summarise(extraction, sents)
     return extraction
+
+
+class Why:
+    """Collects the reason behind each value while the fields are extracted."""
+
+    def __init__(self, doc: Document | None = None):
+        self.doc = doc
+        self.reasons: list[Reason] = []
+
+    def add(self, field_: str, value: object, rule: str, quote: str | None = None, *,
+            scope: str = "abstract", confidence: str = "high") -> None:
+        where = start = end = None
+        if quote and self.doc is not None:
+            found = self.doc.locate(quote, scope)
+            if found:
+                where, start, end = found
+            else:
+                quote = None  # not verbatim in the record: never show words that are not there
+        self.reasons.append(Reason(field_, as_value(value), rule, confidence, where, start, end, quote))
 
 
 # --- design -----------------------------------------------------------------
@@ -97,87 +123,24 @@ RANDOMISED = re.compile(
     r"assigned at random|random allocation|\brandomi[sz]ation\b",
     re.I,
 )
-REVIEW_SEARCH = re.compile(
-    r"\b(?:searched|databases?|PRISMA|PROSPERO|MEDLINE|Embase|CENTRAL|PEDro|Scopus|CINAHL|Web of Science)\b", re.I
-)
-
-
-# Sentences about other people's work: "a recent systematic review found ...",
-# "randomized trials have suggested ...". They do not describe this study.
-PRIOR_WORK = re.compile(
-    r"\b(?:previous|prior|earlier|recent|existing|other|published)\b[^.]{0,40}\b(?:reviews?|trials?|stud(?:y|ies)|meta-analys[ie]s)\b|"
-    r"\b(?:have|has) (?:been )?(?:suggested|shown|reported|found|demonstrated)\b|\bagrees? with\b|\bin line with\b|\bconsistent with\b",
-    re.I,
-)
-
-
 def own_text(record: Record, sents: list[Sentence]) -> str:
     """The title and the sentences that describe this study (not its background,
     discussion, or other people's work)."""
-    keep = [record.title]
-    for s in sents:
-        if s.section and re.search(r"background|introduction|context|rationale|discussion|conclusion|interpretation|perspective", s.section, re.I):
-            continue
-        if PRIOR_WORK.search(s.text):
-            continue
-        keep.append(s.text)
-    return "\n".join(keep)
+    return Document(record.title, record.abstract, list(record.publication_types), list(record.mesh)).parts["own"]
 
 
-def classify_design(record: Record, sents: list[Sentence]) -> str:
-    """The design, read from what the abstract says about this study; PubMed's
-    publication types settle what the text leaves open."""
-    title = record.title
-    own = own_text(record, sents)
-    types = {t.lower() for t in record.publication_types}
-    first = sents[0].text if sents else ""
-    if re.search(r"\bprotocol\b", title, re.I) or re.search(
-        r"^\s*protocol for\b|\b(?:this|the) (?:study|trial|review) protocol\b|\bplanned (?:systematic )?review\b|"
-        r"\bwill be (?:randomly |randomi[sz]ed |)(?:assigned|allocated|randomi[sz]ed|searched|recruited|enrolled|eligible|included)\b",
-        record.abstract, re.I,
-    ):
-        return "protocol"
-    if re.search(r"\bdata mining\b|\bbibliometric|\bliterature study\b", own, re.I):
-        return "other"
-    not_pooled = re.search(
-        r"\bwithout (?:a )?(?:meta-?analy|pooling)|\bno meta-?analy|\bnot pooled\b|\bnarrative(?:ly)? synthe|\bcould not be pooled|\bpooling was not",
-        own, re.I,
-    )
-    if "meta-analysis" in types or re.search(r"meta-?analy", title, re.I) or (
-        not not_pooled
-        and re.search(r"\bwe pooled\b|\bpooled (?:estimates?|data|analysis|effects?)\b|\brandom-effects\b|\bmeta-?analy[sz]", own, re.I)
-        and re.search(r"\breview\b|\bsearched\b|\bpooled\b", own, re.I)
-    ):
-        return "meta_analysis"
-    is_review = "review" in types or "systematic review" in types or re.search(r"\breview\b", title, re.I)
-    if "systematic review" in types or re.search(r"systematic(?:ally)? review", own, re.I) or (
-        is_review and REVIEW_SEARCH.search(own) and re.search(r"\bsearch(?:ed)?\b", own, re.I)
-    ):
-        return "systematic_review"
-    if is_review or re.search(r"\bnarrative review\b|\bthis (?:paper|article|review) (?:sets|summari[sz]es|discusses|surveys)", own, re.I):
-        return "narrative_review"
-    if re.search(r"\bcase series\b|\bseries of (?:\w+ )?(?:patients|cases)\b|\b(?:\w+ )?consecutive (?:patients|cases)\b", own, re.I):
-        return "case_series"
-    if "case reports" in types or re.search(r"\bcase report\b|\b(?:this|the) report describes\b", own, re.I) or re.search(
-        r"\b(?:in )?a (?:\d+-year-old )?(?:patient|woman|man) (?:with|who)\b", f"{title}\n{first}", re.I
-    ):
-        return "case_report"
-    # Healthy volunteers only: a physiology study, even when randomized.
-    if re.search(r"\bhealthy (?:participants|volunteers|subjects|women|men|adults)\b", record.abstract, re.I) and not re.search(
-        r"\bpatients?\b|\bdiagnosed\b", record.abstract, re.I
-    ):
-        return "mechanism_study"
-    if RANDOMISED.search(own):
-        return "rct"
-    if re.search(r"\bretrospective\b|\bcohort\b|\bmedical (?:charts|records)\b|\bchart review\b", own, re.I):
-        return "cohort"
-    if re.search(r"\bcross-sectional\b|\bcase-control\b|\bcontrol group\b.*\bhealthy\b|\bhealthy\b.*\bmatched\b|\breliability\b|\bsurvey\b|\bprevalence\b", own, re.I):
-        return "other"
-    if re.search(r"\bpilot\b|\bquasi-experimental\b|\bsingle[- ]arm\b|\bpre-?post\b|\bopen-label\b|\bnon-?randomi[sz]ed\b|\buncontrolled\b", own, re.I) or "clinical trial" in types:
-        return "non_randomized_trial"
-    if "randomized controlled trial" in types:
-        return "rct"
-    return "other"
+def classify_design(record: Record, sents: list[Sentence], *, why: Why | None = None, doc: Document | None = None) -> str:
+    """The design, read by the rules in rules/design.yml from what the abstract
+    says about this study; PubMed's publication types settle what the text leaves open."""
+    doc = doc or Document(record.title, record.abstract, list(record.publication_types), list(record.mesh))
+    decision = RULES.decide("design", doc.parts)
+    if why is not None:
+        if decision:
+            why.add("design", decision.value, decision.rule.id, decision.quote, scope=decision.scope,
+                    confidence=decision.rule.confidence)
+        else:
+            why.add("design", "other", "default.design-other", confidence="low")
+    return decision.value if decision else "other"
 
 
 # --- population and intervention ---------------------------------------------
@@ -190,22 +153,38 @@ CONTRAST = re.compile(
 )
 
 
-def is_on_topic(record: Record, sents: list[Sentence], design: str) -> bool:
+def is_on_topic(record: Record, sents: list[Sentence], design: str, *, why: Why | None = None) -> bool:
     """Dry needling studied (not merely mentioned) in people with headache."""
+    why = why or Why()
     if design == "mechanism_study":
+        why.add("on_topic", False, "on_topic.mechanism-study")
         return False
-    in_title = bool(terms.DRY_NEEDLING.search(record.title))
-    if not in_title and terms.NEIGHBOURS.search(record.title):
-        return False  # the title names another intervention (acupuncture, an injection, manipulation)
+    in_title = terms.DRY_NEEDLING.search(record.title)
+    if not in_title:
+        neighbour = terms.NEIGHBOURS.search(record.title)
+        if neighbour:  # the title names another intervention (acupuncture, an injection, manipulation)
+            why.add("on_topic", False, "on_topic.neighbour-in-title", neighbour.group(0), scope="title")
+            return False
     mentions = [s for s in sents if terms.DRY_NEEDLING.search(s.text) and not CONTRAST.search(s.text)]
-    studied = in_title or len(mentions) >= 2 or (bool(mentions) and mentions[0] is sents[0])
+    studied = bool(in_title) or len(mentions) >= 2 or (bool(mentions) and mentions[0] is sents[0])
     if not studied:
+        why.add("on_topic", False, "on_topic.needling-not-studied",
+                confidence="high" if not mentions else "low")
         return False
-    headache_in_title = bool(terms.HEADACHE_WORD.search(record.title)) or _any_type(record.title)
-    headache_sentences = sum(
-        1 for s in sents if (terms.HEADACHE_WORD.search(s.text) or _any_type(s.text)) and not _negated_headache(s.text)
-    )
-    return headache_in_title or headache_sentences >= 2
+    headache_in_title = terms.HEADACHE_WORD.search(record.title)
+    headache_sentences = [
+        s for s in sents if (terms.HEADACHE_WORD.search(s.text) or _any_type(s.text)) and not _negated_headache(s.text)
+    ]
+    on = bool(headache_in_title) or _any_type(record.title) or len(headache_sentences) >= 2
+    needle = in_title.group(0) if in_title else terms.DRY_NEEDLING.search(mentions[0].text).group(0)
+    if on:
+        quote = headache_in_title.group(0) if headache_in_title else None
+        why.add("on_topic", True, "on_topic.needling-and-headache", quote or needle,
+                scope="title" if quote or in_title else "abstract")
+    else:
+        why.add("on_topic", False, "on_topic.no-headache-population", needle, scope="title" if in_title else "abstract",
+                confidence="low" if headache_sentences else "high")
+    return on
 
 
 def _any_type(text: str) -> bool:
@@ -216,31 +195,42 @@ def _negated_headache(text: str) -> bool:
     return bool(re.search(r"\bno (?:headache|pain)\b|\bwithout (?:headache|migraine)\b", text, re.I))
 
 
-def headache_types(record: Record, sents: list[Sentence]) -> list[str]:
+def headache_types(record: Record, sents: list[Sentence], *, why: Why | None = None) -> list[str]:
     """Headache populations studied: the title and non-background sentences, else any sentence."""
-    def found_in(texts: list[str]) -> list[str]:
+    why = why or Why()
+
+    def found_in(texts: list[str]) -> list[tuple[str, str]]:
         joined = "\n".join(texts)
         out = []
         for kind, pattern in terms.HEADACHE_TERMS.items():
             flags = 0 if kind == "tension_type" else re.I
             if kind == "tension_type":
                 pattern = r"(?i:tension[- ]type|tension headaches?)|\bC?E?TTH\b"
-            if re.search(pattern, joined, flags):
-                out.append(kind)
+            m = re.search(pattern, joined, flags)
+            if m:
+                out.append((kind, m.group(0)))
         return out
 
     main = [record.title] + [s.text for s in sents if not _is_background(s) and not _negated_headache(s.text)]
-    kinds = found_in(main)
-    if not kinds:
-        kinds = found_in([s.text for s in sents if not _negated_headache(s.text)])
-    if not kinds:
-        headache_mentions = sum(
-            1 for t in [record.title] + [s.text for s in sents]
+    found = found_in(main)
+    rule, confidence = "headache.named-for-this-study", "high"
+    if not found:
+        found = found_in([s.text for s in sents if not _negated_headache(s.text)])
+        rule, confidence = "headache.named-in-background", "low"
+    if not found:
+        headache_mentions = [
+            t for t in [record.title] + [s.text for s in sents]
             if terms.HEADACHE_WORD.search(t) and not _negated_headache(t)
-        )
-        if terms.HEADACHE_WORD.search(record.title) or headache_mentions >= 2:
-            kinds = ["other"]
-    return kinds
+        ]
+        if terms.HEADACHE_WORD.search(record.title) or len(headache_mentions) >= 2:
+            word = terms.HEADACHE_WORD.search(headache_mentions[0]).group(0)
+            found = [("other", word)]
+            rule, confidence = "headache.unnamed-type", "low"
+    for kind, quote in found:
+        why.add("headache_types", kind, f"{rule}.{kind}", quote, confidence=confidence)
+    if not found:
+        why.add("headache_types", "", "default.no-headache-type")
+    return [kind for kind, _ in found]
 
 
 def _is_background(s: Sentence) -> bool:
@@ -261,16 +251,21 @@ SINGLE_ARM = re.compile(
 )
 
 
-def comparators(record: Record, sents: list[Sentence], design: str) -> list[str]:
+def comparators(record: Record, sents: list[Sentence], design: str, *, why: Why | None = None) -> list[str]:
     """What the studied intervention was compared against: from the title and the
     sentences that describe groups or comparisons. 'none' for designs without a
     comparison group; [] where nothing is compared or the comparison is unnamed."""
+    why = why or Why()
     if design in ("case_report", "case_series"):
+        why.add("comparators", "none", f"comparators.none-for-{design.replace('_', '-')}")
         return ["none"]
-    if design == "non_randomized_trial" and SINGLE_ARM.search(record.text):
+    single = SINGLE_ARM.search(record.text) if design == "non_randomized_trial" else None
+    if single:
+        why.add("comparators", "none", "comparators.single-arm", single.group(0))
         return ["none"]
     on_topic_review = design == "narrative_review" and terms.DRY_NEEDLING.search(record.title) and terms.HEADACHE_WORD.search(record.title)
     if design in ("narrative_review", "protocol", "other") and not VERSUS.search(record.title) and not on_topic_review:
+        why.add("comparators", "", f"comparators.not-read-for-{design.replace('_', '-')}")
         return []
     cues = REVIEW_CUES if design in ("meta_analysis", "systematic_review", "narrative_review", "protocol") else TRIAL_CUES
     own = _intervention(record, sents)
@@ -285,14 +280,20 @@ def comparators(record: Record, sents: list[Sentence], design: str) -> list[str]
         # it against another of its kind ("manipulation versus mobilization").
         if kind in own and not re.search(pattern, title_after_versus, re.I):
             continue
-        if any(
-            not _co_intervention(text, m.start()) and not _outcome_use(text, m) and not negated_mention(text, m)
-            for text in texts
-            for m in re.finditer(pattern, text, re.I)
-        ):
+        first = next((
+            m for text in texts for m in re.finditer(pattern, text, re.I)
+            if not _co_intervention(text, m.start()) and not _outcome_use(text, m) and not negated_mention(text, m)
+        ), None)
+        if first:
             found.append(kind)
+            why.add("comparators", kind, f"comparators.named.{kind}", first.group(0))
     if design == "mechanism_study" and not found:
+        why.add("comparators", "none", "comparators.none-for-mechanism-study", confidence="low")
         return ["none"]
+    if not found:
+        # A trial that names no comparator the vocabulary knows: maybe none, maybe unread.
+        trial = design in ("rct", "non_randomized_trial", "meta_analysis", "systematic_review")
+        why.add("comparators", "", "default.no-comparator-named", confidence="low" if trial else "high")
     return sorted(found, key=list(COMPARATORS).index)
 
 
@@ -397,11 +398,14 @@ NOT_PARTICIPANTS = re.compile(
 )
 
 
-def sample_size(record: Record, sents: list[Sentence], design: str) -> int | None:
+def sample_size(record: Record, sents: list[Sentence], design: str, *, why: Why | None = None) -> int | None:
     """Participants randomized (or enrolled, for a study without randomization)."""
+    why = why or Why()
     if design in ("meta_analysis", "systematic_review", "narrative_review", "protocol"):
+        why.add("n_randomized", None, f"n.not-applicable-{design.replace('_', '-')}")
         return None
     if design == "case_report":
+        why.add("n_randomized", 1, "n.case-report")
         return 1
     candidates = [s for s in sents if not _is_background(s)] or sents
     # Prefer the sentence that describes allocation, then any describing participants.
@@ -409,7 +413,11 @@ def sample_size(record: Record, sents: list[Sentence], design: str) -> int | Non
     for s in ranked:
         n = _n_in_sentence(s.text)
         if n:
+            allocation = bool(RANDOMISED.search(s.text))
+            why.add("n_randomized", n, "n.in-allocation-sentence" if allocation else "n.participants-counted", s.text,
+                    confidence="high" if allocation or design != "rct" else "low")
             return n
+    why.add("n_randomized", None, "default.no-sample-size", confidence="low")
     return None
 
 
@@ -457,21 +465,28 @@ def _as_int(text: str | None) -> int | None:
 # --- outcomes -----------------------------------------------------------------
 
 
-def outcomes(record: Record, sents: list[Sentence], design: str) -> list[str]:
+def outcomes(record: Record, sents: list[Sentence], design: str, *, why: Why | None = None) -> list[str]:
     """Outcomes measured or reported: from aims, methods, results, conclusions (not background)."""
+    why = why or Why()
     if design == "narrative_review" and not (terms.DRY_NEEDLING.search(record.title) and terms.HEADACHE_WORD.search(record.title)):
+        why.add("outcomes", "", "outcomes.off-topic-review")
         return []  # a review that only touches the topic measured nothing of it
     texts = [s.text for s in sents if not _is_background(s) and not _negated_headache(s.text)]
-    found: set[str] = set()
+    found: dict[str, str] = {}
     for text in texts:
         for start, end, kind in terms.outcome_spans(text):
             if kind == "pain_intensity" and re.fullmatch(r"pain", text[start:end], re.I):
                 # Bare "pain" names an outcome only when something is said to change it.
                 if not re.search(r"\b(?:reduc|lower|decreas|less|improv|relie|eas)\w*\s+(?:\w+\s+){0,3}pain\b|\bpain\b\s+(?:\w+\s+){0,2}(?:decreased|improved|fell|reduced|was reduced)", text, re.I):
                     continue
-            found.add(kind)
+            found.setdefault(kind, text[start:end])
     order = list(OUTCOMES)
-    return sorted(found, key=order.index)
+    kinds = sorted(found, key=order.index)
+    for kind in kinds:
+        why.add("outcomes", kind, f"outcomes.named.{kind}", found[kind])
+    if not kinds:
+        why.add("outcomes", "", "default.no-outcome-named", confidence="low" if design in ("rct", "meta_analysis") else "high")
+    return kinds
 
 
 # --- direction ------------------------------------------------------------------
@@ -545,7 +560,8 @@ def _about_core(clause: str) -> bool | None:
     return False if kinds else None
 
 
-def classify_direction(record: Record, sents: list[Sentence], design: str, on_topic: bool, comps: list[str]) -> str:
+def classify_direction(record: Record, sents: list[Sentence], design: str, on_topic: bool, comps: list[str],
+                       *, why: Why | None = None) -> str:
     """The authors' finding on the headache or pain outcome against the comparator.
 
     Read clause by clause, the conclusion first, then the results: the evidence
@@ -554,15 +570,22 @@ def classify_direction(record: Record, sents: list[Sentence], design: str, on_to
     secondary outcome did not differ); no difference on headache or pain, or
     overall → no_difference; otherwise improvement reported → favours_needling.
     """
+    why = why or Why()
+
+    def give(value: str, rule: str, quote: str | None = None, confidence: str = "high") -> str:
+        why.add("direction", value, rule, quote, confidence=confidence)
+        return value
+
     if not on_topic or design in ("protocol", "mechanism_study"):
-        return "not_applicable"
+        return give("not_applicable", "direction.not-applicable")
     conclusion = [s.text for s in sents if s.section and re.search(r"conclu|discussion|interpretation", s.section, re.I)]
     if not conclusion:  # unstructured: the last two sentences usually conclude
         conclusion = [s.text for s in sents[-2:]]
     closing = " ".join(conclusion)
     findings = [s.text for s in sents if s.is_result or not s.section]
-    if INCONCLUSIVE.search(closing):
-        return "inconclusive"
+    m = INCONCLUSIVE.search(closing)
+    if m:
+        return give("inconclusive", "direction.evidence-too-weak", m.group(0))
     # Superficial versus deep needling: both arms are needling, "than ... needling" says nothing.
     controlled = comps != ["none"]
 
@@ -577,18 +600,20 @@ def classify_direction(record: Record, sents: list[Sentence], design: str, on_to
         return bool(NEGATED.search(clause) or NO_DIFFERENCE.search(clause) or NONSIGNIFICANT.search(clause)) \
             and not OFF_OUTCOME.search(clause) and _about_core(clause) is not False
 
-    for texts in ([closing], findings):
+    for where, texts in (("conclusion", [closing]), ("results", findings)):
         # A sentence whose difference "was not significant" is a tie, whatever its first clause says.
         clauses = [c for t in texts for c in ([t] if NONSIGNIFICANT.search(t) else _clauses([t]))]
-        if any(worse(c) for c in clauses):
-            return "favours_comparator"
-        if any(better(c) for c in clauses):
-            return "favours_needling"
-        if controlled and any(alike(c) for c in clauses):
-            return "no_difference"
-    if POSITIVE.search(closing) or any(POSITIVE.search(f) for f in findings):
-        return "favours_needling"
-    return "inconclusive"
+        for test, value, rule in ((worse, "favours_comparator", "comparator-better"), (better, "favours_needling", "needling-better"),
+                                  (alike, "no_difference", "no-difference")):
+            if test is alike and not controlled:
+                continue
+            hit = next((c for c in clauses if test(c)), None)
+            if hit is not None:
+                return give(value, f"direction.{rule}-in-{where}", hit.strip())
+    positive = POSITIVE.search(closing) or next((m for f in findings if (m := POSITIVE.search(f))), None)
+    if positive:
+        return give("favours_needling", "direction.improvement-reported", positive.group(0), confidence="low")
+    return give("inconclusive", "default.direction-inconclusive", confidence="low")
 
 
 # --- the one-line summary -------------------------------------------------------

@@ -17,6 +17,16 @@ A rule file (YAML, in the top-level `rules/` folder) holds
   fire on, optionally with the capture expected) and `counterexamples` (text it
   must not fire on).
 
+Rules that classify a whole record (its design, say) read named parts of the
+document model instead (`title`, `own`: the sentences about this study, `abstract`,
+`lead`: the title and first sentence, `types`: PubMed publication types one a
+line, `mesh`, `conclusion`, `findings`). Their labels are `family/value`
+(`design/rct`); `decide(family, parts)` tries them from the highest precedence
+down and the first that fires gives the value. Such a rule may add conditions:
+`also` (patterns that must be found too, each in its scope) and `unless`
+(patterns that veto it), and `confidence: low` for a weak cue. Its examples and
+counterexamples are read as a document whose every part is the example text.
+
 Everything is checked when the file loads: an unknown list or label, a pattern
 that does not compile, an example that does not fire or a counterexample that
 does raises RuleError naming the file and the rule.
@@ -35,10 +45,16 @@ import yaml
 from .text import NUM
 
 RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
-SCOPES = ("sentence", "after", "before")
+ANCHOR_SCOPES = ("sentence", "after", "before")
+# The parts of a record a classifying rule may read (see pipeline/document.py).
+DOC_SCOPES = ("title", "own", "abstract", "lead", "types", "mesh", "conclusion", "findings")
+SCOPES = ANCHOR_SCOPES + DOC_SCOPES
 BUILTINS = {"NUM": NUM}
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_RULE_KEYS = {"id", "label", "pattern", "scope", "precedence", "examples", "counterexamples", "case_sensitive", "note"}
+_RULE_KEYS = {
+    "id", "label", "pattern", "scope", "precedence", "examples", "counterexamples", "case_sensitive", "note",
+    "also", "unless", "confidence",
+}
 
 
 class RuleError(ValueError):
@@ -52,6 +68,15 @@ class Example:
 
 
 @dataclass(frozen=True)
+class Condition:
+    """A further pattern a classifying rule needs (`also`) or must not see (`unless`)."""
+
+    scope: str
+    pattern: str
+    regex: re.Pattern
+
+
+@dataclass(frozen=True)
 class Rule:
     id: str
     label: str
@@ -62,6 +87,35 @@ class Rule:
     examples: tuple[Example, ...]
     counterexamples: tuple[str, ...]
     source: str  # the file it came from
+    also: tuple[Condition, ...] = ()
+    unless: tuple[Condition, ...] = ()
+    confidence: str = "high"
+
+    @property
+    def family(self) -> str | None:
+        """'design' for a rule labelled 'design/rct'; None for anchor rules."""
+        return self.label.split("/", 1)[0] if "/" in self.label else None
+
+    @property
+    def value(self) -> str:
+        return self.label.split("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The value a classifying rule gave a record, and the words it read."""
+
+    rule: Rule
+    scope: str
+    match: re.Match
+
+    @property
+    def value(self) -> str:
+        return self.rule.value
+
+    @property
+    def quote(self) -> str:
+        return self.match.group(0)
 
 
 @dataclass(frozen=True)
@@ -136,8 +190,48 @@ class RuleSet:
         return None
 
     def fires(self, rule: Rule, text: str) -> re.Match | None:
-        """How a rule reads one of its examples: `after` rules from the start, others anywhere."""
-        return rule.regex.match(text) if rule.scope == "after" else rule.regex.search(text)
+        """How a rule reads one of its examples: `after` rules from the start, others
+        anywhere; a classifying rule as if every part of the document were `text`."""
+        if rule.scope == "after":
+            return rule.regex.match(text)
+        if rule.scope in DOC_SCOPES:
+            return _decide_one(rule, {scope: text for scope in DOC_SCOPES})
+        return rule.regex.search(text)
+
+    def family(self, family: str) -> list[Rule]:
+        """The classifying rules whose labels are `family/…`, highest precedence first."""
+        found = [r for r in self.rules if r.family == family]
+        if not found:
+            raise RuleError(f"no rules of family {family!r} in the rule files")
+        return sorted(found, key=lambda r: -r.precedence)
+
+    def decide(self, family: str, parts: dict[str, str]) -> Decision | None:
+        """The first rule of `family` (by precedence) that fires on the document's parts."""
+        for rule in self.family(family):
+            m = _decide_one(rule, parts)
+            if m:
+                return Decision(rule, rule.scope, m)
+        return None
+
+    def decide_all(self, family: str, parts: dict[str, str]) -> list[Decision]:
+        """Every rule of `family` that fires, highest precedence first (for multi-valued fields)."""
+        out = []
+        for rule in self.family(family):
+            m = _decide_one(rule, parts)
+            if m:
+                out.append(Decision(rule, rule.scope, m))
+        return out
+
+
+def _decide_one(rule: Rule, parts: dict[str, str]) -> re.Match | None:
+    m = rule.regex.search(parts.get(rule.scope, ""))
+    if not m:
+        return None
+    if not all(c.regex.search(parts.get(c.scope, "")) for c in rule.also):
+        return None
+    if any(c.regex.search(parts.get(c.scope, "")) for c in rule.unless):
+        return None
+    return m
 
 
 def _hit(rule: Rule, m: re.Match) -> Hit:
@@ -224,6 +318,10 @@ def build(files: list[Path]) -> RuleSet:
         rules.append(_rule(path, raw, labels, compiled, seen))
     scopes: dict[str, Rule] = {}
     for rule in rules:
+        if rule.scope in DOC_SCOPES:
+            if not rule.family:
+                raise RuleError(f"{rule.source}: rule {rule.id}: a rule reading {rule.scope!r} needs a label family/value")
+            continue
         first = scopes.setdefault(rule.label, rule)
         if first.scope != rule.scope:
             raise RuleError(
@@ -267,7 +365,33 @@ def _rule(path: Path, raw: object, labels: dict[str, str], compiled: dict[str, s
         regex = re.compile(expanded, flags)
     except re.error as e:
         raise RuleError(f"{where}: pattern does not compile: {e}") from None
-    return Rule(raw["id"], raw["label"], raw["pattern"], regex, scope, precedence, examples, counter, path.name)
+    confidence = raw.get("confidence", "high")
+    if confidence not in ("high", "low"):
+        raise RuleError(f"{where}: confidence must be high or low")
+    extra = {key: _conditions(raw.get(key), scope, compiled, flags, f"{where}: {key}") for key in ("also", "unless")}
+    if (extra["also"] or extra["unless"] or confidence != "high") and scope not in DOC_SCOPES:
+        raise RuleError(f"{where}: also/unless/confidence are for rules reading a part of the record ({', '.join(DOC_SCOPES)})")
+    return Rule(
+        raw["id"], raw["label"], raw["pattern"], regex, scope, precedence, examples, counter, path.name,
+        also=extra["also"], unless=extra["unless"], confidence=confidence,
+    )
+
+
+def _conditions(raw: object, default_scope: str, compiled: dict[str, str], flags: int, where: str) -> tuple[Condition, ...]:
+    """`also`/`unless`: a pattern, or a list of patterns or {scope, pattern}."""
+    items = [] if raw is None else raw if isinstance(raw, list) else [raw]
+    out = []
+    for item in items:
+        scope, pattern = (default_scope, item) if isinstance(item, str) else (
+            (item.get("scope", default_scope), item.get("pattern")) if isinstance(item, dict) else (None, None)
+        )
+        if not isinstance(pattern, str) or scope not in DOC_SCOPES:
+            raise RuleError(f"{where}: expected a pattern or {{scope, pattern}} with scope one of {', '.join(DOC_SCOPES)}, got {item!r}")
+        try:
+            out.append(Condition(scope, pattern, re.compile(_expand(pattern, compiled, where), flags)))
+        except re.error as e:
+            raise RuleError(f"{where}: pattern does not compile: {e}") from None
+    return tuple(out)
 
 
 def check_examples(ruleset: RuleSet, rule: Rule) -> None:
