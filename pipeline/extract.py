@@ -389,11 +389,18 @@ N_PATTERNS = [
     # "covering 33 veterans" is covered above; "(n = 110)"
     re.compile(r"\(\s*[nN]\s*=\s*(?P<n>\d+)\s*\)"),
 ]
+# "102 were randomised", "of whom 64 were randomly assigned": read before the patterns above.
+RANDOMISED_COUNT = re.compile(
+    rf"(?<![\d.,])(?P<n>{_NUMBER})\s+(?:{PARTICIPANTS}\s+)?(?:were|was)\s+(?:then\s+|subsequently\s+)?"
+    r"(?:randomi[sz]ed|randomly (?:assigned|allocated)|allocated at random)",
+    re.I,
+)
 GROUPS_OF = re.compile(rf"\b(?P<k>{_NUMBER})\s+(?:groups|arms)\s+of\s+(?P<n>{_NUMBER})\b|\b(?P<k2>{_NUMBER})\s+arms\s+of\s+(?P<n2>\d+)\s+each\b", re.I)
 PER_ARM = re.compile(r"\b(?P<n>\d+)\s+(?:per|in each)\s+(?:arm|group)\b", re.I)
 # Words attached to a count that make it not the number enrolled ("72 completed").
 NOT_PARTICIPANTS = re.compile(
-    r"^\s*(?:who\s+|were\s+|had\s+)?(?:completed|finished|analy[sz]ed|dropped|withdrew|lost to follow-up|excluded|screened|records|studies|trials|papers|articles)\b",
+    r"^\s*(?:who\s+|were\s+|had\s+)?(?:completed|finished|analy[sz]ed|dropped|withdrew|lost to follow-up|excluded|screened|"
+    r"assessed|approached|invited|contacted|eligible|records|studies|trials|papers|articles)\b",
     re.I,
 )
 
@@ -422,6 +429,9 @@ def sample_size(record: Record, sents: list[Sentence], design: str, *, why: Why 
 
 
 def _n_in_sentence(text: str) -> int | None:
+    m = RANDOMISED_COUNT.search(text)
+    if m and _as_int(m.group("n")):
+        return _as_int(m.group("n"))
     m = GROUPS_OF.search(text)
     if m:
         k = _as_int(m.group("k") or m.group("k2"))
@@ -494,14 +504,17 @@ def outcomes(record: Record, sents: list[Sentence], design: str, *, why: Why | N
 INCONCLUSIVE = re.compile(
     r"\b(?:certainty|quality) of (?:the )?evidence (?:is|was) (?:very )?low|\bvery low[- ](?:quality|certainty)\b.*\bevidence\b.*\b(?:conclu|uncertain)|"
     r"\binsufficient evidence\b|\bevidence (?:is|was|remains) (?:insufficient|inconclusive|limited|unclear)|"
-    r"\bno (?:firm )?conclusions?\b|\bcannot be (?:drawn|recommended)|\bremains? (?:unclear|uncertain)",
+    r"\bno (?:firm )?conclusions?\b|\bcannot be (?:drawn|recommended)|\bremains? (?:unclear|uncertain)|"
+    r"\b(?:does|do|did) not (?:yet )?(?:support|justify|allow|permit) (?:a |any )?(?:firm |clinical |routine )?(?:recommendations?|conclusions?|use)|"
+    r"\b(?:too (?:few|limited|sparse|weak)|not (?:yet )?(?:sufficient|enough|strong enough)) (?:evidence |data |trials )?to (?:recommend|support|conclude|draw|determine|judge)|"
+    r"\b(?:effectiveness|efficacy|benefit) (?:could|can) ?not be (?:determined|established|judged)|\bmore (?:and larger |high-quality |rigorous )?(?:trials|studies|research) (?:are|is) needed before",
     re.I,
 )
 NO_DIFFERENCE = re.compile(
     r"\b(?:about|equally|just) as (?:well|effective)\b|\bas (?:effective|well) as\b|\bsimilar(?:ly)?\b|\bcomparable\b|"
     r"\bno (?:significant |statistically significant )?(?:difference|advantage)s?\b|\bdid not differ\b|\bnot (?:significantly )?different\b|"
     r"\b(?:both|all (?:three|two|four)) (?:groups|techniques|approaches|treatments) (?:improved|worked|fell)|\bfell with both\b|\bwith both techniques\b|"
-    r"\bnot superior\b|\bno better than\b|\b(?:without|no) (?:significant )?between-group differences?\b",
+    r"\bnot superior\b|\bno better than\b|\b(?:without|no) (?:significant )?between-group differences?\b|\bnon-?inferior\w*|\bequivalen\w*",
     re.I,
 )
 FAVOURS_COMPARATOR = re.compile(
@@ -549,6 +562,32 @@ CORE = {"pain_intensity", "frequency", "duration"}
 
 def _clauses(texts: list[str]) -> list[str]:
     return [c for t in texts for c in CLAUSE_BREAK.split(t) if c.strip()]
+
+
+GROUP_WORDS = re.compile(r"\b(?:groups?|arms?|between|treatments|interventions|techniques|conditions|approaches|comparators?)\b", re.I)
+
+
+def _tie_between_groups(clause: str) -> bool:
+    """A tie in the results that speaks of headache or pain, or of the groups as a
+    whole; not one about some other measure the vocabulary does not name."""
+    core = _about_core(clause)
+    return core is True or (core is None and bool(GROUP_WORDS.search(clause)))
+
+
+def _direction_clauses(sentence: str) -> list[str]:
+    """The clauses direction is read from. A sentence whose difference "was not
+    significant" is one tie, whatever its first clause says ("reduced more with
+    needling, but the difference was not significant"); but where the
+    non-significant clause names an outcome of its own ("... larger falls in
+    intensity and disability; the change in frequency was not significant"),
+    each clause speaks for its own outcome."""
+    if not NONSIGNIFICANT.search(sentence):
+        return _clauses([sentence])
+    parts = _clauses([sentence])
+    tie = [p for p in parts if NONSIGNIFICANT.search(p)]
+    if len(parts) > 1 and tie and all(terms.outcome_spans(p) for p in tie):
+        return parts
+    return [sentence]
 
 
 def _about_core(clause: str) -> bool | None:
@@ -601,13 +640,15 @@ def classify_direction(record: Record, sents: list[Sentence], design: str, on_to
             and not OFF_OUTCOME.search(clause) and _about_core(clause) is not False
 
     for where, texts in (("conclusion", [closing]), ("results", findings)):
-        # A sentence whose difference "was not significant" is a tie, whatever its first clause says.
-        clauses = [c for t in texts for c in ([t] if NONSIGNIFICANT.search(t) else _clauses([t]))]
+        clauses = [c for t in texts for c in _direction_clauses(t)]
         for test, value, rule in ((worse, "favours_comparator", "comparator-better"), (better, "favours_needling", "needling-better"),
                                   (alike, "no_difference", "no-difference")):
             if test is alike and not controlled:
                 continue
-            hit = next((c for c in clauses if test(c)), None)
+            # In the results a tie decides only when it is about headache or pain itself:
+            # "time to return to play did not differ" says nothing of the headache.
+            strict = test is alike and where == "results"
+            hit = next((c for c in clauses if test(c) and (not strict or _tie_between_groups(c))), None)
             if hit is not None:
                 return give(value, f"direction.{rule}-in-{where}", hit.strip())
     positive = POSITIVE.search(closing) or next((m for f in findings if (m := POSITIVE.search(f))), None)
