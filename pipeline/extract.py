@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from . import rules, terms
 from .effects import Effect, find_effects
 from .document import Document
+from .harms import Harm
+from .harms import find as find_harms
 from .provenance import Reason, as_value
 from .text import Sentence, WORD_NUMBER_RE, sentences, word_number
 from .vocab import COMPARATORS, EVIDENCE_LEVELS, OUTCOMES
@@ -45,6 +47,8 @@ class Extraction:
     effects: list[Effect] = field(default_factory=list)
     version: str = EXTRACTOR_VERSION
     reasons: list[Reason] = field(default_factory=list)  # why each field's value (provenance.py)
+    harms_reported: bool = False  # does the abstract say anything of harms (harms.py)?
+    harms: list[Harm] = field(default_factory=list)
 
 
 @dataclass
@@ -79,6 +83,7 @@ def extract(record: Record) -> Extraction:
     outs = outcomes(record, sents, design, why=why)
     direction = classify_direction(record, sents, design, on_topic, comps, why=why)
     effects = find_effects(record.abstract)
+    harms_reported, harms_found = find_harms(record.abstract)
     extraction = Extraction(
         design=design,
         on_topic=on_topic,
@@ -91,6 +96,8 @@ def extract(record: Record) -> Extraction:
         summary="",
         effects=effects,
         reasons=why.reasons,
+        harms_reported=harms_reported,
+        harms=harms_found,
     )
     extraction.summary = summarise(extraction, sents)
     return extraction

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Iterable
 
 import sqlite_utils
 
-from . import provenance
+from . import harms, provenance
 from .parse import Study
 
 if TYPE_CHECKING:
@@ -284,6 +284,7 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
         if_not_exists=True,
     )
     provenance.ensure_table(db)
+    harms.ensure_table(db)
     db.table("meta").create({"key": str, "value": str}, pk="key", if_not_exists=True)
     db.table("meta").upsert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
 
@@ -444,6 +445,7 @@ def save_extractions(db: sqlite_utils.Database, items: list[tuple[str, "Extracti
             ],
         )
         provenance.save(db, [(pmid, x.reasons, x.version) for pmid, x in items])
+        harms.write(db, [(pmid, x.harms_reported, x.harms) for pmid, x in items])
 
 
 def mark_deleted(db: sqlite_utils.Database, pmids: list[str]) -> list[str]:
