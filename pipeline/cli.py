@@ -40,6 +40,7 @@ class _OnUse:
 
 digest_module = _OnUse(".digest")  # only after a load: import, run, digest
 evaluation = _OnUse(".evaluate")
+registry_module = _OnUse(".registry")  # the ClinicalTrials.gov cross-check
 mailer = _OnUse(".mailer")  # imports the digest and the SMTP stack
 publish = _OnUse(".publish")  # imports Datasette
 # The --config default is needed when the command is declared, without APScheduler:
@@ -136,7 +137,7 @@ def run(source: str, full: bool, batch_size: int, db_path: Path, topic_path: Pat
         db = open_db(db_path)
         chosen = _choose_source(db, source, topic.query, full=full, batch_size=batch_size)
         result = _load(db, chosen, command="run", query=topic.query)
-        html = _later_stages(db, result, topic, db_path.parent)
+        html = _later_stages(db, result, topic, db_path.parent, registry="snapshot" if source == "snapshot" else "auto")
     _finish(db, db_path, result, html)
 
 
@@ -258,22 +259,84 @@ def extract_(everything: bool, db_path: Path) -> None:
 
 
 @cli.command()
-@click.option("--gold", "gold_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Hand-labelled JSON: {PMID: {design, on_topic, ..., effects}}.")
-@click.option("--errors", is_flag=True, help="List every mismatch under its field.")
+@click.option("--gold", "gold_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Hand-labelled JSON: {PMID: {design, on_topic, ..., effects}} (with --harms: {PMID: {harms_reported, harms}}).")
+@click.option("--errors", is_flag=True, help="List every mismatch under its field, with the rule that gave the wrong value (or that none did).")
 @click.option("--strict", is_flag=True, help="Exit with status 1 when a figure is below its target.")
+@click.option("--harms", "harms_gold", is_flag=True, help="Score the harms extraction (the `harms` table) against a harms gold file.")
 @db_option
-def evaluate(gold_path: Path, errors: bool, strict: bool, db_path: Path) -> None:
+def evaluate(gold_path: Path, errors: bool, strict: bool, harms_gold: bool, db_path: Path) -> None:
     """Compare the stored extraction with a gold file: accuracy or F1 per field, effect recall and precision."""
     _require_db(db_path)
+    db = store.open_db(db_path)
+    if harms_gold:
+        try:
+            gold = evaluation.load_harms_gold(gold_path)
+        except ValueError as e:
+            raise click.ClickException(str(e)) from None
+        result = evaluation.score_harms(db, gold)
+        click.echo(evaluation.format_harms_report(result, show_errors=errors))
+        return
     try:
         gold = evaluation.load_gold(gold_path)
     except ValueError as e:
         raise click.ClickException(str(e)) from None
-    db = store.open_db(db_path)
     report = evaluation.score(evaluation.predictions_from_db(db, list(gold)), gold)
     click.echo(evaluation.format_report(report, show_errors=errors))
     if strict and evaluation.below_target(report):
         raise SystemExit(1)
+
+
+@cli.group()
+def claims() -> None:
+    """The article's claims: propose them from an article for the topic file."""
+
+
+@claims.command()
+@click.argument("article", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write the YAML here [default: print it].")
+@topic_option
+def suggest(article: Path, out_file: Path | None, topic_path: Path) -> None:
+    """Propose claims from ARTICLE (plain text, Markdown or HTML) as YAML to edit
+    into the topic file: each sentence that asserts an effect, a mechanism, a
+    safety property or a background fact, with its quote, kind and vocabulary
+    terms; claims already in the topic file are marked `existing`."""
+    from . import claim_finder
+
+    topic = _topic(topic_path)
+    try:
+        text = article.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise click.ClickException(f"{article} is not UTF-8 text (plain text, Markdown or HTML expected)") from None
+    found = claim_finder.suggest(text, fmt=claim_finder.format_for(article), topic=topic)
+    yaml_text = claim_finder.to_yaml(found, source=article.name)
+    if out_file:
+        write_atomic(out_file, yaml_text)
+        kinds = {}
+        for f in found:
+            kinds[f.kind] = kinds.get(f.kind, 0) + 1
+        summary = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+        click.echo(f"{len(found)} claims proposed ({summary}) → {out_file}")
+    else:
+        click.echo(yaml_text, nl=False)
+
+
+@cli.command()
+@click.option("--source", type=click.Choice(["auto", "live", "snapshot"]), default="auto", show_default=True,
+              help="live: ClinicalTrials.gov (CTGOV_API_URL); snapshot: the bundled registry records; auto: live if it answers.")
+@db_option
+@topic_option
+def trials(source: str, db_path: Path, topic_path: Path) -> None:
+    """Cross-check the topic's registered trials (ClinicalTrials.gov) with the stored
+    studies: links, sample sizes, comparators, primary outcomes, unpublished trials."""
+    _require_db(db_path)
+    topic = _topic(topic_path)
+    with run_lock(db_path):
+        db = open_db(db_path)
+        try:
+            result = registry_module.refresh(db, topic, source=source)
+        except registry_module.ctgov.CtGovError as e:
+            raise click.ClickException(str(e)) from None
+    click.echo(report.trials_text(db, result))
 
 
 @cli.command()
@@ -310,12 +373,15 @@ def _require_db(db_path: Path) -> None:
         raise click.ClickException(f"no database at {db_path}: run `evidence run` first")
 
 
-def _later_stages(db, result: RunResult, topic, out_dir: Path) -> Path | None:
-    """Extract and write the digest after a load; only then is the run ok (a run
-    killed or failing here stays not-ok, so it neither counts as an update nor
-    moves the incremental watermark). Returns the digest's HTML path."""
+def _later_stages(db, result: RunResult, topic, out_dir: Path, registry: str | None = None) -> Path | None:
+    """Extract, cross-check the registry (`run` only) and write the digest after a
+    load; only then is the run ok (a run killed or failing here stays not-ok, so it
+    neither counts as an update nor moves the incremental watermark). Returns the
+    digest's HTML path."""
     try:
         _extract(db, result)
+        if registry and result.ok:
+            _registry(db, topic, registry)
         html = _digest(db, topic, out_dir)[0] if result.ok else None
     except BaseException as e:
         if result.ok:
@@ -332,6 +398,22 @@ def _extract(db, result: RunResult) -> None:
     store.update_run(db, result.run_id, extracted=n)
     if n:
         log.info("extracted %d studies (new, changed, or read by an older extractor)", n)
+
+
+def _registry(db, topic, source: str) -> None:
+    """The registry cross-check, as part of a run: a registry that cannot be reached
+    is reported and skipped, never a reason to lose the PubMed update."""
+    if not topic.raw.get("clinicaltrials"):
+        return
+    try:
+        result = registry_module.refresh(db, topic, source=source)
+    except registry_module.ctgov.CtGovError as e:
+        log.warning("registry cross-check skipped: %s", e)
+        return
+    if result.get("note"):
+        log.info("registry: %s", result["note"])
+    log.info("registry: %d trials, %d links, %d findings", result.get("trials", 0), result.get("links_written", 0),
+             result.get("findings_written", 0))
 
 
 def _digest(db, topic, out_dir: Path) -> tuple[Path, Path]:

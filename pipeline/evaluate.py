@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Collection
 
@@ -453,3 +454,62 @@ def predictions_from_db(db: "sqlite_utils.Database", pmids: list[str] | None = N
                  "ci_low": e["ci_low"], "ci_high": e["ci_high"], "p": e["p_value"]}
             )
     return out
+
+
+# --- harms -------------------------------------------------------------------------------
+
+
+def load_harms_gold(path: str | os.PathLike[str]) -> dict[str, dict]:
+    """A harms gold file: {PMID: {harms_reported: bool, harms: [{event, affected, ...}]}}."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path}: cannot read a JSON gold file: {e}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: a harms gold file is a JSON object of PMID -> record")
+    gold = {k: v for k, v in data.items() if not k.startswith("_")}
+    for pmid, rec in gold.items():
+        if not isinstance(rec, dict) or not isinstance(rec.get("harms_reported"), bool) or not isinstance(rec.get("harms"), list):
+            raise ValueError(f"{path}: gold record {pmid} needs harms_reported (true/false) and harms (a list)")
+    if not gold:
+        raise ValueError(f"{path}: gold file has no records")
+    return gold
+
+
+def harms_predictions_from_db(db: "sqlite_utils.Database", pmids: list[str]) -> dict[str, dict]:
+    """The stored harms, in the gold file's shape."""
+    out: dict[str, dict] = {}
+    if not db["harms_reporting"].exists():
+        return out
+    marks = ", ".join("?" * len(pmids))
+    for r in db.query(f"select pmid, state from harms_reporting where pmid in ({marks})", pmids):
+        out[r["pmid"]] = {"harms_reported": r["state"] != "not_reported", "harms": []}
+    for h in db.query(f"select * from harms where pmid in ({marks}) order by id", pmids):
+        if h["pmid"] in out:
+            out[h["pmid"]]["harms"].append({k: h[k] for k in ("event", "affected", "denominator", "percent", "severity", "arm", "quote")})
+    return out
+
+
+def score_harms(db: "sqlite_utils.Database", gold: dict[str, dict]) -> dict:
+    from . import harms
+
+    return harms.score(gold, harms_predictions_from_db(db, list(gold)))
+
+
+def format_harms_report(result: dict, *, show_errors: bool = False) -> str:
+    def share(x: object) -> str:
+        return "n/a" if x is None else f"{x:.3f}"
+
+    lines = [
+        f"Scored {result['records']} gold records (harms).",
+        f"harms reported (yes/no) accuracy  {share(result['harms_reported_accuracy'])}",
+        f"harms recall     {share(result['recall'])}  ({result['matched']}/{result['gold']} gold harms matched)",
+        f"harms precision  {share(result['precision'])}  ({result['matched']}/{result['predicted']} predicted harms matched)",
+        f"severity agrees  {share(result['severity_accuracy'])}  (matched harms)",
+        f"arm agrees       {share(result['arm_accuracy'])}  (matched harms)",
+    ]
+    if show_errors:
+        for key in ("missed", "spurious", "errors"):
+            for item in result.get(key) or []:
+                lines.append(f"    {key}: {item}")
+    return "\n".join(lines) + "\n"

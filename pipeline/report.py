@@ -123,3 +123,29 @@ def _age(stamp: str) -> str:
     if seconds < 86400 * 2:
         return f"{seconds // 3600} h"
     return f"{seconds // 86400} days"
+
+
+def trials_text(db: sqlite_utils.Database, result: dict) -> str:
+    """What `evidence trials` found: where the records came from, links, and each finding."""
+    lines = [
+        f"Registry: {result.get('trials', 0)} trials ({result.get('on_topic', 0)} on topic) from "
+        f"{result.get('source_detail') or result.get('source')}",
+    ]
+    if result.get("note"):
+        lines.append(f"  note: {result['note']}")
+    links = result.get("links") or {}
+    if links:
+        lines.append("Links to stored studies: " + ", ".join(f"{n} {k.replace(':', ' by ')}" for k, n in links.items()))
+    findings = list(db.query(
+        "select nct, pmid, kind, severity, detail from trial_findings order by case severity when 'major' then 0 "
+        "when 'minor' then 1 else 2 end, kind, nct"
+    )) if db["trial_findings"].exists() else []
+    if findings:
+        lines.append(f"Findings ({len(findings)}):")
+        lines += [
+            f"  [{f['severity']}] {f['nct']}{' / PMID ' + f['pmid'] if f['pmid'] else ''}: {f['detail']}" for f in findings
+        ]
+    else:
+        lines.append("No findings.")
+    lines.append("Browse: `make serve`, then the trials, trial_publications and trial_findings tables.")
+    return "\n".join(lines)

@@ -22,8 +22,9 @@ NCBI_REAL = TESTS / "data" / "ncbi-real"
 
 @pytest.fixture(autouse=True)
 def offline_env(monkeypatch):
-    """No test may reach beyond 127.0.0.1: point E-utilities at a dead loopback port."""
+    """No test may reach beyond 127.0.0.1: point E-utilities and ClinicalTrials.gov at dead loopback ports."""
     monkeypatch.setenv("NCBI_EUTILS_URL", f"http://127.0.0.1:{closed_port()}/")
+    monkeypatch.setenv("CTGOV_API_URL", f"http://127.0.0.1:{closed_port()}/api/v2")
     for var in ("NCBI_API_KEY", "NCBI_EMAIL", "NCBI_TOOL", "EVIDENCE_DB"):
         monkeypatch.delenv(var, raising=False)
 

@@ -275,3 +275,59 @@ def test_help_and_import_do_not_load_what_other_commands_need():
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "[] True", out.stdout + out.stderr
+
+
+def test_run_cross_checks_the_registry_snapshot_and_trials_prints_the_findings(loaded):
+    """`run --source snapshot` loads the bundled registry records and links them;
+    `evidence trials` reports the findings a clinician should see."""
+    db = sqlite_utils.Database(loaded)
+    assert db["trials"].count == 16
+    links = {(r["nct"], r["pmid"]) for r in db.query("select nct, pmid from trial_publications where relation = 'results'")}
+    assert {("NCT03500861", "30813155"), ("NCT03919630", "33148134"), ("NCT04305223", "34689708")} <= links
+    out = invoke("trials", "--source", "snapshot", "--db", loaded)
+    assert out.exit_code == 0, out.output
+    assert "Registry: 16 trials" in out.output
+    assert "NCT03919630 / PMID 33148134: NCT03919630 registered 48 participants; PMID 33148134 reports 45 randomized" in out.output
+
+
+def test_trials_live_with_no_registry_is_a_clear_error(loaded):
+    out = CliRunner().invoke(cli, ["trials", "--source", "live", "--db", str(loaded)])
+    assert out.exit_code == 1 and "Error:" in out.output and "Traceback" not in out.output
+
+
+def test_claims_suggest_writes_yaml_a_writer_can_edit(tmp_path):
+    from pipeline.topic import load_topic
+
+    article = load_topic().article_path
+    out_file = tmp_path / "claims.yml"
+    result = invoke("claims", "suggest", article, "--out", out_file)
+    assert result.exit_code == 0, result.output
+    assert "claims proposed" in result.output
+    import yaml
+
+    proposed = yaml.safe_load(out_file.read_text())["claims"]
+    kinds = {c["kind"] for c in proposed}
+    assert {"efficacy", "safety", "background"} <= kinds
+    assert any(c.get("existing") == "blood-flow" for c in proposed)
+    assert invoke("claims", "suggest", "--help").exit_code == 0
+
+
+def test_evaluate_harms_scores_the_stored_harms(tmp_path):
+    from pathlib import Path
+
+    data = Path(__file__).parent / "data" / "harms" / "efetch.xml"
+    gold = Path(__file__).parent / "gold" / "harms" / "harms.json"
+    db = tmp_path / "harms.db"
+    assert invoke("import", data, "--db", db).exit_code == 0
+    out = invoke("evaluate", "--harms", "--gold", gold, "--db", db)
+    assert out.exit_code == 0, out.output
+    assert "Scored 44 gold records (harms)." in out.output
+    # The stored harms give the same figures as reading them straight from the abstracts.
+    import json
+
+    from pipeline import harms
+    from pipeline.parse import parse
+
+    g = {k: v for k, v in json.loads(gold.read_text()).items() if not k.startswith("_")}
+    direct = harms.score(g, {s.pmid: harms.record(*harms.find(s.abstract or "")) for s in parse(data)})
+    assert f"harms recall     {direct['recall']:.3f}" in out.output
