@@ -410,10 +410,9 @@ def _registry(db, topic, source: str) -> None:
     except registry_module.ctgov.CtGovError as e:
         log.warning("registry cross-check skipped: %s", e)
         return
-    if result.get("note"):
-        log.info("registry: %s", result["note"])
-    log.info("registry: %d trials, %d links, %d findings", result.get("trials", 0), result.get("links_written", 0),
-             result.get("findings_written", 0))
+    # (a fallback to the bundled registry snapshot is logged once, by the registry itself)
+    log.info("registry: %d trials, %d links, %d findings (`evidence trials` lists them)", result.get("trials", 0),
+             result.get("links_written", 0), result.get("findings_written", 0))
 
 
 def _digest(db, topic, out_dir: Path) -> tuple[Path, Path]:
