@@ -23,6 +23,8 @@ from .vocab import COMPARATORS, DESIGNS, DIRECTIONS, HEADACHE_TYPES, MEASURES, O
 from .vocab import normalise_p as normalize_p
 from .vocab import parse_p as _parse_p
 
+# Comparator values added after the older gold files were labelled.
+V2_COMPARATORS = {"other", "unspecified_control"}
 RECORD_KEYS = (
     "design", "on_topic", "headache_types", "comparators", "n_randomized", "outcomes", "direction", "effects",
 )
@@ -162,6 +164,11 @@ def _validate_record(pmid: str, rec: object) -> None:
             raise _invalid(pmid, key, f"must be a list, got {rec[key]!r}")
         for label in rec[key]:
             _check_label(pmid, key, label, vocab)
+    if "comparators_v2" in rec:
+        if not isinstance(rec["comparators_v2"], list):
+            raise _invalid(pmid, "comparators_v2", f"must be a list, got {rec['comparators_v2']!r}")
+        for label in rec["comparators_v2"]:
+            _check_label(pmid, "comparators_v2", label, COMPARATORS)
     if not isinstance(rec["effects"], list):
         raise _invalid(pmid, "effects", f"must be a list, got {rec['effects']!r}")
     for i, effect in enumerate(rec["effects"]):
@@ -319,8 +326,16 @@ def _score_effects(gold: dict[str, dict], preds: dict[str, dict | None]) -> Effe
 
 
 def score(predicted: dict[str, dict], gold: dict[str, dict]) -> Report:
-    """Score predictions for every gold PMID, field by field, and the extracted effects."""
+    """Score predictions for every gold PMID, field by field, and the extracted effects.
+
+    Comparators: a gold record written for the extended vocabulary (`comparators_v2`,
+    with `other` and `unspecified_control`) is scored on it; an older one, labelled
+    before those values existed, is scored with them left out of the prediction."""
+    gold = {pmid: ({**rec, "comparators": rec["comparators_v2"]} if "comparators_v2" in rec else rec) for pmid, rec in gold.items()}
     preds = {pmid: predicted.get(pmid) for pmid in gold}
+    for pmid, pred in preds.items():
+        if pred and "comparators_v2" not in gold[pmid] and set(pred.get("comparators") or []) & V2_COMPARATORS:
+            preds[pmid] = {**pred, "comparators": [c for c in pred["comparators"] if c not in V2_COMPARATORS]}
     fields = [
         _score_f1(name, gold, preds) if kind == "f1" else _score_agreement(name, kind, gold, preds)
         for name, kind in FIELD_KINDS.items()

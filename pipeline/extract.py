@@ -282,21 +282,31 @@ def comparators(record: Record, sents: list[Sentence], design: str, *, why: Why 
         title_after_versus = record.title[v.end():]
     texts = [record.title] + [s.text for s in sents if cues.search(s.text) and not _is_background(s)]
     found: list[str] = []
-    for kind, pattern in terms.COMPARATOR_TERMS.items():
+    controls: re.Match | None = None
+    for rule in RULES.family("comparator"):
+        kind = rule.value
         # A class that is the study's own intervention counts only where the title sets
         # it against another of its kind ("manipulation versus mobilization").
-        if kind in own and not re.search(pattern, title_after_versus, re.I):
+        if kind in own and not rule.regex.search(title_after_versus):
             continue
         first = next((
-            m for text in texts for m in re.finditer(pattern, text, re.I)
+            m for text in texts for m in rule.regex.finditer(text)
             if not _co_intervention(text, m.start()) and not _outcome_use(text, m) and not negated_mention(text, m)
         ), None)
-        if first:
-            found.append(kind)
-            why.add("comparators", kind, f"comparators.named.{kind}", first.group(0))
+        if first is None:
+            continue
+        if kind == "unspecified_control":
+            controls = first
+            continue
+        found.append(kind)
+        why.add("comparators", kind, rule.id, first.group(0))
     if design == "mechanism_study" and not found:
         why.add("comparators", "none", "comparators.none-for-mechanism-study", confidence="low")
         return ["none"]
+    if not found and controls is not None:
+        # A control group is named but not what it received: say so, rather than "no comparison".
+        why.add("comparators", "unspecified_control", "comparator.unspecified-control", controls.group(0))
+        return ["unspecified_control"]
     if not found:
         # A trial that names no comparator the vocabulary knows: maybe none, maybe unread.
         trial = design in ("rct", "non_randomized_trial", "meta_analysis", "systematic_review")
@@ -315,7 +325,8 @@ def _intervention(record: Record, sents: list[Sentence]) -> set[str]:
     if terms.DRY_NEEDLING.search(title):
         return set()
     head = title[: VERSUS.search(title).start()] if VERSUS.search(title) else title
-    own = {k for k, p in terms.COMPARATOR_TERMS.items() if k != "sham" and re.search(p, head, re.I)}
+    classes = [r for r in RULES.family("comparator") if r.value not in ("sham", "unspecified_control")]
+    own = {r.value for r in classes if r.regex.search(head)}
     if re.search(r"\bacupunct", title, re.I):
         own.add("other_needling")  # an acupuncture trial: acupuncture is the intervention, not a comparator
     if own:
@@ -323,9 +334,9 @@ def _intervention(record: Record, sents: list[Sentence]) -> set[str]:
     for s in sents:
         m = re.search(r"\b(?:received|underwent|were treated with|had)\b(?P<rest>.{0,60})", s.text, re.I)
         if m:
-            for kind, pattern in terms.COMPARATOR_TERMS.items():
-                if kind != "sham" and re.search(pattern, m.group("rest"), re.I):
-                    return {kind}
+            for r in classes:
+                if r.regex.search(m.group("rest")):
+                    return {r.value}
     return set()
 
 
@@ -508,62 +519,16 @@ def outcomes(record: Record, sents: list[Sentence], design: str, *, why: Why | N
 
 # --- direction ------------------------------------------------------------------
 
-INCONCLUSIVE = re.compile(
-    r"\b(?:certainty|quality) of (?:the )?evidence (?:is|was) (?:very )?low|\bvery low[- ](?:quality|certainty)\b.*\bevidence\b.*\b(?:conclu|uncertain)|"
-    r"\binsufficient evidence\b|\bevidence (?:is|was|remains) (?:insufficient|inconclusive|limited|unclear)|"
-    r"\bno (?:firm )?conclusions?\b|\bcannot be (?:drawn|recommended)|\bremains? (?:unclear|uncertain)|"
-    r"\b(?:does|do|did) not (?:yet )?(?:support|justify|allow|permit) (?:a |any )?(?:firm |clinical |routine )?(?:recommendations?|conclusions?|use)|"
-    r"\b(?:too (?:few|limited|sparse|weak)|not (?:yet )?(?:sufficient|enough|strong enough)) (?:evidence |data |trials )?to (?:recommend|support|conclude|draw|determine|judge)|"
-    r"\b(?:effectiveness|efficacy|benefit) (?:could|can) ?not be (?:determined|established|judged)|\bmore (?:and larger |high-quality |rigorous )?(?:trials|studies|research) (?:are|is) needed before",
-    re.I,
-)
-NO_DIFFERENCE = re.compile(
-    r"\b(?:about|equally|just) as (?:well|effective)\b|\bas (?:effective|well) as\b|\bsimilar(?:ly)?\b|\bcomparable\b|"
-    r"\bno (?:significant |statistically significant )?(?:difference|advantage)s?\b|\bdid not differ\b|\bnot (?:significantly )?different\b|"
-    r"\b(?:both|all (?:three|two|four)) (?:groups|techniques|approaches|treatments) (?:improved|worked|fell)|\bfell with both\b|\bwith both techniques\b|"
-    r"\bnot superior\b|\bno better than\b|\b(?:without|no) (?:significant )?between-group differences?\b|\bnon-?inferior\w*|\bequivalen\w*",
-    re.I,
-)
-FAVOURS_COMPARATOR = re.compile(
-    r"\b(?:more|greater|better|superior|larger|fewer)\b[^.;]*\bthan\s+(?:with\s+|in\s+|after\s+|did\s+)?(?:the\s+)?(?:(?:dry|trigger[- ]point)\s+)?(?:needling|DN)\b|"
-    r"\b(?:was|were|is|are)\s+(?:\w+\s+)?(?:superior|preferable) to (?:(?:dry|trigger[- ]point)\s+)?(?:needling|DN)\b|"
-    r"\bneedling was (?:less effective|inferior)\b|\bfavou?red (?:the )?(?:control|comparator|sham)\b",
-    re.I,
-)
-# A comparison that says needling did NOT do better: checked before superiority.
-NEGATED = re.compile(
-    r"\b(?:no|not)\s+(?:more|better|superior|greater)\b|\bdid not (?:reduce|improve|lower|decrease|outperform|differ)|"
-    r"\b(?:was|were) not (?:more )?(?:effective|superior)|\bfailed to (?:reduce|improve|show)|"
-    r"\b(?:without|no) (?:a )?(?:significant |statistically significant )?between-group differences?\b",
-    re.I,
-)
-POSITIVE = re.compile(
-    r"\b(?:reduc|lower|decreas|improv|lessen|relie|alleviat|eas)\w*|\beffective\b|\bbenefit\w*|\bbetter\b|\bsuperior\b|"
-    r"\bsignificant (?:gains|improvement|reduction)s?\b|\buseful\b|\bclinically meaningful\b|\breasonable option\b",
-    re.I,
-)
+# The cues are data: rules/direction.yml (labels direction_cue/...). What stays here is
+# the procedure: clauses, their order, and which cue decides.
+def _cue(name: str, text: str) -> re.Match | None:
+    """The first match of a direction cue (rules/direction.yml) in `text`."""
+    hits = RULES.find(f"direction_cue/{name}", text)
+    return hits[0].match if hits else None
 
 
-# What a sentence names as the arm needling beat.
-_COMPARATOR_WORDS = (
-    r"sham|placebo|control|usual care|waiting list|no treatment|lidocaine|injections?|manual therapy|exercise|"
-    r"medication|manipulation|mobili[sz]ation|compression|massage"
-)
-SUPERIORITY = re.compile(
-    r"\b(?:more|greater|better|superior|larger|fewer|less|lower)\b[^.;]*?\b(?:than|relative to|compared (?:with|to)|versus|over)\b[^.;]*?"
-    rf"\b(?:{_COMPARATOR_WORDS}|comparators?|without needling|alone)|"
-    r"\brelative to (?:sham|placebo|control)|\bonly the (?:real|true|active|needling|DN)[- ]?(?:needling )?(?:arm|group)\b[^.;]*\b(?:gains|improv|reduc)|"
-    r"\b(?:associated with|produced|gave|led to|resulted in) (?:a |an )?(?:\w+ ){0,2}(?:greater|larger|more) (?:\w+ )?(?:reductions?|improvements?|decreases?|benefits?)|"
-    r"\b(?:reduc|lower|decreas|improv|lessen|allevia)\w*\b[^.;]*?\b(?:compared (?:with|to)|relative to|versus|than)\b[^.;]*?"
-    rf"\b(?:{_COMPARATOR_WORDS})",
-    re.I,
-)
-OFF_OUTCOME = re.compile(r"\badverse|\bside effects?|\bbaseline|\bdemographic|\bage\b|\bsex\b|\bsafety|\bcarry-over", re.I)
 # Starts only right after a non-space, so a long run of spaces costs linear time.
 CLAUSE_BREAK = re.compile(r";|(?<=\S),?\s+(?:but|whereas|while|however|although|nor)\b", re.I)
-NONSIGNIFICANT = re.compile(
-    r"\bnot (?:statistically )?significant|\bdid not reach (?:statistical )?significance|\bnon-?significant|\bno significant\b", re.I
-)
 CORE = {"pain_intensity", "frequency", "duration"}
 
 
@@ -588,10 +553,10 @@ def _direction_clauses(sentence: str) -> list[str]:
     non-significant clause names an outcome of its own ("... larger falls in
     intensity and disability; the change in frequency was not significant"),
     each clause speaks for its own outcome."""
-    if not NONSIGNIFICANT.search(sentence):
+    if not _cue("nonsignificant", sentence):
         return _clauses([sentence])
     parts = _clauses([sentence])
-    tie = [p for p in parts if NONSIGNIFICANT.search(p)]
+    tie = [p for p in parts if _cue("nonsignificant", p)]
     if len(parts) > 1 and tie and all(terms.outcome_spans(p) for p in tie):
         return parts
     return [sentence]
@@ -629,22 +594,22 @@ def classify_direction(record: Record, sents: list[Sentence], design: str, on_to
         conclusion = [s.text for s in sents[-2:]]
     closing = " ".join(conclusion)
     findings = [s.text for s in sents if s.is_result or not s.section]
-    m = INCONCLUSIVE.search(closing)
+    m = _cue("inconclusive", closing)
     if m:
         return give("inconclusive", "direction.evidence-too-weak", m.group(0))
     # Superficial versus deep needling: both arms are needling, "than ... needling" says nothing.
     controlled = comps != ["none"]
 
     def worse(clause: str) -> bool:
-        return comps != ["other_needling"] and bool(FAVOURS_COMPARATOR.search(clause)) and _about_core(clause) is not False
+        return comps != ["other_needling"] and bool(_cue("favours_comparator", clause)) and _about_core(clause) is not False
 
     def better(clause: str) -> bool:
-        return bool(SUPERIORITY.search(clause)) and not NEGATED.search(clause) and not NONSIGNIFICANT.search(clause) \
+        return bool(_cue("superiority", clause)) and not _cue("negated", clause) and not _cue("nonsignificant", clause) \
             and _about_core(clause) is not False
 
     def alike(clause: str) -> bool:
-        return bool(NEGATED.search(clause) or NO_DIFFERENCE.search(clause) or NONSIGNIFICANT.search(clause)) \
-            and not OFF_OUTCOME.search(clause) and _about_core(clause) is not False
+        return bool(_cue("negated", clause) or _cue("no_difference", clause) or _cue("nonsignificant", clause)) \
+            and not _cue("off_outcome", clause) and _about_core(clause) is not False
 
     for where, texts in (("conclusion", [closing]), ("results", findings)):
         clauses = [c for t in texts for c in _direction_clauses(t)]
@@ -658,7 +623,7 @@ def classify_direction(record: Record, sents: list[Sentence], design: str, on_to
             hit = next((c for c in clauses if test(c) and (not strict or _tie_between_groups(c))), None)
             if hit is not None:
                 return give(value, f"direction.{rule}-in-{where}", hit.strip())
-    positive = POSITIVE.search(closing) or next((m for f in findings if (m := POSITIVE.search(f))), None)
+    positive = _cue("positive", closing) or next((m for f in findings if (m := _cue("positive", f))), None)
     if positive:
         return give("favours_needling", "direction.improvement-reported", positive.group(0), confidence="low")
     return give("inconclusive", "default.direction-inconclusive", confidence="low")

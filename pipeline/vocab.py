@@ -54,6 +54,8 @@ COMPARATORS: dict[str, str] = {
     "medication": "drug treatment",
     "usual_care": "usual care, waiting list or no treatment",
     "other_needling": "another needling technique (e.g. superficial vs deep) or acupuncture",
+    "other": "an active treatment outside this list (e.g. TENS, taping, laser); the study names it",
+    "unspecified_control": "a control group whose treatment the abstract does not state",
     "none": "no comparison group (single-arm study, case report)",
 }
 

@@ -395,3 +395,36 @@ def test_a_changed_rule_file_changes_the_version_and_the_next_run_extracts_again
     assert update.extract_pending(db) == 27 and update.extract_pending(db) == 0
     monkeypatch.setattr(update, "EXTRACTOR_VERSION", EXTRACTOR_VERSION + "-changed")
     assert len(store.pending_extraction(db, version=update.EXTRACTOR_VERSION)) == 27
+
+
+def test_an_active_treatment_outside_the_vocabulary_is_other_not_no_comparison():
+    e = x("Dry needling versus TENS for tension-type headache: a randomized trial", (
+        "METHODS: Sixty adults with tension-type headache were randomized to dry needling or transcutaneous "
+        "electrical nerve stimulation.\nRESULTS: Headache frequency fell in both groups."
+    ))
+    assert e.comparators == ["other"]
+    assert any(r.field == "comparators" and r.rule == "comparator.named.other" for r in e.reasons)
+
+
+def test_a_control_group_whose_treatment_is_not_said_is_unspecified_control():
+    e = x("Dry needling for cervicogenic headache: a randomized trial", (
+        "METHODS: Forty patients with cervicogenic headache were randomized to dry needling or to a control group.\n"
+        "RESULTS: Headache intensity fell more with dry needling than in the control group (p = 0.01)."
+    ))
+    assert e.comparators == ["unspecified_control"]
+    # A named control is that class, not "unspecified".
+    named = x("Dry needling for cervicogenic headache: a randomized trial", (
+        "METHODS: Forty patients were randomized to dry needling or to a control group receiving sham needling."
+    ))
+    assert named.comparators == ["sham"]
+
+
+def test_older_gold_files_are_scored_without_the_values_they_predate():
+    gold = {"1": {"design": "rct", "on_topic": True, "headache_types": [], "comparators": ["sham"], "n_randomized": None,
+                  "outcomes": [], "direction": "inconclusive", "effects": []}}
+    pred = {"1": {**gold["1"], "comparators": ["sham", "other"]}}
+    comps = next(f for f in evaluate.score(pred, gold).fields if f.name == "comparators")
+    assert comps.value == 1.0
+    gold["1"]["comparators_v2"] = ["sham"]  # labelled for the new vocabulary: "other" is now a false positive
+    comps = next(f for f in evaluate.score(pred, gold).fields if f.name == "comparators")
+    assert comps.value < 1.0
