@@ -29,7 +29,9 @@ PARTICIPANTS = (
     r"(?:patients?|participants?|people|persons|subjects|individuals|adults|women|men|"
     r"volunteers|veterans|athletes|workers|students|children|adolescents|cases|members|soldiers|"
     r"personnel|employees|nurses|runners|players|drivers|recruits|"
-    r"migraineurs|sufferers|(?:[A-Z]{2,6}\s)?patients)"
+    r"migraineurs|sufferers|(?:[A-Z]{2,6}\s)?patients|"
+    # an animal study's sample is its animals (randomised like patients)
+    r"rats|mice|rabbits|animals)"
 )
 
 
@@ -406,6 +408,8 @@ N_PATTERNS = [
     re.compile(rf"(?:\ba total of\s+)?(?<![\d.,])(?P<n>{_NUMBER})\s+(?:[\w-]+\s+){{0,3}}?{PARTICIPANTS}\b", re.I),
     # "covering 33 veterans" is covered above; "(n = 110)"
     re.compile(r"\(\s*[nN]\s*=\s*(?P<n>\d+)\s*\)"),
+    # "…; n = 74 (37 vs 37)": a total written outside brackets (not a per-group count)
+    re.compile(r"(?<![\w(])[nN]\s*=\s*(?P<n>\d+)\b(?!\s*(?:per|in each|each|/))"),
 ]
 # "102 were randomised", "of whom 64 were randomly assigned": read before the patterns above.
 RANDOMISED_COUNT = re.compile(
@@ -462,6 +466,8 @@ def _n_in_sentence(text: str) -> int | None:
             preceding = text[max(0, m.start() - 25) : m.start()]
             if NOT_PARTICIPANTS.search(following) or re.search(r"\b(?:from|out of)\s*$", preceding):
                 continue
+            if pattern is N_PATTERNS[1] and re.search(r"\(\s*$", preceding):
+                continue  # "(five women; …)": a breakdown of a group counted before it
             n = _as_int(m.group("n"))
             if not n or n < 1 or n > 100_000:
                 continue
