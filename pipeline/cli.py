@@ -249,25 +249,78 @@ def schedule(config_path: Path, run_for: float | None, db_path: Path) -> None:
 @cli.command(name="extract")
 @click.option("--all", "everything", is_flag=True, help="Re-extract every study (after the rules improve), not only new and changed ones.")
 @db_option
-def extract_(everything: bool, db_path: Path) -> None:
-    """Extract design, population, comparators, outcomes, effects and direction from abstracts."""
+@topic_option
+def extract_(everything: bool, db_path: Path, topic_path: Path) -> None:
+    """Extract design, population, comparators, outcomes, effects and direction from
+    abstracts; values a person checked (the topic's checked/ folder) are applied over them."""
     _require_db(db_path)
+    topic = _topic(topic_path)
     with run_lock(db_path):
         db = open_db(db_path)
         n = update.extract_pending(db, everything=everything)
-    click.echo(f"Extracted {n} studies with extractor {EXTRACTOR_VERSION}; {db['effects'].count} effects stored.")
+        applied = _apply_checks(db, topic)
+    click.echo(f"Extracted {n} studies with extractor {EXTRACTOR_VERSION}; {db['effects'].count} effects stored."
+               + (f" {applied}" if applied else ""))
 
 
 @cli.command()
-@click.option("--gold", "gold_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Hand-labelled JSON: {PMID: {design, on_topic, ..., effects}} (with --harms: {PMID: {harms_reported, harms}}).")
+@click.argument("pmid", required=False)
+@click.option("--edit", is_flag=True, help="Open the correction file in $EDITOR after writing it.")
+@db_option
+@topic_option
+def review(pmid: str | None, edit: bool, db_path: Path, topic_path: Path) -> None:
+    """What a person should check first (studies behind the claims' verdicts, then
+    low-confidence values, then new studies); with PMID, that study's values with
+    their rules and sentences, and a correction file to fill in."""
+    from . import checked, review as review_module
+
+    _require_db(db_path)
+    topic = _topic(topic_path)
+    db = store.open_db(db_path)
+    if pmid is None:
+        click.echo(review_module.progress(db))
+        items = review_module.queue(db)
+        for item in items[:30]:
+            mark = " (stale check)" if item.stale else ""
+            click.echo(f"  {item.pmid}  {review_module.TIERS[item.tier]}{mark}: {item.why} — {item.title[:70]}")
+        if len(items) > 30:
+            click.echo(f"  … and {len(items) - 30} more")
+        click.echo("Next: `evidence review PMID` for one study's values and a correction file.")
+        return
+    if not pmid.isdigit() or db.execute("select 1 from studies where pmid = ?", [pmid]).fetchone() is None:
+        raise click.ClickException(f"no study with PMID {pmid} in {db_path}")
+    click.echo(review_module.sheet(db, pmid))
+    folder = checked.folder_for(topic.path)
+    path = folder / f"{pmid}.yml"
+    if path.exists():
+        click.echo(f"\nCorrection file (already there, not overwritten): {path}")
+    else:
+        folder.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, review_module.template(db, pmid))
+        click.echo(f"\nCorrection file written: {path} — fill it in, sign it (checked_by), then `evidence extract`.")
+    if edit:
+        click.edit(filename=str(path))
+
+
+@cli.command()
+@click.option("--gold", "gold_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Hand-labelled JSON: {PMID: {design, on_topic, ..., effects}} (with --harms: {PMID: {harms_reported, harms}}).")
 @click.option("--errors", is_flag=True, help="List every mismatch under its field, with the rule that gave the wrong value (or that none did).")
 @click.option("--strict", is_flag=True, help="Exit with status 1 when a figure is below its target.")
 @click.option("--harms", "harms_gold", is_flag=True, help="Score the harms extraction (the `harms` table) against a harms gold file.")
+@click.option("--checked", "against_checked", is_flag=True, help="Score the rules against every value a person has checked (no --gold needed).")
 @db_option
-def evaluate(gold_path: Path, errors: bool, strict: bool, harms_gold: bool, db_path: Path) -> None:
-    """Compare the stored extraction with a gold file: accuracy or F1 per field, effect recall and precision."""
+def evaluate(gold_path: Path | None, errors: bool, strict: bool, harms_gold: bool, against_checked: bool, db_path: Path) -> None:
+    """Compare the stored extraction with a gold file: accuracy or F1 per field, effect
+    recall and precision (the rules' own values, not the ones a person corrected)."""
     _require_db(db_path)
     db = store.open_db(db_path)
+    if against_checked:
+        from . import checked
+
+        click.echo(checked.format_score(checked.score_rules_against_checked(db), show_errors=errors))
+        return
+    if gold_path is None:
+        raise click.UsageError("give --gold FILE (or --checked)")
     if harms_gold:
         try:
             gold = evaluation.load_harms_gold(gold_path)
@@ -379,7 +432,7 @@ def _later_stages(db, result: RunResult, topic, out_dir: Path, registry: str | N
     neither counts as an update nor moves the incremental watermark). Returns the
     digest's HTML path."""
     try:
-        _extract(db, result)
+        _extract(db, result, topic)
         if registry and result.ok:
             _registry(db, topic, registry)
         html = _digest(db, topic, out_dir)[0] if result.ok else None
@@ -392,12 +445,40 @@ def _later_stages(db, result: RunResult, topic, out_dir: Path, registry: str | N
     return html
 
 
-def _extract(db, result: RunResult) -> None:
-    """Extraction for the studies this run added or changed (and any left pending)."""
+def _extract(db, result: RunResult, topic=None) -> None:
+    """Extraction for the studies this run added or changed (and any left pending),
+    then the values a person checked applied over the rules' ones."""
     n = update.extract_pending(db)
     store.update_run(db, result.run_id, extracted=n)
     if n:
         log.info("extracted %d studies (new, changed, or read by an older extractor)", n)
+    if topic is not None:
+        said = _apply_checks(db, topic, missing_ok=True)
+        if said:
+            log.info("%s", said)
+
+
+def _apply_checks(db, topic, *, missing_ok: bool = False) -> str:
+    """Apply the topic's correction files (checked/); a malformed file stops with its file
+    and line. A run over another corpus (`missing_ok`) skips, and names, files for studies
+    it does not hold; `evidence extract`, run by the person who wrote them, refuses them."""
+    from . import checked
+
+    folder = checked.folder_for(topic.path)
+    try:
+        result = checked.apply(db, folder=folder, missing_ok=missing_ok)
+    except checked.CheckedError as e:
+        raise click.ClickException(f"correction files in {folder}: {e}") from None
+    parts = []
+    if result.applied:
+        parts.append(f"{result.applied} values checked by a person applied")
+    if result.disagreements:
+        parts.append(f"{result.disagreements} where the rules now disagree (`evidence status`)")
+    if result.stale:
+        parts.append(f"{len(result.stale)} checks stale (abstract revised: shown as unchecked until confirmed)")
+    if result.skipped:
+        parts.append(f"{len(result.skipped)} correction files for studies not in this database left aside")
+    return ("Checked values: " + "; ".join(parts) + ".") if parts else ""
 
 
 def _registry(db, topic, source: str) -> None:

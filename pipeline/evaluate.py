@@ -425,6 +425,10 @@ def format_report(report: Report, *, show_errors: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _as_list(value: object) -> list:
+    return json.loads(value) if isinstance(value, str) else list(value or [])
+
+
 def describe_reason(r: dict) -> str:
     """One stored reason as a line: "comparators = sham: rule comparators.named.sham on 'placebo'"."""
     value = r["value"] if r["value"] != "" else "(empty)"
@@ -458,16 +462,37 @@ def predictions_from_db(db: "sqlite_utils.Database", pmids: list[str] | None = N
             "direction": row["direction"],
             "effects": [],
         }
+    if db["checked_machine"].exists():
+        # Score the rules, not the person: a checked study is scored on the values the rules gave it.
+        from . import checked
+
+        for pmid in set(out) & checked.checked_pmids(db):
+            machine = checked.machine_values(db, pmid)
+            if machine:
+                fields, effects = machine
+                out[pmid].update({
+                    "design": fields["design"], "on_topic": bool(fields["on_topic"]),
+                    "headache_types": _as_list(fields["headache_types"]), "comparators": _as_list(fields["comparators"]),
+                    "n_randomized": fields["n_randomized"], "outcomes": _as_list(fields["outcomes"]),
+                    "direction": fields["direction"],
+                    "_machine_effects": [
+                        {"outcome": e["outcome"], "measure": e["measure"], "value": e["value"], "ci_low": e["ci_low"],
+                         "ci_high": e["ci_high"], "p": e["p_value"]} for e in effects
+                    ],
+                })
     if db["extraction_evidence"].exists():
         for r in db.query(f"select * from extraction_evidence where pmid in (select pmid from studies where {where})", params):
             if r["pmid"] in out:
                 out[r["pmid"]].setdefault("_reasons", {}).setdefault(r["field"], []).append(describe_reason(r))
     for e in db.query("select * from effects order by id"):
-        if e["pmid"] in out:
+        if e["pmid"] in out and "_machine_effects" not in out[e["pmid"]]:
             out[e["pmid"]]["effects"].append(
                 {"outcome": e["outcome"], "measure": e["measure"], "value": e["value"],
                  "ci_low": e["ci_low"], "ci_high": e["ci_high"], "p": e["p_value"]}
             )
+    for pred in out.values():
+        if "_machine_effects" in pred:
+            pred["effects"] = pred.pop("_machine_effects")
     return out
 
 

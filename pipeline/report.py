@@ -73,6 +73,10 @@ def status_text(db: sqlite_utils.Database, *, n_runs: int = 5) -> str:
     lines.extend("  " + line for line in freshness(db))
     sent = db.execute("select week, sent_at from emails_sent order by id desc limit 1").fetchone()
     lines.append(f"  last weekly email: {sent[0] + ' sent ' + sent[1] if sent else 'none sent yet'}")
+    if db["checked_values"].exists():
+        from . import checked
+
+        lines.extend("  " + line for line in checked.status_lines(db))
     claims = list(db.query("select id, verdict from claims order by position"))
     if claims:
         lines.append("")

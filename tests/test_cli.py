@@ -331,3 +331,68 @@ def test_evaluate_harms_scores_the_stored_harms(tmp_path):
     g = {k: v for k, v in json.loads(gold.read_text()).items() if not k.startswith("_")}
     direct = harms.score(g, {s.pmid: harms.record(*harms.find(s.abstract or "")) for s in parse(data)})
     assert f"harms recall     {direct['recall']:.3f}" in out.output
+
+
+def _topic_copy(tmp_path):
+    """The project's topic file and article in a temporary folder, so correction files
+    written by the test land there and not in the project."""
+    import shutil
+
+    from pipeline.topic import DEFAULT_TOPIC, load_topic
+
+    topic = load_topic()
+    folder = tmp_path / "topics"
+    folder.mkdir()
+    shutil.copy(DEFAULT_TOPIC, folder / DEFAULT_TOPIC.name)
+    shutil.copy(topic.article_path, folder / topic.article_path.name)
+    shutil.copytree(DEFAULT_TOPIC.with_suffix("") / "checked", folder / DEFAULT_TOPIC.stem / "checked")
+    return folder / DEFAULT_TOPIC.name
+
+
+def test_review_lists_what_to_check_and_writes_a_correction_file_that_extraction_keeps(loaded, tmp_path):
+    topic = _topic_copy(tmp_path)
+    listing = invoke("review", "--db", loaded, "--topic", topic)
+    assert listing.exit_code == 0, listing.output
+    # The project's own example check (PMID 33609358) is one of them.
+    assert "1 of 6 studies behind the claims checked" in listing.output
+    sheet = invoke("review", "30813155", "--db", loaded, "--topic", topic)
+    assert sheet.exit_code == 0, sheet.output
+    correction = topic.parent / "dry-needling-headache" / "checked" / "30813155.yml"
+    assert correction.exists() and "Correction file written" in sheet.output
+    # A person corrects the sample size and signs the file.
+    import yaml
+
+    data = yaml.safe_load(correction.read_text())
+    data["checked_by"] = "A. Reviewer"
+    data["fields"] = {"n_randomized": {"value": 167, "note": "test: a deliberate correction"}}
+    data.pop("effects", None)
+    correction.write_text(yaml.safe_dump(data))
+    out = invoke("extract", "--all", "--db", loaded, "--topic", topic)
+    assert out.exit_code == 0, out.output
+    db = sqlite_utils.Database(loaded)
+    assert db["studies"].get("30813155")["n_randomized"] == 167
+    # Re-extraction keeps it, and the rules' own value is still what --checked scores.
+    assert invoke("extract", "--all", "--db", loaded, "--topic", topic).exit_code == 0
+    assert sqlite_utils.Database(loaded)["studies"].get("30813155")["n_randomized"] == 167
+    scored = invoke("evaluate", "--checked", "--db", loaded)
+    assert scored.exit_code == 0 and "n_randomized" in scored.output
+    status = invoke("status", "--db", loaded)
+    assert "checked" in status.output.lower()
+    assert "2 of 6 studies behind the claims checked" in invoke("review", "--db", loaded, "--topic", topic).output
+
+
+def test_a_malformed_correction_file_stops_extraction_naming_file_and_line(loaded, tmp_path):
+    topic = _topic_copy(tmp_path)
+    folder = topic.parent / "dry-needling-headache" / "checked"
+    (folder / "30813155.yml").write_text(
+        "pmid: 30813155\nchecked_by: A. Reviewer\nchecked_on: 2026-12-02\nfields:\n  design: {value: rct}\n  colour: {value: red}\n"
+    )
+    before = sqlite_utils.Database(loaded)["studies"].get("30813155")
+    out = CliRunner().invoke(cli, ["extract", "--db", str(loaded), "--topic", str(topic)])
+    assert out.exit_code == 1 and "30813155.yml" in out.output and ":6" in out.output and "colour" in out.output
+    assert sqlite_utils.Database(loaded)["studies"].get("30813155") == before
+
+
+def test_review_of_an_unknown_pmid_is_a_clear_error(loaded, tmp_path):
+    out = CliRunner().invoke(cli, ["review", "123", "--db", str(loaded), "--topic", str(_topic_copy(tmp_path))])
+    assert out.exit_code == 1 and "no study with PMID 123" in out.output
