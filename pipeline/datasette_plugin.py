@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 import sqlite_utils
 from datasette import hookimpl
 from datasette.filters import FilterArguments
+from datasette.utils import tilde_decode
 from datasette.utils.asgi import Response
 from markupsafe import Markup, escape
 
@@ -68,6 +69,25 @@ ON_TOPIC_COUNT_SQL = {
 # (the same expression as the canned query in db/metadata.yml, for the page's hint).
 DEFAULT_SINCE_SQL = "select coalesce((select max(substr(sent_at, 1, 10)) from emails_sent), date('now', '-30 days'))"
 FEEDS = [("new_studies", "New on-topic studies"), ("verdict_changes", "Changes in the claims' verdicts")]
+
+# The trials table as a clinician reads it (issue 16): these columns, then the
+# publications linked to each trial; `raw` (the whole registry record) stays in
+# the JSON, and the other long JSON columns on the row page and behind "Every column".
+TRIAL_TABLE_COLUMNS = [
+    "nct", "brief_title", "status", "enrollment", "enrollment_type", "completion_date",
+    "comparator_types", "conditions", "sponsor", "on_topic",
+]
+TRIAL_TABLE_HEADERS = {"brief_title": "title", "enrollment": "n", "enrollment_type": "n is", "comparator_types": "compared with"}
+TRIAL_HIDDEN = ["raw"]  # never in an HTML table or record; /evidence/trials/NCT….json keeps it
+TRIAL_TAG_COLUMNS = {"conditions", "comparator_types", "phases", "missing_modules", "keywords"}
+# One line per cross-check finding on a study's page; the detail column has the whole sentence.
+SEVERITY_WORDS = {"major": "major", "minor": "minor", "info": "not checked"}
+COMPARATOR_WORDS = {"sham": "a sham", "active": "an active treatment", "no_intervention": "no intervention",
+                    "none": "no comparator (one group)"}
+RELATION_WORDS = {
+    "results": "reports its results", "protocol": "is its protocol", "mentions": "mentions it (a review)",
+    "possible": "may report it (a title match for a person to check; counts for nothing)",
+}
 
 
 def _json_list(value) -> list | None:
@@ -143,8 +163,49 @@ def render_cell(row, value, column, table, database, datasette):
             at = sentence.find(number)
         if at >= 0:
             return Markup(f"{escape(sentence[:at])}<mark>{escape(number)}</mark>{escape(sentence[at + len(number):])}")
+    if table == "trials":
+        rendered = _trial_cell(column, value, database, datasette)
+        if rendered is not None:
+            return rendered
     if column == "id" and table == "claims":
         return Markup(f"{_link(datasette.urls.row(database, 'claims', str(value)), str(value))} {_link(f'/digest#claim-{value}', 'in the digest')}")
+    return None
+
+
+def _trial_cell(column: str, value, database: str, datasette) -> Markup | str | None:
+    """The registry's JSON columns in words: tags, measures, arms, and PMIDs linked to their study."""
+    items = _json_list(value)
+    if column in TRIAL_TAG_COLUMNS and items is not None:
+        return Markup(" ".join(f'<span class="tag" style="{TAG_STYLE}">{escape(str(i).replace("_", " "))}</span>' for i in items))
+    if column == "found_by" and items is not None:
+        parts = []
+        for item in items:
+            pmid = str(item).removeprefix("pmid:")
+            parts.append(f"named by {_link(datasette.urls.row(database, 'studies', pmid), 'PMID ' + pmid)}"
+                         if str(item).startswith("pmid:") else escape(str(item)))
+        return Markup(", ".join(parts)) or NOTHING
+    if column == "references" and items is not None:
+        refs = [r for r in items if isinstance(r, dict)]
+        return Markup("<br>".join(
+            (f"{_link('https://pubmed.ncbi.nlm.nih.gov/' + quote(r['pmid']) + '/', 'PMID ' + r['pmid'])} ({escape(r.get('type') or 'no type')})"
+             if r.get("pmid") else escape(f"{r.get('type') or 'no type'}: {(r.get('citation') or '')[:120]}"))
+            for r in refs
+        )) or NOTHING
+    if column in ("primary_outcomes", "secondary_outcomes") and items is not None:
+        return Markup("<br>".join(
+            f"{escape(o.get('measure') or '')}{escape(' (' + o['time_frame'] + ')') if o.get('time_frame') else ''}"
+            for o in items if isinstance(o, dict)
+        )) or NOTHING
+    if column in ("arms", "interventions") and items is not None:
+        return Markup("<br>".join(
+            escape(f"{o.get('label') or o.get('name') or '(unnamed)'} ({(o.get('type') or 'no type').replace('_', ' ').lower()})")
+            for o in items if isinstance(o, dict)
+        )) or NOTHING
+    if column in ("collaborators", "investigators") and items is not None:
+        return ", ".join(str(i) for i in items) or NOTHING
+    if column == "outcome_terms" and isinstance(value, str) and value.startswith("{"):
+        terms = json.loads(value)
+        return "; ".join(f"{k}: {', '.join(v).replace('_', ' ') or 'none'}" for k, v in terms.items())
     return None
 
 
@@ -510,6 +571,8 @@ def extra_template_vars(template, database, table, view_name, request, datasette
             return await _query_vars(db, request.url_vars["table"], request)
         if template.startswith("table"):
             return await _table_vars(db, table, request)
+        if template.startswith("row") and request.url_vars.get("pks"):
+            return await _row_vars(db, table, tilde_decode(request.url_vars["pks"]))
         return {}
 
     return inner
@@ -548,7 +611,110 @@ async def _table_vars(db, table: str, request) -> dict:
         found["evidence_link_columns"] = LINK_COLUMNS
         found["evidence_headers"] = STUDY_TABLE_HEADERS
         found["evidence_words"] = STUDY_TABLE_WORDS
+    if table == "trials":
+        found["evidence_hidden"] = TRIAL_HIDDEN
+        found["evidence_trial_links"] = await _trial_links(db)
+        if not ({"_col", "_nocol"} & set(request.args.keys())):
+            found["evidence_columns"] = TRIAL_TABLE_COLUMNS
+            found["evidence_headers"] = TRIAL_TABLE_HEADERS
     return found
+
+
+async def _trial_links(db, nct: str | None = None) -> dict[str, list[dict]]:
+    """NCT → its linked publications (best first), each with the study's title when stored."""
+    if "trial_publications" not in await db.table_names():
+        return {}
+    rows = (await db.execute(
+        "select p.nct, p.pmid, p.relation, p.method, p.confidence, p.evidence, s.title "
+        "from trial_publications p left join studies s on s.pmid = p.pmid "
+        "where ? is null or p.nct = ? order by p.nct, p.relation = 'possible', p.confidence desc, p.pmid",
+        [nct, nct],
+    )).rows
+    out: dict[str, list[dict]] = {}
+    for r in rows:
+        out.setdefault(r["nct"], []).append({**dict(r), "relation_words": RELATION_WORDS.get(r["relation"], r["relation"])})
+    return out
+
+
+async def _row_vars(db, table: str, key: str) -> dict:
+    tables = await db.table_names()
+    if "trials" not in tables:
+        return {}
+    if table == "studies":
+        return {"evidence_registry": await db.execute_fn(lambda conn: study_registry(sqlite_utils.Database(conn), key))}
+    if table == "trials":
+        found = await db.execute_fn(lambda conn: {
+            "findings": registry_module().findings_for_trial(sqlite_utils.Database(conn), key),
+            "changes": [dict(r) for r in conn.execute(
+                "select kind, detail, context, source, seen_at from trial_changes where nct = ? order by id", [key]
+            ).fetchall()] if "trial_changes" in tables else [],
+        })
+        return {"evidence_hidden": TRIAL_HIDDEN, "evidence_trial": {
+            **found, "links": (await _trial_links(db, key)).get(key, []),
+            "severity_words": SEVERITY_WORDS,
+        }}
+    return {}
+
+
+def registry_module():
+    from . import (
+        registry,  # imported when a page needs it: the plugin loads with every Datasette
+    )
+
+    return registry
+
+
+def study_registry(db: sqlite_utils.Database, pmid: str) -> list[dict]:
+    """The trials a study is linked to, each with the cross-check's findings about the pair in
+    a clinician's words: "registered 48, randomized 45 (−6.2%)"."""
+    registry = registry_module()
+    if not db["trial_publications"].exists():
+        return []
+    links = list(db.query(
+        "select p.*, t.brief_title, t.status, t.enrollment, t.enrollment_type, t.on_topic "
+        "from trial_publications p left join trials t on t.nct = p.nct where p.pmid = ? "
+        "order by p.relation = 'possible', p.confidence desc, p.nct", [pmid],
+    ))
+    findings = registry.findings_for_pmid(db, pmid)
+    out = []
+    for link in links:
+        mine = [f for f in findings if f["nct"] == link["nct"]]
+        out.append({
+            **link,
+            "relation_words": RELATION_WORDS.get(link["relation"], link["relation"]),
+            "status_words": registry.status_words(link["status"]) if link["brief_title"] is not None else None,
+            "findings": [{"severity": f["severity"], "severity_words": SEVERITY_WORDS.get(f["severity"], f["severity"]),
+                          "kind": f["kind"], "line": finding_line(f), "detail": f["detail"]} for f in mine],
+        })
+    return out
+
+
+def finding_line(f: dict) -> str:
+    """One cross-check finding as a clinician reads it on the study's page."""
+    evidence = f.get("evidence") or {}
+    registered = evidence.get("registry") or {}
+    if f["kind"] == "sample_size_differs":
+        enrolled, n = registered.get("count"), (evidence.get("publication") or {}).get("value")
+        share = (n - enrolled) / enrolled if enrolled and n is not None else None
+        estimate = " (an estimate)" if registered.get("type") == "ESTIMATED" else ""
+        sign = "−" if share is not None and share < 0 else "+"
+        return f"registered {enrolled}{estimate}, randomized {n} ({sign}{abs(share):.1%})" if share is not None else f["detail"]
+    if f["kind"] == "primary_outcome_not_reported":
+        reported = ", ".join(str(o).replace("_", " ") for o in (evidence.get("publication") or {}).get("value") or [])
+        return f"registered primary outcome \"{registered.get('measure')}\" not in the abstract (it reports {reported})"
+    if f["kind"] == "primary_outcome_unmapped":
+        return f"registered primary outcome \"{registered.get('measure')}\" is not in the outcome vocabulary: not checked"
+    if f["kind"] == "no_registered_outcomes":
+        return "the registry record has no primary outcome: the abstract's outcomes could not be checked against it"
+    if f["kind"] == "comparator_differs":
+        try:
+            registered_classes = json.loads(f.get("registry_value") or "[]")
+        except ValueError:
+            registered_classes = []
+        published = registry_module().published_classes((evidence.get("publication") or {}).get("value") or [])
+        return (f"registered {' and '.join(COMPARATOR_WORDS.get(c, c) for c in registered_classes) or 'no comparator'} "
+                f"as comparator; the abstract reports {' and '.join(COMPARATOR_WORDS.get(c, c) for c in published) or 'none'}")
+    return f["detail"]
 
 
 def _with_args(request, drop: set[str], add: list[tuple[str, str]]) -> str:

@@ -26,6 +26,14 @@ What the email calls things, and why:
   statement ("Dry needling may reduce pain intensity — low certainty"), instead.
 - How current the data is comes from `pipeline.freshness`: a feed that has
   never reached live PubMed says so at the top.
+- Registered trials (`pipeline.registry`'s change log): trials newly registered
+  (first posted on or after the day of the last email), trials the registry
+  search holds for the first time but registered earlier (or undated), status
+  changes and newly linked publications, each recorded by a registry refresh
+  after the last email; or "No registry changes". The registry's first load is
+  said to be one, not listed as news; neither are the differences of the bundled
+  snapshot loaded after a live load (older data). The section says where the
+  trials came from (live API or the bundled snapshot, NOT LIVE) and when.
 
 Settings, from the environment (besides `SMTP_*`, `DIGEST_TO`, `DIGEST_SKIP_EMPTY`):
 
@@ -62,11 +70,19 @@ from urllib.parse import urlsplit
 import css_inline
 import sqlite_utils
 
+from . import registry
 from .cite import vancouver
 from .claims import VERDICTS
 from .digest import environment
 from .freshness import Freshness, freshness
-from .store import Counts, failed_updates_since_last_ok, finish_run, last_update, now, start_run
+from .store import (
+    Counts,
+    failed_updates_since_last_ok,
+    finish_run,
+    last_update,
+    now,
+    start_run,
+)
 
 UNDISCLOSED = "undisclosed-recipients:;"
 FIRST_WINDOW_DAYS = 7
@@ -162,10 +178,16 @@ class Weekly:
     on_topic_total: int = 0  # on-topic studies in the database
     fresh: Freshness | None = None  # how current the data is
     digest_path: Path | None = None  # the digest file beside the database
+    registry: dict | None = None  # registered trials: see registry_news (None: the registry was never loaded)
+
+    @property
+    def registry_changes(self) -> int:
+        """Registry changes this email lists (about dry needling for headache)."""
+        return self.registry["count"] if self.registry else 0
 
     @property
     def empty(self) -> bool:
-        return not (self.new or self.verdicts or self.retracted)
+        return not (self.new or self.verdicts or self.retracted or self.registry_changes)
 
     @property
     def new_in_pubmed(self) -> list[dict]:
@@ -350,7 +372,43 @@ def build_weekly(db: sqlite_utils.Database, when: datetime | None = None) -> Wee
         on_topic_total=db.execute("select count(*) from studies where on_topic = 1").fetchone()[0],
         fresh=freshness(db),
         digest_path=_digest_path(db),
+        registry=registry_news(db, since, when),
     )
+
+
+def registry_news(db: sqlite_utils.Database, since: str | None, when: datetime) -> dict | None:
+    """The registry's changes since the last email (the first email: the last
+    FIRST_WINDOW_DAYS days), by kind, for trials about dry needling for headache
+    or publications about it; None when no registry was ever loaded."""
+    fresh = registry.registry_freshness(db)
+    if fresh is None:
+        return None
+    start = since or (when - timedelta(days=FIRST_WINDOW_DAYS)).isoformat(timespec="seconds")
+    rows = registry.changes_since(db, start)
+    news = [r for r in rows if r["context"] is None]
+    shown = [r for r in news if r["on_topic"] or (r["kind"] == "publication_linked" and r["study_on_topic"])]
+    day = start[:10]
+    registered = [r for r in shown if r["kind"] == "new_registration"]
+    first = [r for r in rows if r["context"] == registry.FIRST_LOAD]
+    first_trials = [r for r in first if r["kind"] == "new_registration"]
+    fetched = fresh["fetched_at"]
+    return {
+        **fresh,
+        "stale": not fetched or when - datetime.fromisoformat(fetched) > STALE_AFTER,
+        "window_day": day,
+        "new": [r for r in registered if r["first_posted"] and r["first_posted"] >= day],
+        "older": [r for r in registered if not (r["first_posted"] and r["first_posted"] >= day)],
+        "status": [r for r in shown if r["kind"] == "status_changed"],
+        "linked": [r for r in shown if r["kind"] == "publication_linked"],
+        "count": len(shown),
+        "other": len(news) - len(shown),
+        "first_load": {
+            "at": first[0]["seen_at"], "source": first[0]["source"], "trials": len(first_trials),
+            "on_topic": sum(1 for r in first_trials if r["on_topic"]),
+            "links": sum(1 for r in first if r["kind"] == "publication_linked"),
+        } if first else None,
+        "older_copy": sum(1 for r in rows if r["context"] == registry.OLDER_COPY),
+    }
 
 
 def _changed_verdicts(current: dict[str, dict], before: dict[str, str]) -> list[dict]:
@@ -394,6 +452,8 @@ def subject(w: Weekly) -> str:
         parts.append(f"{len(w.verdicts)} verdict{'s' if len(w.verdicts) != 1 else ''} changed")
     if w.retracted:
         parts.append(f"{len(w.retracted)} retracted or corrected")
+    if w.registry_changes:
+        parts.append(_plural(w.registry_changes, "registry change", "registry changes"))
     return f"Dry needling & headache evidence, {w.week}: " + ", ".join(parts)
 
 
@@ -421,6 +481,7 @@ def compose(w: Weekly, settings: SmtpSettings, *, when: datetime | None = None) 
         "cite": vancouver,
         "dates": pubmed_dates,
         "plural": _plural,
+        "status_words": registry.status_words,
         "digest": digest_link(w, settings),
         "unsubscribe": settings.unsubscribe_target,
         "placeholder": settings.unsubscribe_target == PLACEHOLDER_UNSUBSCRIBE,

@@ -8,8 +8,10 @@ state whole. The word lists that map registry wording to the project's
 vocabularies are data, in `registry_terms.yml`, with examples the tests check.
 
 Tables: `trials` (one row per NCT number), `trial_publications` (trial ↔ PMID,
-with how the link was found and a confidence) and `trial_findings` (one row per
-disagreement or overdue trial, with its evidence).
+with how the link was found and a confidence), `trial_findings` (one row per
+disagreement or overdue trial, with its evidence) and `trial_changes` (what each
+refresh found different from the one before: a new registration, a status
+change, a newly linked publication; written in the refresh's transaction).
 """
 
 from __future__ import annotations
@@ -393,15 +395,26 @@ FINDING_COLUMNS: dict[str, type] = {
     "id": int, "nct": str, "pmid": str, "kind": str, "severity": str, "detail": str,
     "registry_value": str, "published_value": str, "evidence": str, "checked_on": str,
 }
+CHANGE_COLUMNS: dict[str, type] = {
+    "id": int, "nct": str, "kind": str, "old": str, "new": str, "pmid": str, "detail": str,
+    "context": str, "source": str, "seen_at": str,
+}
+CHANGE_KINDS = ("new_registration", "status_changed", "publication_linked")
+# trial_changes.context: NULL for a change between two loads (news), or why it is not news.
+FIRST_LOAD = "first load"  # the first registry load into this database: how things stood, not what changed
+OLDER_COPY = "older copy"  # the bundled snapshot loaded after a live load: older data, not a registry change
+# Links that make a publication "linked" for the change log: the trial's own report or protocol.
+LINKED_RELATIONS = ("results", "protocol")
 _to_json = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def ensure_tables(db: sqlite_utils.Database) -> None:
-    """Create or complete the trials, trial_publications and trial_findings tables; harmless to repeat."""
+    """Create or complete the trials, trial_publications, trial_findings and trial_changes tables; harmless to repeat."""
     for name, columns, pk in (
         ("trials", TRIAL_COLUMNS, "nct"),
         ("trial_publications", LINK_COLUMNS, ("nct", "pmid")),
         ("trial_findings", FINDING_COLUMNS, "id"),
+        ("trial_changes", CHANGE_COLUMNS, "id"),
     ):
         table = db.table(name)
         if not table.exists():
@@ -415,6 +428,8 @@ def ensure_tables(db: sqlite_utils.Database) -> None:
     db.table("trial_findings").create_index(["nct"], if_not_exists=True)
     db.table("trial_findings").create_index(["pmid"], if_not_exists=True)
     db.table("trial_findings").create_index(["kind"], if_not_exists=True)
+    db.table("trial_changes").create_index(["seen_at"], if_not_exists=True)
+    db.table("trial_changes").create_index(["nct"], if_not_exists=True)
 
 
 def trial_row(trial: Trial, run_stamp: str, source: str | None = None) -> dict:
@@ -894,6 +909,115 @@ def _check_status(trial: dict, today: date) -> list[dict]:
     )]
 
 
+# --- what changed since the refresh before ------------------------------------------
+
+
+def _linked(db: sqlite_utils.Database) -> dict[tuple[str, str], dict]:
+    """The links that make a publication the trial's own: results or protocol, at or above LINK_THRESHOLD."""
+    marks = ", ".join("?" * len(LINKED_RELATIONS))
+    return {(r["nct"], r["pmid"]): r for r in db.query(
+        f"select * from trial_publications where relation in ({marks}) and confidence >= ? order by nct, pmid",
+        [*LINKED_RELATIONS, LINK_THRESHOLD],
+    )}
+
+
+def _stored_state(db: sqlite_utils.Database) -> dict:
+    """What the registry tables hold before a refresh replaces them, and the change log so far."""
+    trials = {r["nct"]: r for r in db.query("select nct, status, source, fetched_at from trials")}
+    latest = max(trials.values(), key=lambda t: t["fetched_at"] or "", default=None)
+    return {
+        "trials": trials,
+        "links": _linked(db),
+        "changes": list(db.query("select id, nct, pmid, kind, old, new, context from trial_changes order by id")),
+        "source": latest["source"] if latest else None,
+    }
+
+
+def _record_changes(db: sqlite_utils.Database, before: dict, stamp: str, source: str) -> list[dict]:
+    """Compare the refreshed tables with `before` and write what is different to `trial_changes`.
+
+    New registration: an NCT number never stored before. Status change: the
+    overall status differs from the last load's. Newly linked publication: a
+    results or protocol link never recorded before. The first load records every
+    trial and link as `context` "first load"; the bundled snapshot loaded after a
+    live load (a fallback) records its differences as "older copy", and the next
+    live load compares with the live statuses from before the fallback, so
+    neither counts as news twice.
+    """
+    previous = before["source"]
+    if not before["trials"] and not before["changes"]:
+        context = FIRST_LOAD
+    elif previous == "live" and source == "snapshot":
+        context = OLDER_COPY
+    else:
+        context = None
+    counted = [c for c in before["changes"] if c["context"] != OLDER_COPY]
+    seen_ncts = set(before["trials"]) | {c["nct"] for c in counted if c["kind"] == "new_registration"}
+    seen_links = set(before["links"]) | {(c["nct"], c["pmid"]) for c in counted if c["kind"] == "publication_linked"}
+    status_before = {nct: t["status"] for nct, t in before["trials"].items()}
+    if source == "live" and previous == "snapshot":
+        # Back from a fallback to the snapshot: the live status before it is the one to compare with.
+        last: dict[str, dict] = {}
+        for c in before["changes"]:
+            if c["kind"] in ("new_registration", "status_changed"):
+                last[c["nct"]] = c
+        for nct, c in last.items():
+            if c["context"] == OLDER_COPY and c["kind"] == "status_changed":
+                status_before[nct] = c["old"]
+
+    rows: list[dict] = []
+
+    def add(nct: str, kind: str, old: str | None, new: str | None, pmid: str | None, detail: str) -> None:
+        rows.append({"nct": nct, "kind": kind, "old": old, "new": new, "pmid": pmid, "detail": detail,
+                     "context": context, "source": source, "seen_at": stamp})
+
+    for t in db.query("select nct, brief_title, status, first_posted, last_updated, enrollment, enrollment_type, "
+                      "why_stopped from trials order by nct"):
+        nct = t["nct"]
+        if nct not in seen_ncts:
+            add(nct, "new_registration", None, t["status"], None, _registration_detail(t))
+        elif nct in status_before and status_before[nct] != t["status"]:
+            add(nct, "status_changed", status_before[nct], t["status"], None, _status_detail(t, status_before[nct]))
+    titles = dict(db.execute("select pmid, title from studies").fetchall())
+    for (nct, pmid), link in _linked(db).items():
+        if (nct, pmid) not in seen_links:
+            add(nct, "publication_linked", None, link["relation"], pmid, _link_detail(link, titles.get(pmid)))
+    cols = [c for c in CHANGE_COLUMNS if c != "id"]
+    if rows:
+        db.conn.executemany(
+            f"insert into trial_changes ({', '.join(cols)}) values ({', '.join(':' + c for c in cols)})", rows
+        )
+    return rows
+
+
+def status_words(status: str | None) -> str:
+    """A registry status as a reader reads it: NOT_YET_RECRUITING → not yet recruiting."""
+    return status.replace("_", " ").lower() if status else "no status given"
+
+
+def _registration_detail(t: dict) -> str:
+    parts = [status_words(t["status"])]
+    if t["enrollment"]:
+        parts.append(f"{t['enrollment']} participants{' planned' if t['enrollment_type'] == 'ESTIMATED' else ''}")
+    parts.append(f"first posted {t['first_posted']}" if t["first_posted"] else "first-posted date not in the record")
+    return f"{t['nct']} \"{t['brief_title'] or 'untitled'}\": {', '.join(parts)}"
+
+
+def _status_detail(t: dict, old: str | None) -> str:
+    detail = f"{t['nct']}: {status_words(old)} → {status_words(t['status'])}"
+    if t["last_updated"]:
+        detail += f" (registry record updated {t['last_updated']})"
+    if t["why_stopped"] and t["status"] in ("TERMINATED", "SUSPENDED", "WITHDRAWN"):
+        detail += f"; why stopped: {t['why_stopped']}"
+    return detail
+
+
+def _link_detail(link: dict, title: str | None) -> str:
+    what = "results publication" if link["relation"] == "results" else "protocol"
+    held = f' "{title}"' if title else " (not in the database)"
+    return f"PMID {link['pmid']}{held} linked to {link['nct']} as its {what}: {link['evidence']}"
+
+
 # --- sources and the whole job ------------------------------------------------------
 
 
@@ -983,10 +1107,12 @@ def refresh(
         trial.found_by = (["search"] if trial.nct in searched else []) + [f"pmid:{p}" for p in sorted(cited.get(trial.nct, []))]
         trials[trial.nct] = trial
     stamp = store.now()
-    with db.conn:  # the trials, their links and the findings land together or not at all
+    with db.conn:  # the trials, their links, the findings and the changes land together or not at all
+        before = _stored_state(db)
         saved = _save_trials(db, list(trials.values()), stamp, used, replace=True)
         links = _link(db)
         findings = _cross_check(db, today)
+        changes = _record_changes(db, before, stamp, used)
     if missing:
         log.warning("ClinicalTrials.gov has no record of %s (named by stored studies)", ", ".join(missing))
     return {
@@ -998,6 +1124,7 @@ def refresh(
         "not_found": missing,
         "links_written": len(links),
         "findings_written": len(findings),
+        "changes_written": len(changes),
         "today": today.isoformat(),
     }
 
@@ -1085,6 +1212,40 @@ def unpublished(db: sqlite_utils.Database, today: date) -> list[dict]:
             "months_since_completion": months_between(completed, today) if completed else None,
         })
     return sorted(out, key=lambda r: (r["months_since_completion"] is None, -(r["months_since_completion"] or 0), r["nct"]))
+
+
+def changes_since(db: sqlite_utils.Database, since: str | None = None) -> list[dict]:
+    """The changes recorded after `since` (an ISO timestamp; every one when None), in the order
+    seen, each with its trial's title, on_topic and first-posted date and the publication's
+    title and on_topic (None when the trial or the study is no longer stored)."""
+    if not db["trial_changes"].exists():
+        return []
+    return list(db.query(
+        "select c.*, t.brief_title as title, t.on_topic, t.first_posted, t.last_updated, t.enrollment, "
+        "t.enrollment_type, s.title as study_title, s.on_topic as study_on_topic, p.evidence as link_evidence "
+        "from trial_changes c left join trials t on t.nct = c.nct left join studies s on s.pmid = c.pmid "
+        "left join trial_publications p on p.nct = c.nct and p.pmid = c.pmid "
+        "where ? is null or c.seen_at > ? order by c.id",
+        [since, since],
+    ))
+
+
+def registry_freshness(db: sqlite_utils.Database) -> dict | None:
+    """Where the stored trials came from and when: {"source", "fetched_at", "live", "line"}
+    ("bundled ClinicalTrials.gov snapshot of 2026-11-25 — not live; loaded 2026-12-02 09:36 UTC");
+    None before the first registry load."""
+    if not db["trials"].exists():
+        return None
+    row = db.execute("select source, fetched_at from trials order by fetched_at desc limit 1").fetchone()
+    if row is None:
+        return None
+    source, fetched = row
+    loaded = f"{fetched[:16].replace('T', ' ')} UTC" if fetched else "at an unknown time"
+    if source == "live":
+        line = f"live ClinicalTrials.gov (API v2), refreshed {loaded}"
+    else:
+        line = f"bundled ClinicalTrials.gov snapshot of {SNAPSHOT_DATE} — not live; loaded {loaded}"
+    return {"source": source, "fetched_at": fetched, "live": source == "live", "line": line}
 
 
 def summary(db: sqlite_utils.Database) -> dict:

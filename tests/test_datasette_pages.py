@@ -4,17 +4,20 @@ on the HTML pages they read, and in chromium for what they see."""
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import re
 import time
 import xml.etree.ElementTree as ET
+from datetime import date
 
 import pytest
 import requests
-
-from browser import PHONE, DESKTOP, box, chrome, needs_chromium, page_width, screenshot
+from browser import DESKTOP, PHONE, box, chrome, needs_chromium, page_width, screenshot
+from fake_ctgov import FakeCtGov, snapshot_studies
 from serving import evidence_serve_args, running
-from pipeline import digest, publish, store, update
+
+from pipeline import ctgov, digest, publish, registry, store, update
 from pipeline.search import to_fts5
 from pipeline.sources import snapshot_source
 from pipeline.topic import load_topic
@@ -22,6 +25,7 @@ from pipeline.topic import load_topic
 ATOM = "{http://www.w3.org/2005/Atom}"
 LAST_EMAIL = "2026-01-05T08:00:00+00:00"
 NEW_AFTER_EMAIL = "30813155"
+REGISTRY_DAY = date(2026, 12, 2)
 TITLE_26136602 = "after dry needling in a patient with occipital neuralgia"  # the one study the fixture stores after the last email
 
 
@@ -47,7 +51,22 @@ def site_db(tmp_path_factory):
         {"created_at": "2026-01-12T00:00:00+00:00", "source": "test", "verdicts": json.dumps({**verdicts, "trigger-point-pain": "unclear_low_certainty"})},
     ])
     db.conn.commit()
+    # The registry (issue 16): the bundled snapshot, then the live API (a fake) where
+    # NCT03500861 registers primary outcomes its publication (30813155) partly reports.
+    registry.refresh(db, load_topic(), source="snapshot", today=REGISTRY_DAY)
+    with FakeCtGov(registered_outcomes()) as fake:
+        registry.refresh(db, load_topic(), source="live", today=REGISTRY_DAY, client=ctgov.Client(
+            ctgov.Settings(fake.base_url), backoff_initial=0.01, backoff_max=0.05, requests_per_second=100, timeout=5))
     return path
+
+
+def registered_outcomes() -> list[dict]:
+    studies = copy.deepcopy(snapshot_studies())
+    for study in studies:
+        if study["protocolSection"]["identificationModule"]["nctId"] == "NCT03500861":
+            study["protocolSection"]["outcomesModule"] = {"primaryOutcomes": [
+                {"measure": "Headache Disability Index", "timeFrame": "4 weeks"}, {"measure": "Headache frequency"}]}
+    return studies
 
 
 @pytest.fixture(scope="module")
@@ -331,3 +350,102 @@ def test_the_on_topic_redirect_never_leaves_the_site(ds):
         location = response.headers.get("location", "")
         if response.status_code in (301, 302):  # a same-site path only (Datasette tilde-encodes odd names)
             assert location.startswith("/") and not location.startswith(("//", "/\\")), (path, location)
+
+
+# 16. the registry cross-check, where the study is shown ------------------------------
+
+
+def text_of(html: str) -> str:
+    """What a reader sees of a piece of HTML: tags dropped, entities read, spaces folded."""
+    import html as html_module
+
+    return re.sub(r"\s+", " ", html_module.unescape(re.sub(r"<[^>]+>", " ", html))).strip()
+
+
+def registry_section(html: str) -> str:
+    found = re.search(r'<section class="registry">(.*?)</section>', html, re.DOTALL)
+    assert found, "no registry section"
+    return found.group(1)
+
+
+def test_a_studys_page_shows_its_registration_and_the_sample_size_finding(ds):
+    section = registry_section(page(ds, "/evidence/studies/33148134"))
+    seen = text_of(section)
+    assert seen.startswith("Registered trial Registered as NCT03919630 ( its registry record here ): "
+                           "Mobilization Versus Manipulation for the Treatment of Cervicogenic Headaches, completed, 48 registered.")
+    assert "minor registered 48, randomized 45 (−6.2%)" in seen
+    assert "not checked the registry record has no primary outcome" in seen
+    assert "linked by registry reference, confidence 0.95" in seen
+    assert 'href="https://clinicaltrials.gov/study/NCT03919630"' in section
+    assert 'href="/evidence/trials/NCT03919630"' in section
+    assert 'href="/evidence/trial_findings?pmid=33148134"' in section
+
+
+def test_a_registered_primary_outcome_missing_from_the_abstract_is_said_on_the_studys_page(ds):
+    seen = text_of(registry_section(page(ds, "/evidence/studies/30813155")))
+    assert "Registered as NCT03500861" in seen
+    assert ('major registered primary outcome "Headache Disability Index" not in the abstract '
+            "(it reports pain intensity, frequency, duration, quality of life)") in seen
+    assert "minor registered 160, randomized 168 (+5.0%)" in seen
+
+
+def test_a_title_matched_trial_and_its_comparator_finding(ds):
+    seen = text_of(registry_section(page(ds, "/evidence/studies/34689708")))
+    assert "Registered as NCT04305223" in seen and "linked by title match, confidence 0.76" in seen
+    assert "major registered an active treatment as comparator; the abstract reports no comparator (one group)" in seen
+
+
+def test_a_study_with_no_registered_trial_has_no_registry_section(ds):
+    assert '<section class="registry">' not in page(ds, "/evidence/studies/26136602")
+
+
+def test_the_trials_table_links_ncts_and_publications_and_keeps_the_raw_record_out_of_the_html(ds):
+    html = page(ds, "/evidence/trials")
+    assert header_columns(html) == ["nct", "brief_title", "status", "enrollment", "enrollment_type", "completion_date",
+                                    "comparator_types", "conditions", "sponsor", "on_topic", "publications"]
+    assert len(body_rows(html)) == 16
+    assert "protocolSection" not in html and "nctId" not in html
+    row = next(r for r in body_rows(html) if ">NCT03500861<" in r)
+    assert 'href="https://clinicaltrials.gov/study/NCT03500861"' in row
+    assert 'href="/evidence/studies/30813155"' in row and "PMID 30813155" in row
+    every = page(ds, "/evidence/trials?_nocol=raw")  # the "Every column" link
+    assert "_nocol=raw" in html and "raw" not in header_columns(every) and "primary_outcomes" in header_columns(every)
+    assert "protocolSection" not in every
+    record = page(ds, "/evidence/trials/NCT03500861")
+    assert "protocolSection" not in record and '<dt title="The registry record' not in record
+    assert "Headache Disability Index (4 weeks)" in text_of(record)
+    assert 'href="/evidence/studies/30813155"' in record
+    # The JSON keeps the whole registry record.
+    row_json = get(ds, "/evidence/trials/NCT03500861.json?_shape=array").json()
+    assert json.loads(row_json[0]["raw"])["protocolSection"]["identificationModule"]["nctId"] == "NCT03500861"
+    assert "raw" in get(ds, "/evidence/trials.json?_shape=array").json()[0]
+
+
+def test_trial_findings_and_changes_link_their_trial_and_study(ds):
+    html = page(ds, "/evidence/trial_findings?kind=sample_size_differs")
+    assert 'href="https://clinicaltrials.gov/study/NCT03919630"' in html and 'href="/evidence/studies/33148134"' in html
+    changes = get(ds, "/evidence/trial_changes.json?_shape=array&context__isnull=1").json()
+    assert [(c["nct"], c["kind"]) for c in changes] == []  # snapshot → live with the same statuses and links: no news
+    first = get(ds, "/evidence/trial_changes.json?_shape=array&context=first+load&_size=100").json()
+    assert len(first) == 19
+
+
+def test_the_study_page_over_http_says_what_the_registry_check_found(server):
+    html = requests.get(server + "/evidence/studies/33148134", timeout=10).text
+    assert "registered 48, randomized 45 (−6.2%)" in text_of(html)
+
+
+@needs_chromium
+def test_a_phone_reads_the_registry_finding_on_the_study_page_and_the_trials_table(server, tmp_path):
+    with chrome(*PHONE) as driver:
+        driver.get(server + "/evidence/studies/33148134")
+        screenshot(driver, tmp_path / "study-registry-phone.png")
+        section = driver.find_element("css selector", "section.registry")
+        assert "registered 48, randomized 45 (−6.2%)" in section.text
+        assert box(driver, "section.registry")["top"] < PHONE[1] * 1.5  # near the top, not after every field
+        assert page_width(driver) <= PHONE[0] + 1
+        driver.get(server + "/evidence/trials")
+        screenshot(driver, tmp_path / "trials-phone.png")
+        assert page_width(driver) <= PHONE[0] + 1
+        first = driver.find_element("css selector", "table.rows-and-columns tbody tr").text
+        assert "NCT" in first and "{" not in first

@@ -6,6 +6,7 @@ from __future__ import annotations
 import email
 import email.policy
 import os
+import re
 import subprocess
 import sys
 import time
@@ -14,8 +15,8 @@ import pytest
 import sqlite_utils
 from aiosmtpd.controller import Controller
 from click.testing import CliRunner
-
 from conftest import closed_port
+
 from pipeline import store
 from pipeline.cli import cli
 
@@ -385,8 +386,11 @@ def test_a_live_feed_does_not_say_it_never_was(smtp, db_path, fake_eutils, monke
     assert send(db_path).exit_code == 0
     _, msg = smtp.messages[-1]
     text, html = parts(msg)
-    assert "never reached live PubMed" not in text and "not live" not in text
+    assert "never reached live PubMed" not in text and "NOT LIVE" not in text and "Not live" not in html
     assert "live PubMed as of" in text and "live PubMed as of" in html
+    # The registry could not be reached (CTGOV_API_URL is a dead port): that one is said to be not live.
+    assert [line for line in text.splitlines() if "not live" in line] == [
+        next(line for line in text.splitlines() if line.startswith("Registry: bundled ClinicalTrials.gov snapshot of 2026-11-25 — not live"))]
 
 
 def test_a_dry_run_without_a_sender_still_carries_an_unsubscribe(loaded, tmp_path, monkeypatch):
@@ -422,3 +426,135 @@ def test_a_real_send_needs_a_proper_sender(smtp, loaded, monkeypatch, sender):
     result = send(loaded)
     assert result.exit_code == 1 and "DIGEST_FROM" in result.output
     assert smtp.messages == [] and sqlite_utils.Database(loaded)["emails_sent"].count == 0
+
+
+# --- registered trials (issue 16) ------------------------------------------------------
+
+
+def _registry_refresh(db_path, studies):
+    """A registry refresh from the live API (a fake ClinicalTrials.gov serving `studies`)."""
+    from fake_ctgov import FakeCtGov
+    from test_registry import TODAY, quick
+
+    from pipeline import registry
+    from pipeline.topic import load_topic
+
+    with FakeCtGov(studies) as fake:
+        return registry.refresh(store.open_db(db_path), load_topic(), source="live", today=TODAY, client=quick(fake.base_url))
+
+
+def _last_week_was_emailed(db_path):
+    """The first email and the registry's first load, moved back a week: what follows is news."""
+    db = sqlite_utils.Database(db_path)
+    db.execute("update emails_sent set week = '2026-W48', sent_at = '2026-11-25T08:00:00+00:00'")
+    db.execute("update trial_changes set seen_at = '2026-11-25T06:00:00+00:00'")
+    db.execute("update studies set first_seen_at = '2026-11-25T06:00:00+00:00'")
+    db.conn.commit()
+
+
+def test_the_first_email_says_the_registry_was_loaded_for_the_first_time_not_what_is_new(smtp, loaded):
+    """16 trials arrived with the first load: the email says so in one line and lists none as news."""
+    assert send(loaded).exit_code == 0
+    ((_, msg),) = smtp.messages
+    text, html = parts(msg)
+    registered = section(text, "REGISTERED TRIALS (ClinicalTrials.gov)", "FEED HEALTH")
+    assert registered.strip().splitlines() == [
+        registered.strip().splitlines()[0],
+        registered.strip().splitlines()[1],
+        "No registry changes in the last 7 days.",
+    ]
+    assert registered.strip().splitlines()[0].startswith(
+        "Registry: bundled ClinicalTrials.gov snapshot of 2026-11-25 — not live; loaded ")
+    assert "16 trials recorded as they stood (13 about dry needling for headache, 3 publications linked), not as news" in registered
+    assert "First load of the registry (" in registered and "from the bundled snapshot" in registered
+    seen = words(html)
+    assert "Registered trials (ClinicalTrials.gov)" in seen and "16 trials recorded as they stood" in seen
+    assert "No registry changes in the last 7 days." in seen
+    assert "registry change" not in msg["Subject"] and "New registrations" not in text
+
+
+def test_a_new_registration_a_status_change_and_a_new_link_reach_the_next_email(smtp, loaded):
+    from test_registry import completed_with_results, new_trial, registry_news
+
+    assert send(loaded).exit_code == 0
+    _last_week_was_emailed(loaded)
+    result = _registry_refresh(loaded, registry_news({"NCT05444296": completed_with_results},
+                                                     [new_trial(first_posted="2026-11-30"), new_trial("NCT07500002", "2019-03-01")]))
+    assert result["changes_written"] == 4
+    assert send(loaded).exit_code == 0
+    _, msg = smtp.messages[-1]
+    text, html = parts(msg)
+    assert msg["Subject"].endswith(": 4 registry changes")
+    registered = section(text, "REGISTERED TRIALS (ClinicalTrials.gov)", "FEED HEALTH")
+    lines = registered.strip().splitlines()
+    assert lines[0].startswith("Registry: live ClinicalTrials.gov (API v2), refreshed ")
+    assert "\n".join(lines[1:]) == """
+New registrations (1), first posted on or after 2026-11-25:
+* NCT07500001 Dry Needling of the Suboccipital Muscles in Chronic Migraine
+  not yet recruiting, 50 participants, first posted 2026-11-30
+  https://clinicaltrials.gov/study/NCT07500001
+
+In the registry search for the first time, registered earlier or undated (1):
+* NCT07500002 Dry Needling of the Suboccipital Muscles in Chronic Migraine
+  not yet recruiting, 50 participants, first posted 2019-03-01
+  https://clinicaltrials.gov/study/NCT07500002
+
+Status changes (1):
+* NCT05444296 Superficial Dry Needling for Cervicogenic Headache: not yet recruiting → completed (registry record updated 2026-11-29)
+  https://clinicaltrials.gov/study/NCT05444296
+
+Newly linked publications (1):
+* PMID 29037632 Comparison of acute effects of superficial and deep dry needling into trigger points of suboccipital and upper trapezius muscles in patients with cervicogenic headache.
+  the results publication of NCT05444296 Superficial Dry Needling for Cervicogenic Headache; the registry lists PMID 29037632 as a RESULT reference
+  https://pubmed.ncbi.nlm.nih.gov/29037632/  https://clinicaltrials.gov/study/NCT05444296"""
+    assert "First load" not in registered and "No registry changes" not in text
+    seen = words(html)
+    for heading in ("New registrations (1)", "In the registry search for the first time (1)", "Status changes (1)",
+                    "Newly linked publications (1)"):
+        assert heading in seen
+    assert "not yet recruiting → completed" in seen
+    assert 'href="https://clinicaltrials.gov/study/NCT07500001"' in html
+    assert 'href="https://pubmed.ncbi.nlm.nih.gov/29037632/"' in html
+    assert "Nothing new this week" not in text  # registry news is news
+
+
+def test_a_quiet_registry_says_no_registry_changes_and_where_the_trials_came_from(smtp, loaded):
+    from test_registry import registry_news
+
+    assert send(loaded).exit_code == 0
+    _last_week_was_emailed(loaded)
+    assert _registry_refresh(loaded, registry_news({}))["changes_written"] == 0  # the same records, live
+    assert send(loaded).exit_code == 0
+    _, msg = smtp.messages[-1]
+    text, html = parts(msg)
+    registered = section(text, "REGISTERED TRIALS (ClinicalTrials.gov)", "FEED HEALTH").strip().splitlines()
+    assert registered[0].startswith("Registry: live ClinicalTrials.gov (API v2), refreshed ")
+    assert registered[1:] == ["No registry changes since the last email."]
+    assert "No registry changes since the last email." in words(html)
+    assert msg["Subject"].endswith("nothing new")
+
+
+def test_a_fallback_to_the_bundled_registry_snapshot_is_said_not_listed(smtp, loaded):
+    """After a live load, a refresh that falls back to the older snapshot says it is not
+    live and that its differences are older data; the completion is not reported back."""
+    from test_registry import completed_with_results, registry_news
+
+    from pipeline import registry
+    from pipeline.topic import load_topic
+
+    _registry_refresh(loaded, registry_news({"NCT05444296": completed_with_results}))
+    assert send(loaded).exit_code == 0
+    _last_week_was_emailed(loaded)
+    registry.refresh(store.open_db(loaded), load_topic(), source="auto")  # CTGOV_API_URL: a dead port
+    assert send(loaded).exit_code == 0
+    _, msg = smtp.messages[-1]
+    text, html = parts(msg)
+    registered = section(text, "REGISTERED TRIALS (ClinicalTrials.gov)", "FEED HEALTH").strip().splitlines()
+    assert registered[0].startswith("Registry: bundled ClinicalTrials.gov snapshot of 2026-11-25 — not live; loaded ")
+    assert registered[1:] == [
+        ("The registry was loaded from the bundled snapshot after a live load; where it differs from the live data "
+         "(1 trial or link), the snapshot is older, so none of it is listed as a change."),
+        "No registry changes since the last email.",
+    ]
+    assert re.search(r'<p class="notlive"[^>]*>Registry: bundled ClinicalTrials.gov snapshot of 2026-11-25 — not live', html)
+    assert "Status changes" not in text and "completed" not in "\n".join(registered)

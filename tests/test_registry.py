@@ -297,6 +297,139 @@ def test_a_study_without_an_nct_number_cannot_be_parsed():
     assert registry.comparator_classes(trial) is None
 
 
+# --- the change log: what a refresh found different ---------------------------------------
+
+
+def changes(db, since_id: int = 0) -> list[tuple]:
+    return [tuple(r) for r in db.execute(
+        "select nct, kind, old, new, pmid, context, source from trial_changes where id > ? order by id", [since_id])]
+
+
+def last_change_id(db) -> int:
+    return db.execute("select coalesce(max(id), 0) from trial_changes").fetchone()[0]
+
+
+def registry_news(ps_changes: dict, extra: list[dict] = ()) -> list[dict]:
+    """The snapshot with `ps_changes` {nct: change(protocolSection)} applied, plus `extra` studies."""
+    studies = copy.deepcopy(snapshot_studies())
+    for study in studies:
+        change = ps_changes.get(study["protocolSection"]["identificationModule"]["nctId"])
+        if change:
+            change(study["protocolSection"])
+    return studies + list(extra)
+
+
+def new_trial(nct: str = "NCT07500001", first_posted: str = "2026-11-30") -> dict:
+    """A new registration: NCT07309874's record under another number and title."""
+    study = copy.deepcopy(next(s for s in snapshot_studies()
+                               if s["protocolSection"]["identificationModule"]["nctId"] == "NCT07309874"))
+    ident = study["protocolSection"]["identificationModule"]
+    ident["nctId"], ident["briefTitle"] = nct, "Dry Needling of the Suboccipital Muscles in Chronic Migraine"
+    study["protocolSection"]["statusModule"]["studyFirstPostDateStruct"] = {"date": first_posted, "type": "ACTUAL"}
+    return study
+
+
+def completed_with_results(ps):
+    """NCT05444296 completes and lists a stored study (PMID 29037632) as its RESULT reference."""
+    ps["statusModule"]["overallStatus"] = "COMPLETED"
+    ps["statusModule"]["lastUpdatePostDateStruct"] = {"date": "2026-11-29", "type": "ACTUAL"}
+    ps["referencesModule"] = {"references": [{"pmid": "29037632", "type": "RESULT", "citation": "Sedighi A, et al. 2017."}]}
+
+
+def test_the_first_load_records_how_things_stood_not_news(db):
+    """`evidence run --source snapshot` loaded the registry once: 16 registrations and 3
+    links, all marked as the first load; nothing else."""
+    rows = changes(db)
+    assert len(rows) == 19
+    assert {r[5] for r in rows} == {registry.FIRST_LOAD} and {r[6] for r in rows} == {"snapshot"}
+    assert sorted(r[0] for r in rows if r[1] == "new_registration") == sorted(registry.load_trials(db))
+    assert sorted((r[0], r[4], r[3]) for r in rows if r[1] == "publication_linked") == [
+        ("NCT03500861", "30813155", "results"), ("NCT03919630", "33148134", "results"), ("NCT04305223", "34689708", "results")]
+    first = db.execute("select detail from trial_changes where nct = 'NCT03500861' and kind = 'new_registration'").fetchone()[0]
+    assert first == 'NCT03500861 "Trigger Point Dry Needling for Chronic Tension-Type Headache": completed, 160 participants, first posted 2018-04-18'
+
+
+def test_a_refresh_with_nothing_changed_writes_no_change(db):
+    before = last_change_id(db)
+    assert registry.refresh(db, load_topic(), source="snapshot", today=TODAY)["changes_written"] == 0
+    with FakeCtGov() as fake:  # the same records from the live API: still nothing new
+        assert registry.refresh(db, load_topic(), source="live", today=TODAY, client=quick(fake.base_url))["changes_written"] == 0
+    assert changes(db, before) == []
+
+
+def test_a_status_change_a_new_trial_and_a_new_link_are_recorded_with_the_refresh(db):
+    before = last_change_id(db)
+    with FakeCtGov(registry_news({"NCT05444296": completed_with_results}, [new_trial()])) as fake:
+        result = registry.refresh(db, load_topic(), source="live", today=TODAY, client=quick(fake.base_url))
+    assert result["changes_written"] == 3
+    assert changes(db, before) == [
+        ("NCT05444296", "status_changed", "NOT_YET_RECRUITING", "COMPLETED", None, None, "live"),
+        ("NCT07500001", "new_registration", None, "NOT_YET_RECRUITING", None, None, "live"),
+        ("NCT05444296", "publication_linked", None, "results", "29037632", None, "live"),
+    ]
+    details = [r[0] for r in db.execute("select detail from trial_changes where id > ? order by id", [before])]
+    assert details[0] == "NCT05444296: not yet recruiting → completed (registry record updated 2026-11-29)"
+    assert details[1] == ('NCT07500001 "Dry Needling of the Suboccipital Muscles in Chronic Migraine": not yet recruiting, '
+                          "50 participants, first posted 2026-11-30")
+    assert details[2].startswith('PMID 29037632 "Comparison of acute effects of superficial and deep dry needling')
+    assert details[2].endswith("as its results publication: the registry lists PMID 29037632 as a RESULT reference")
+    # The change log's stamp is the refresh's: the same as the trials it saw.
+    stamps = {r[0] for r in db.execute("select distinct seen_at from trial_changes where id > ?", [before])}
+    assert stamps == {registry.load_trials(db)["NCT07500001"]["fetched_at"]}
+    # Seen once: the same records again change nothing.
+    with FakeCtGov(registry_news({"NCT05444296": completed_with_results}, [new_trial()])) as fake:
+        assert registry.refresh(db, load_topic(), source="live", today=TODAY, client=quick(fake.base_url))["changes_written"] == 0
+
+
+def test_a_failed_refresh_records_no_change(db):
+    before = last_change_id(db)
+    with FakeCtGov(registry_news({"NCT05444296": completed_with_results})) as fake:
+        fake.faults += [CtFault("status", status=503, path="/studies")] * 20
+        with pytest.raises(ctgov.CtGovError):
+            registry.refresh(db, load_topic(), source="live", today=TODAY, client=quick(fake.base_url, attempts=2))
+    assert changes(db, before) == []
+
+
+def test_a_fallback_to_the_older_snapshot_is_no_news_and_the_return_to_live_is_not_either(db):
+    """live (NCT05444296 completed) → snapshot (still 'not yet recruiting' there: older data)
+    → live again (completed, as before the fallback): the completion is news once."""
+    live = registry_news({"NCT05444296": completed_with_results})
+    with FakeCtGov(live) as fake:
+        registry.refresh(db, load_topic(), source="live", today=TODAY, client=quick(fake.base_url))
+    after_live = last_change_id(db)
+    registry.refresh(db, load_topic(), source="auto", today=TODAY)  # CTGOV_API_URL is dead: the snapshot
+    assert changes(db, after_live) == [
+        ("NCT05444296", "status_changed", "COMPLETED", "NOT_YET_RECRUITING", None, registry.OLDER_COPY, "snapshot"),
+    ]
+    after_fallback = last_change_id(db)
+    with FakeCtGov(live) as fake:
+        registry.refresh(db, load_topic(), source="live", today=TODAY, client=quick(fake.base_url))
+    assert changes(db, after_fallback) == []
+    news = [r for r in changes(db) if r[5] is None]
+    assert news == [
+        ("NCT05444296", "status_changed", "NOT_YET_RECRUITING", "COMPLETED", None, None, "live"),
+        ("NCT05444296", "publication_linked", None, "results", "29037632", None, "live"),
+    ]
+
+
+def test_changes_since_reads_the_log_with_titles_for_the_surfaces(db):
+    first_load = "2026-11-25T06:00:00+00:00"  # the first load, a week before (stamps are to the second)
+    db.execute("update trial_changes set seen_at = ?", [first_load])
+    db.conn.commit()
+    with FakeCtGov(registry_news({"NCT05444296": completed_with_results}, [new_trial()])) as fake:
+        registry.refresh(db, load_topic(), source="live", today=TODAY, client=quick(fake.base_url))
+    rows = registry.changes_since(db, first_load)
+    assert [(r["nct"], r["kind"]) for r in rows] == [
+        ("NCT05444296", "status_changed"), ("NCT07500001", "new_registration"), ("NCT05444296", "publication_linked")]
+    linked = rows[2]
+    assert linked["title"] == "Superficial Dry Needling for Cervicogenic Headache" and linked["study_on_topic"] == 1
+    assert linked["study_title"].startswith("Comparison of acute effects") and "RESULT reference" in linked["link_evidence"]
+    assert rows[1]["first_posted"] == "2026-11-30" and rows[1]["on_topic"] == 1
+    assert len(registry.changes_since(db)) == 22
+    fresh = registry.registry_freshness(db)
+    assert fresh["live"] and fresh["line"].startswith("live ClinicalTrials.gov (API v2), refreshed ")
+
+
 # --- the word lists, checked by their own examples --------------------------------------
 
 
