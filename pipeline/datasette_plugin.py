@@ -636,12 +636,45 @@ async def _trial_links(db, nct: str | None = None) -> dict[str, list[dict]]:
     return out
 
 
+def study_reasons(db: sqlite_utils.Database, pmid: str) -> list[dict]:
+    """Per extracted field, where its value comes from: the rule and the words it read
+    (a low-confidence value marked as unchecked machine reading), or the person who checked it."""
+    if not db["extraction_evidence"].exists():
+        return []
+    from . import provenance
+
+    checks: dict[str, dict] = {}
+    if db["checked_values"].exists():
+        for r in db.query("select field, value, who, checked_on, note, applied, stale from checked_values where pmid = ? "
+                          "and field not like 'effects%'", [pmid]):
+            check = dict(r)
+            try:
+                shown = json.loads(check["value"]) if check["value"] else None
+            except (TypeError, ValueError):
+                shown = check["value"]
+            check["value"] = ", ".join(map(str, shown)) or "(none)" if isinstance(shown, list) else (
+                "(none)" if shown is None else str(shown).lower() if isinstance(shown, bool) else str(shown))
+            checks[r["field"]] = check
+    out: list[dict] = []
+    for r in provenance.reasons_for(db, pmid):
+        if not out or out[-1]["field"] != r["field"]:
+            out.append({"field": r["field"], "reads": [], "check": checks.get(r["field"])})
+        out[-1]["reads"].append({
+            "value": r["value"] if r["value"] != "" else "(none)", "rule": r["rule"], "quote": r["quote"],
+            "low": r["confidence"] == "low", "default": r["rule"].startswith("default."),
+        })
+    return out
+
+
 async def _row_vars(db, table: str, key: str) -> dict:
     tables = await db.table_names()
+    if table == "studies" and "trials" not in tables:
+        return {"evidence_reasons": await db.execute_fn(lambda conn: study_reasons(sqlite_utils.Database(conn), key))}
     if "trials" not in tables:
         return {}
     if table == "studies":
-        return {"evidence_registry": await db.execute_fn(lambda conn: study_registry(sqlite_utils.Database(conn), key))}
+        return {"evidence_registry": await db.execute_fn(lambda conn: study_registry(sqlite_utils.Database(conn), key)),
+                "evidence_reasons": await db.execute_fn(lambda conn: study_reasons(sqlite_utils.Database(conn), key))}
     if table == "trials":
         found = await db.execute_fn(lambda conn: {
             "findings": registry_module().findings_for_trial(sqlite_utils.Database(conn), key),

@@ -449,3 +449,32 @@ def test_a_phone_reads_the_registry_finding_on_the_study_page_and_the_trials_tab
         assert page_width(driver) <= PHONE[0] + 1
         first = driver.find_element("css selector", "table.rows-and-columns tbody tr").text
         assert "NCT" in first and "{" not in first
+
+
+# The reason behind every value (issue 11) and who checked it (issue 13) ----------------------
+
+
+def test_the_study_page_says_which_rule_read_each_value(ds):
+    seen = re.sub(r"\s+([:;,)])", r"\1", text_of(page(ds, "/evidence/studies/34689708")))
+    assert "How each value was read" in seen
+    assert "design: non_randomized_trial — rule design.non-randomised-text on “pilot”" in seen
+    assert "comparators: none — rule comparators.single-arm" in seen
+
+
+def test_a_value_a_person_checked_says_who_and_when(site_db, tmp_path):
+    import sqlite3
+
+    from pipeline import checked
+    from pipeline.topic import DEFAULT_TOPIC
+
+    copy = tmp_path / "evidence.db"
+    with sqlite3.connect(site_db) as source, sqlite3.connect(copy) as target:
+        source.backup(target)  # the WAL's pages too, which a file copy would miss
+    db = store.open_db(copy)
+    checked.apply(db, folder=DEFAULT_TOPIC.with_suffix("") / "checked")  # the project's one real check
+    seen = re.sub(r"\s+([:;,)])", r"\1", text_of(page(publish.app(copy), "/evidence/studies/33609358")))
+    assert "design: meta_analysis checked by helper session on 2026-12-02" in seen
+    assert "(7 checked)" in seen
+    # An unchecked study's low-confidence value is marked as such.
+    low = db.execute("select pmid, field from extraction_evidence where confidence = 'low' and pmid != '33609358' limit 1").fetchone()
+    assert "unchecked, low confidence" in text_of(page(publish.app(copy), f"/evidence/studies/{low[0]}"))
