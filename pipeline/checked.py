@@ -93,6 +93,22 @@ DISAGREEMENTS_SQL = (
 )
 
 
+# One row per study: checked by a person, stale (its abstract changed since) or
+# unchecked; who checked it; how many claims rest on it; how many of its values the
+# rules read with low confidence. Datasette facets on `checked`.
+STUDY_CHECKS_SQL = """
+select s.pmid, s.title, s.design, s.on_topic,
+  case when exists (select 1 from checked_values c where c.pmid = s.pmid and c.stale = 1) then 'stale'
+       when exists (select 1 from checked_values c where c.pmid = s.pmid and c.applied = 1) then 'checked'
+       else 'unchecked' end as checked,
+  (select group_concat(distinct c.who) from checked_values c where c.pmid = s.pmid and c.applied = 1) as checked_by,
+  (select max(c.checked_on) from checked_values c where c.pmid = s.pmid and c.applied = 1) as checked_on,
+  (select count(distinct e.claim_id) from claim_evidence e where e.pmid = s.pmid and e.counted = 1) as claims_resting_on_it,
+  (select count(*) from extraction_evidence x where x.pmid = s.pmid and x.confidence = 'low') as low_confidence_values
+from studies s
+"""
+
+
 class CheckedError(ValueError):
     """Correction files that cannot be used: every problem, each naming its file and line."""
 
@@ -493,6 +509,7 @@ def ensure_tables(db: sqlite_utils.Database) -> None:
         "begin update checked_machine set fresh = 1 where pmid = new.pmid; end"
     )
     db.execute(f"create view if not exists checked_disagreements as {DISAGREEMENTS_SQL}")
+    db.execute(f"create view if not exists study_checks as {STUDY_CHECKS_SQL}")
 
 
 def _canon(name: str, value: object) -> str:

@@ -478,3 +478,24 @@ def test_a_value_a_person_checked_says_who_and_when(site_db, tmp_path):
     # An unchecked study's low-confidence value is marked as such.
     low = db.execute("select pmid, field from extraction_evidence where confidence = 'low' and pmid != '33609358' limit 1").fetchone()
     assert "unchecked, low confidence" in text_of(page(publish.app(copy), f"/evidence/studies/{low[0]}"))
+
+
+def test_studies_facet_on_checked_and_the_unchecked_behind_a_verdict_query(site_db, tmp_path):
+    import sqlite3
+
+    from pipeline import checked
+    from pipeline.topic import DEFAULT_TOPIC
+
+    copy = tmp_path / "evidence.db"
+    with sqlite3.connect(site_db) as source, sqlite3.connect(copy) as target:
+        source.backup(target)
+    checked.apply(store.open_db(copy), folder=DEFAULT_TOPIC.with_suffix("") / "checked")
+    app = publish.app(copy)
+    facets = get(app, "/evidence/study_checks.json?_facet=checked").json()["facet_results"]
+    counts = {r["value"]: r["count"] for r in facets["results"]["checked"]["results"]} if "results" in facets else {
+        r["value"]: r["count"] for r in facets["checked"]["results"]}
+    assert counts["checked"] == 1 and counts["unchecked"] == 26
+    rows = get(app, "/evidence/unchecked_behind_verdicts.json?_shape=array").json()
+    assert rows and "33609358" not in {r["pmid"] for r in rows}
+    assert all(r["claims_resting_on_it"] > 0 and r["checked"] != "checked" for r in rows)
+    assert "Which studies a person checked" in page(app, "/evidence/study_checks")
