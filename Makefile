@@ -11,7 +11,7 @@ help:
 	@echo "make test   run the test suite"
 	@echo "make serve  browse db/evidence.db in Datasette"
 	@echo "make status the runs ledger and counts"
-	@echo "make bench  time \`evidence import\` end to end (N=5000; make bench N=20000) -> docs/performance.md"
+	@echo "make bench  time \`evidence import\` end to end (N=20000; make bench N=5000; SERVE=1 adds serving 100,000 studies) -> docs/performance.md"
 	@echo "make reliability  run the fault, crash and hostile-input tests; write docs/reliability.md"
 	@echo "make vocab  regenerate the README's extraction table and db/metadata.yml's vocabulary texts from pipeline/vocab.py"
 	@echo "make digest-png  render db/digest.html to db/digest.png (headless chromium)"
@@ -47,6 +47,7 @@ db/digest.html:
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_import.py $(if $(N),--records $(N))
+	$(if $(SERVE),$(BIN)/python bench/bench_serve.py --write-doc)
 
 reliability: $(STAMP)
 	$(BIN)/python scripts/reliability_report.py

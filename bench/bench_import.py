@@ -4,7 +4,7 @@ Usage: python bench/bench_import.py [--records N] [--repeat R] [--no-5n] [--prof
        python bench/bench_import.py --stages [--records N] [--write-readme]
 
 Without --stages this is bench/bench_e2e.py (its docstring says what it measures):
-`evidence import` timed whole at N (default 5,000, or $BENCH_N) and 5N against a
+`evidence import` timed whole at N (default 20,000, or $BENCH_N) and 5N against a
 bare lxml pass, written to docs/performance.md unless --no-doc.
 
 --stages: import speed of the load stage alone on realistic PubMed records (default

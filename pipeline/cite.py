@@ -17,11 +17,10 @@ import re
 import unicodedata
 from typing import Any, Iterable
 
-import bibtexparser
-import rispy
-from bibtexparser.model import Entry, Field
-
 from . import csl
+
+# rispy and bibtexparser are imported by `export` only: the digest and `evidence
+# import` do not need them.
 
 FORMATS = ("ris", "bibtex", "csljson")
 PUBMED_URL = "https://pubmed.ncbi.nlm.nih.gov/{pmid}/"
@@ -261,6 +260,77 @@ def citation(study: dict, style: str = "vancouver", *, html: bool = False) -> st
     return csl.render(_style_item(study, style), style, html=html)
 
 
+CITATION_STYLES = ("vancouver", "ama")
+
+
+def citation_key(study: dict, style: str) -> str:
+    """A hash of what the study's `style` citation is rendered from: the stored
+    record's content hash (every bibliographic field comes from the record) and
+    retraction flag, or, for a study without one, its CSL item as the style gets it;
+    with the style and the renderer's code and versions."""
+    import hashlib
+
+    if study.get("content_hash"):
+        source = f"record:{study['content_hash']}:{int(_is_retracted(study))}"
+    else:
+        source = "item:" + json.dumps(_style_item(study, style), sort_keys=True, ensure_ascii=False)
+    return hashlib.blake2b(f"{csl.render_id()}\0{style}\0{source}".encode(), digest_size=16).hexdigest()
+
+
+def citations(
+    db, studies: list[dict], styles: tuple[str, ...] = CITATION_STYLES, *, processes: int | None = None
+) -> dict[tuple[str, str], str]:
+    """(pmid, style) → plain-text citation of each of `studies` in each of `styles`.
+
+    Rendering by citeproc takes milliseconds an entry, so entries are kept in the
+    `citations` table (one row per study and style) under `citation_key`: an entry
+    is rendered again only when what it is made from changed. Many misses (a
+    first digest) are rendered in worker processes (`pipeline.parallel`). Rows
+    written: one per entry rendered, none when nothing changed."""
+    from . import parallel
+
+    wanted: dict[tuple[str, str], tuple[str, dict]] = {}
+    for study in studies:
+        for style in styles:
+            wanted[(str(study["pmid"]), style)] = (citation_key(study, style), study)
+    out: dict[tuple[str, str], str] = {}
+    stored: dict[tuple[str, str], tuple[str, str]] = {}
+    pmids = sorted({pmid for pmid, _ in wanted})
+    for start in range(0, len(pmids), 500):
+        chunk = pmids[start : start + 500]
+        for pmid, style, key, text in db.execute(
+            f"select pmid, style, key, text from citations where pmid in ({', '.join('?' * len(chunk))})", chunk
+        ):
+            stored[(pmid, style)] = (key, text)
+    misses = []
+    for (pmid, style), (key, study) in wanted.items():
+        hit = stored.get((pmid, style))
+        if hit and hit[0] == key:
+            out[(pmid, style)] = hit[1]
+        else:
+            misses.append((pmid, style, key, study))
+    if not misses:
+        return out
+    jobs = [(style, _style_item(study, style)) for _, style, _, study in misses]
+    procs = None if len(misses) > parallel.MIN_PARALLEL else 1
+    texts = [t for chunk in parallel.map_chunks(_render_items, parallel.chunks(jobs, parallel.CHUNK), processes=procs)
+             for t in chunk]
+    with db.conn:
+        db.conn.executemany(
+            "insert into citations (pmid, style, key, text) values (?, ?, ?, ?) "
+            "on conflict(pmid, style) do update set key = excluded.key, text = excluded.text",
+            [(pmid, style, key, text) for (pmid, style, key, _), text in zip(misses, texts)],
+        )
+    for (pmid, style, _, _), text in zip(misses, texts):
+        out[(pmid, style)] = text
+    return out
+
+
+def _render_items(jobs: list[tuple[str, dict]]) -> list[str]:
+    """Plain-text entries for (style, CSL item) pairs (run in a worker process)."""
+    return [csl.render(item, style) for style, item in jobs]
+
+
 def _style_item(study: dict, style: str) -> dict:
     """`to_csl(study)` as handed to the citation styles.
 
@@ -306,11 +376,16 @@ def _date_as_written(study: dict) -> str | None:
 # RIS
 
 
-class _RisWriter(rispy.RisWriter):
-    """rispy's writer without its non-standard '1.', '2.' line before each record."""
+def _ris_writer():
+    import rispy
 
-    def set_header(self, count: int) -> str:
-        return ""
+    class _RisWriter(rispy.RisWriter):
+        """rispy's writer without its non-standard '1.', '2.' line before each record."""
+
+        def set_header(self, count: int) -> str:
+            return ""
+
+    return _RisWriter
 
 
 def _ris_record(study: dict) -> dict:
@@ -354,7 +429,9 @@ def _ris_record(study: dict) -> dict:
 
 
 def to_ris(studies: Iterable[dict]) -> str:
-    return rispy.dumps([_ris_record(s) for s in studies], implementation=_RisWriter)
+    import rispy
+
+    return rispy.dumps([_ris_record(s) for s in studies], implementation=_ris_writer())
 
 
 # ---------------------------------------------------------------------------
@@ -429,8 +506,10 @@ def _bibtex_author(author: dict) -> str:
     return f"{last}, {fore}" if fore else last
 
 
-def _bibtex_entry(study: dict, key: str) -> Entry:
-    fields: list[Field] = []
+def _bibtex_entry(study: dict, key: str):
+    from bibtexparser.model import Entry, Field
+
+    fields: list = []
 
     def put(name: str, value: Any, *, escape: bool = True) -> None:
         value = _text(value)
@@ -467,6 +546,8 @@ def _bibtex_entry(study: dict, key: str) -> Entry:
 
 
 def to_bibtex(studies: Iterable[dict]) -> str:
+    import bibtexparser
+
     library = bibtexparser.Library()
     used: set[str] = set()
     for study in studies:

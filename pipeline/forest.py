@@ -11,6 +11,8 @@ it fits), then the interval across the whole width. Scaled to a phone its
 
 from __future__ import annotations
 
+from collections import Counter
+
 import json
 import math
 import re
@@ -267,7 +269,7 @@ def _squash(text: str) -> str:
 
 def _distinct(labels: list[str]) -> list[str]:
     """Number the rows whose labels would otherwise read alike."""
-    counts = {label: labels.count(label) for label in labels}
+    counts = Counter(labels)  # not labels.count per label: quadratic in the rows
     seen: dict[str, int] = {}
     out = []
     for label in labels:

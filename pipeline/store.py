@@ -14,7 +14,7 @@ import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 import sqlite_utils
 
@@ -138,7 +138,9 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
         missing = {c: t for c, t in columns.items() if c not in studies.columns_dict}
         for name, kind in missing.items():
             studies.add_column(name, kind)
-    for cols in (["year"], ["design"], ["entrez_date"], ["first_seen_run"]):
+    # on_topic: a default facet and most canned queries' filter; first_seen_at: the
+    # "new" feeds and queries (serving 100,000 studies, issue 15).
+    for cols in (["year"], ["design"], ["entrez_date"], ["first_seen_run"], ["on_topic"], ["first_seen_at"]):
         studies.create_index(cols, if_not_exists=True)
     # The first version kept the index with row triggers; `save_studies` now
     # writes it in bulk, so old triggers would index every change twice.
@@ -283,6 +285,11 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
         foreign_keys=[("email_id", "emails_sent", "id")],
         if_not_exists=True,
     )
+    # Rendered citations, one per study and style, kept while the study's citation
+    # key (a hash of what the entry is rendered from) is unchanged: `cite.citations`.
+    db.table("citations").create(
+        {"pmid": str, "style": str, "key": str, "text": str}, pk=("pmid", "style"), if_not_exists=True
+    )
     provenance.ensure_table(db)
     harms.ensure_table(db)
     db.table("meta").create({"key": str, "value": str}, pk="key", if_not_exists=True)
@@ -406,6 +413,40 @@ def pending_extraction(
     return list(
         db.query(f"select pmid, title, abstract, publication_types, mesh from studies {where} order by pmid", params)
     )
+
+
+def pending_count(db: sqlite_utils.Database, *, everything: bool = False, version: str | None = None) -> int:
+    """How many studies `iter_pending` would yield."""
+    where, params = _pending_where(everything, version)
+    return db.execute(f"select count(*) from studies {where}", params).fetchone()[0]
+
+
+def iter_pending(
+    db: sqlite_utils.Database, *, everything: bool = False, version: str | None = None, page: int = 500
+) -> Iterator[tuple[str, str, str, str, str]]:
+    """(pmid, title, abstract, publication_types, mesh) of the studies `pending_extraction`
+    lists, read a page at a time in PMID order (keyset), so memory does not grow with
+    the database and no cursor stays open while the caller writes."""
+    where, params = _pending_where(everything, version)
+    where = f"{where} and" if where else "where"
+    last = ""
+    while True:
+        rows = db.execute(
+            f"select pmid, title, abstract, publication_types, mesh from studies {where} pmid > ? "
+            f"order by pmid limit {int(page)}",
+            [*params, last],
+        ).fetchall()
+        yield from rows
+        if len(rows) < page:
+            return
+        last = rows[-1][0]
+
+
+def _pending_where(everything: bool, version: str | None) -> tuple[str, list]:
+    if everything:
+        return "", []
+    where = "where (extractor_version is null" + (" or extractor_version != ?)" if version else ")")
+    return where, [version] if version else []
 
 
 def save_extractions(db: sqlite_utils.Database, items: list[tuple[str, "Extraction"]]) -> None:

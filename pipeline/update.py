@@ -10,7 +10,6 @@ not move the incremental watermark, so the next run does the work again.
 
 from __future__ import annotations
 
-import json
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -18,8 +17,8 @@ from typing import Callable
 
 import sqlite_utils
 
-from . import medline, pubmed, store
-from .extract import EXTRACTOR_VERSION, Extraction, Record, extract
+from . import medline, parallel, pubmed, store
+from .extract import EXTRACTOR_VERSION, Extraction
 from .parse import DocumentError, MalformedRecord, Study
 from .sources import Source
 
@@ -210,31 +209,38 @@ class StoredVersions:
         return None
 
 
-def extract_pending(db: sqlite_utils.Database, *, everything: bool = False, batch: int = 500) -> int:
+def extract_pending(
+    db: sqlite_utils.Database,
+    *,
+    everything: bool = False,
+    batch: int = parallel.CHUNK,
+    processes: int | None = None,
+    min_parallel: int = parallel.MIN_PARALLEL,
+) -> int:
     """Run the extractor over new and changed studies (all with `everything`); returns
     how many were extracted. A study the extractor fails on is logged and left
-    pending, so a fixed extractor picks it up next time."""
-    rows = store.pending_extraction(db, everything=everything, version=EXTRACTOR_VERSION)
-    done: list[tuple[str, Extraction]] = []
+    pending, so a fixed extractor picks it up next time.
+
+    Studies are read a page at a time; more than `min_parallel` of them are
+    extracted in worker processes (one per core, see `pipeline.parallel`), the
+    parent writing each chunk's results in one transaction as it comes back."""
+    pending = store.pending_count(db, everything=everything, version=EXTRACTOR_VERSION)
+    if not pending:
+        return 0
+    rows = store.iter_pending(db, everything=everything, version=EXTRACTOR_VERSION)
+    procs = (processes or parallel.workers()) if pending > min_parallel else 1
+    procs = min(procs, -(-pending // batch))
     count = 0
-    for row in rows:
-        record = Record(
-            title=row["title"] or "",
-            abstract=row["abstract"] or "",
-            publication_types=json.loads(row["publication_types"] or "[]"),
-            mesh=json.loads(row["mesh"] or "[]"),
-        )
-        try:
-            done.append((row["pmid"], extract(record)))
-        except Exception as e:  # one odd abstract must not stop the others
-            log.error("extraction failed for PMID %s: %s: %s", row["pmid"], type(e).__name__, e)
-            continue
-        if len(done) >= batch:
-            store.save_extractions(db, done)
-            count += len(done)
-            done = []
-    store.save_extractions(db, done)
-    return count + len(done)
+    for results in parallel.map_chunks(parallel.extract_rows, parallel.chunks(rows, batch), processes=procs):
+        done: list[tuple[str, Extraction]] = []
+        for pmid, extraction, error in results:
+            if error is not None:  # one odd abstract must not stop the others
+                log.error("extraction failed for PMID %s: %s", pmid, error)
+                continue
+            done.append((pmid, extraction))
+        store.save_extractions(db, done)
+        count += len(done)
+    return count
 
 
 def _settle(collect: Callable[[], None], flush: Callable[[], None]) -> None:

@@ -170,6 +170,9 @@ def _record(xml: bytes) -> _Record:
     return _Record(pmid=pmid, xml=xml.strip(), edat=_ymd(entrez), mdat=_ymd(revised))
 
 
+_TERM_RANGE = re.compile(r'"([\d/]+)"\[(EDAT|MDAT)\]\s*:\s*"([\d/]+)"\[(EDAT|MDAT)\]', re.I)
+
+
 def _parse_date(text: str, *, end: bool) -> tuple[int, int, int] | None:
     """NCBI dates: YYYY, YYYY/MM or YYYY/MM/DD ('-' and '.' also accepted)."""
     bits = [b for b in text.replace("-", "/").replace(".", "/").split("/") if b.strip()]
@@ -481,6 +484,13 @@ class FakeEutils:
             records = list(self._records)
         if "NOHITS" in p.get("term", ""):
             return []
+        ranges = _TERM_RANGE.findall(p.get("term", ""))
+        if ranges:
+            # Date ranges in the term ("2023/01/01"[EDAT] : "2023/02/01"[EDAT]), ORed
+            # as the pipeline writes them: a record in any of them matches.
+            spans = [(f.lower(), _parse_date(lo, end=False), _parse_date(hi, end=True)) for lo, f, hi, _ in ranges]
+            return [r.pmid for r in records
+                    if any(getattr(r, f) is not None and a <= getattr(r, f) <= b for f, a, b in spans)]
         lo, hi = p.get("mindate", "").strip(), p.get("maxdate", "").strip()
         if not (lo and hi):
             return [r.pmid for r in records]

@@ -174,6 +174,29 @@ def test_incremental_search_asks_by_entry_and_by_modification_date(client, fake_
     assert len(pmids_of(docs)) == 29 and len(set(pmids_of(docs))) == 27
 
 
+def test_entered_or_modified_is_one_search_and_each_record_is_fetched_once(client, fake_eutils):
+    """The edat and mdat windows in one search on the history server: a record both
+    entered and revised in the window is fetched once, and N records cost one search
+    and ⌈N/200⌉ fetches."""
+    window = (date(2023, 1, 1), date(2025, 12, 31))
+    (search,) = client.search_windows("q", datetype=pubmed.CHANGED, window=window)
+    assert search.count == 27  # 2 entered in 2023, all 27 revised 2025-09-01: 27, not 29
+    pmids = pmids_of([body for body, _ in client.efetch(search, batch_size=10)])
+    assert sorted(pmids) == sorted(fake_eutils.pmids)
+    paths = [r["path"] for r in fake_eutils.requests]
+    assert paths == ["esearch.fcgi"] + ["efetch.fcgi"] * 3  # ⌈27/10⌉
+    term = fake_eutils.requests[0]["params"]["term"]
+    assert '"2023/01/01"[EDAT] : "2025/12/31"[EDAT]' in term and '"2023/01/01"[MDAT] : "2025/12/31"[MDAT]' in term
+    assert "datetype" not in fake_eutils.requests[0]["params"]
+
+
+def test_nothing_entered_or_modified_costs_one_search(client, fake_eutils):
+    """Only the search, when nothing is new: no fetch."""
+    (search,) = client.search_windows("q", datetype=pubmed.CHANGED, window=(date(2026, 1, 1), date(2026, 2, 1))) or [None]
+    assert search.count == 0 and list(client.efetch(search)) == []
+    assert [r["path"] for r in fake_eutils.requests] == ["esearch.fcgi"]
+
+
 def test_probe_says_whether_eutils_answers(client, fake_eutils):
     assert client.probe(timeout=2)
     fake_eutils.faults.append(Fault("status", status=503))

@@ -1,0 +1,97 @@
+"""Work spread over the machine's cores: extraction of many studies, rendering of many citations.
+
+Worker processes are started with `spawn` (safe whatever threads or SQLite
+connections the parent holds) and only compute: they are handed plain rows and
+return plain results, and the parent alone writes to the database, one
+transaction per chunk. Below `MIN_PARALLEL` items the work runs in the parent:
+starting a worker (importing the extractor) costs more than a few hundred
+studies take.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Callable, Iterable, Iterator, TypeVar
+
+log = logging.getLogger(__name__)
+
+MIN_PARALLEL = 200  # fewer items than this are done in the parent
+CHUNK = 100  # items per task handed to a worker
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def workers() -> int:
+    """Worker processes to use: the cores this process may run on (at least 1)."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        n = os.cpu_count() or 1
+    return max(1, n)
+
+
+def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    chunk: list[T] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def map_chunks(
+    fn: Callable[[list[T]], list[R]],
+    items: Iterable[list[T]],
+    *,
+    processes: int | None = None,
+) -> Iterator[list[R]]:
+    """`fn` over each chunk of `items`, in worker processes, results in order.
+
+    `fn` must be a module-level function (workers import it by name). At most
+    two chunks per worker are in flight, so memory stays bounded however many
+    chunks there are. With one process, runs in the parent."""
+    processes = processes or workers()
+    if processes <= 1:
+        for chunk in items:
+            yield fn(chunk)
+        return
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
+        in_flight: list[Future] = []
+        for chunk in items:
+            in_flight.append(pool.submit(fn, chunk))
+            if len(in_flight) >= 2 * processes:
+                yield in_flight.pop(0).result()
+        while in_flight:
+            yield in_flight.pop(0).result()
+
+
+# --- extraction -------------------------------------------------------------------
+
+ExtractRow = tuple[str, str, str, str, str]  # pmid, title, abstract, publication_types JSON, mesh JSON
+
+
+def extract_rows(rows: list[ExtractRow]) -> list[tuple[str, object | None, str | None]]:
+    """(pmid, Extraction or None, error or None) for each row: one odd abstract fails alone."""
+    import json
+
+    from .extract import Record, extract
+
+    out: list[tuple[str, object | None, str | None]] = []
+    for pmid, title, abstract, publication_types, mesh in rows:
+        try:
+            record = Record(
+                title=title or "",
+                abstract=abstract or "",
+                publication_types=json.loads(publication_types or "[]"),
+                mesh=json.loads(mesh or "[]"),
+            )
+            out.append((pmid, extract(record), None))
+        except Exception as e:  # noqa: BLE001 - reported by the parent, the study stays pending
+            out.append((pmid, None, f"{type(e).__name__}: {e}"))
+    return out
