@@ -44,6 +44,10 @@ SETTINGS = {
     # live database; a clinician's own joins well under a second.
     "sql_time_limit_ms": 1000,
     "facet_time_limit_ms": 200,
+    # No facet suggestions: they try every column of a table on every page view
+    # (41 on studies), which at 100,000 studies costs seconds; the useful facets
+    # are set in db/metadata.yml.
+    "suggest_facets": False,
     "facet_suggest_time_limit_ms": 50,
     # Rows one query or page may return (Datasette's default, said out loud):
     # every on-topic study fits; the plugin also caps an answer at 20 MB.

@@ -85,9 +85,10 @@ def pubmed_source(
 ) -> Source:
     """Live PubMed: the whole query, or (with `since`) what was entered or changed since.
 
-    Incremental runs ask twice, by entry date (new records) and by
-    modification date (corrected, retracted, re-indexed records), from a day
-    before `since`; the store skips what it already holds unchanged.
+    Incremental runs ask once, on the history server, for records entered
+    (new) or modified (corrected, retracted, re-indexed) from a day before
+    `since`, so a record that is both is fetched once; the store skips what it
+    already holds unchanged.
     """
     today = date.today()
     if since is None:
@@ -95,7 +96,7 @@ def pubmed_source(
         window = None
     else:
         start = since - timedelta(days=OVERLAP_DAYS)
-        plans = [("edat", (start, today)), ("mdat", (start, today))]
+        plans = [(pubmed.CHANGED, (start, today))]
         window = f"entered or modified {start:%Y-%m-%d} to {today:%Y-%m-%d}"
     source = Source(
         name="pubmed",

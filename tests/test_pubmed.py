@@ -162,16 +162,18 @@ def test_more_than_10000_results_are_split_by_date(client, fake_eutils, caplog):
     assert all(p.get("datetype") == "edat" for p in asked[1:])
 
 
-def test_incremental_search_asks_by_entry_and_by_modification_date(client, fake_eutils):
-    """Since a date: an edat and an mdat search from a day before, each with its own window."""
+def test_incremental_search_asks_once_for_entered_or_modified(client, fake_eutils):
+    """Since a date: one search, from a day before, for records entered or modified
+    since (the two date windows combined on the history server)."""
     source = pubmed_source(client, "q", since=date(2023, 1, 2))
     docs = list(source.documents())
     searches = [r["params"] for r in fake_eutils.requests if r["path"] == "esearch.fcgi"]
-    assert [(p["datetype"], p["mindate"]) for p in searches] == [("edat", "2023/01/01"), ("mdat", "2023/01/01")]
-    # Records entered since then (two, in 2023) and, here, all 27 modified 2025-09-01;
-    # the two overlap, and `load` keeps one copy of each.
-    assert source.expected == 2 + 27
-    assert len(pmids_of(docs)) == 29 and len(set(pmids_of(docs))) == 27
+    assert len(searches) == 1
+    assert '"2023/01/01"[EDAT]' in searches[0]["term"] and '"2023/01/01"[MDAT]' in searches[0]["term"]
+    # Records entered since then (two, in 2023) and, here, all 27 modified 2025-09-01:
+    # each is fetched once.
+    assert source.expected == 27
+    assert len(pmids_of(docs)) == 27 and len(set(pmids_of(docs))) == 27
 
 
 def test_entered_or_modified_is_one_search_and_each_record_is_fetched_once(client, fake_eutils):
