@@ -492,7 +492,7 @@ def main(argv: list[str] | None = None) -> None:
             f"{met} of {len(targets)} targets met.",
             "",
         ]
-        for title in ("Where the time goes", "Serving 100,000 studies"):  # hand-written; bench_serve.py's
+        for title in ("Where the time goes", "Serving 100,000 studies", "Extraction speed"):  # hand-written; bench_serve.py's
             kept = keep_section(title)
             if kept:
                 parts += [kept]

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from . import rules, vocab
 from .rules import phrase_regex
 from .terms import HEADACHE_WORD, outcome_at, outcome_spans
-from .text import NUM, Sentence, sentences, to_float
+from .text import NUM, Sentence, guarded, sentences, to_float
 
 # The wording rules (rules/*.yml): intervals, between-group and within-group cues,
 # differences written in words, numbers that are time points. Checked when loaded.
@@ -53,7 +53,8 @@ MEASURE_NAMES: list[tuple[str, str]] = [
     (r"number needed to treat|(?-i:\bNNTs?\b)", "other"),
     (r"φ|\bphi\b|hazard ratios?|(?-i:\ba?HRs?\b)|(?<![A-Za-z])r(?=\s*=)|(?-i:\bICC\b)", "other"),
 ]
-MEASURE_RE = re.compile("|".join(f"(?P<m{i}>{p})" for i, (p, _) in enumerate(MEASURE_NAMES)), re.I)
+# Some thirty alternatives tried at every position: a look-ahead on their first letters halves the work.
+MEASURE_RE = guarded(re.compile("|".join(f"(?P<m{i}>{p})" for i, (p, _) in enumerate(MEASURE_NAMES)), re.I), max_letters=26)
 # Between a measure's name and its value: "of", "=", ":", ",", "was", brackets.
 # Between an estimate's name and its value: "(Cohen's d)", "in intensity", "of", "=", "was".
 VALUE_AFTER_NAME = re.compile(
@@ -75,10 +76,10 @@ CI_RE = re.compile(
 BARE_CI = re.compile(
     rf"\s*[(\[]\s*(?P<lo>{_N})\s*(?:–|—|-|to|,|;)\s*(?P<hi>{_N})\s*(?P<p_op>)(?P<p_v>)[)\]]"
 )
-P_RE = re.compile(
+P_RE = guarded(re.compile(
     r"\bp(?:\s*-?\s*(?:values?|trend|for trend|interaction))?\s*(?:(?P<op><=|>=|≤|≥|<|>|=)|(?P<of>\bof\b|\bwas\b))\s*(?P<pv>0?[.·]\d+|\d(?:[.·]\d+)?(?:\s*[x×]\s*10\s*\^?\s*[-−]\s*\d+)?)",
     re.I,
-)
+))
 # A spread written after a mean: "± 1.1", "+/- 1.1", "± SD 1.1" or "(SD 1.1)".
 # A bare bracket counts only with a decimal in it ("3.9 (2.1)"): "(4)" is too often something else.
 _SPREAD = (
@@ -88,50 +89,50 @@ _SPREAD = (
 # A decimal comma is read where a spread follows ("6,4±1,5"), never a part of the number.
 _CN = rf"(?:{_N}(?:,\d{{1,2}}(?=\s*(?:±|\+/-)))?)"
 _SPREAD_CN = _SPREAD.replace(r"\d+(?:[.·]\d+)?", r"\d+(?:[.,·]\d+)?", 1)
-PM_RE = re.compile(rf"(?<![\d.,·])(?P<v>{_CN}){_SPREAD_CN}")
-FROM_TO_PM = re.compile(rf"(?:\bfrom\s+|:\s*)(?P<a>{_CN}){_SPREAD_CN}\s*(?:\w+\s+)?to\s+(?P<b>{_CN}){_SPREAD_CN}")
-CHANGE_VERB = re.compile(r"\b(?:changed|fell|dropped|decreased|declined|improved|increased|rose|reduced|lowered|diminished)\b", re.I)
+PM_RE = guarded(re.compile(rf"(?<![\d.,·])(?P<v>{_CN}){_SPREAD_CN}"))
+FROM_TO_PM = guarded(re.compile(rf"(?:\bfrom\s+|:\s*)(?P<a>{_CN}){_SPREAD_CN}\s*(?:\w+\s+)?to\s+(?P<b>{_CN}){_SPREAD_CN}"))
+CHANGE_VERB = guarded(re.compile(r"\b(?:changed|fell|dropped|decreased|declined|improved|increased|rose|reduced|lowered|diminished)\b", re.I))
 _CHANGE_UNITS = r"points?|days?|%|percent|mm|cm|degrees?|°|kPa|kg/cm²|kg/cm2|N/cm2|attacks?|hours?"
-BY_CHANGE = re.compile(rf"\b(?:changed|fell|dropped|decreased|declined|improved|increased|rose|reduced|lowered|diminished)\s+(?:by\s+)?(?:a mean of\s+|an average of\s+)?(?P<v>\d+(?:[.·]\d+)?)\s*(?P<u>{_CHANGE_UNITS})(?![\w±])")
-BY_ONLY = re.compile(rf"\bby\s+(?P<v>\d+(?:[.·]\d+)?)\s*(?P<u>{_CHANGE_UNITS})(?![\w])")
+BY_CHANGE = guarded(re.compile(rf"\b(?:changed|fell|dropped|decreased|declined|improved|increased|rose|reduced|lowered|diminished)\s+(?:by\s+)?(?:a mean of\s+|an average of\s+)?(?P<v>\d+(?:[.·]\d+)?)\s*(?P<u>{_CHANGE_UNITS})(?![\w±])"))
+BY_ONLY = guarded(re.compile(rf"\bby\s+(?P<v>\d+(?:[.·]\d+)?)\s*(?P<u>{_CHANGE_UNITS})(?![\w])"))
 # "... by 12 points with needling versus 4 points with usual care": the second arm's change.
 VERSUS_CHANGE = re.compile(rf"[^.;()\d]{{0,40}}?\b(?:versus|vs\.?|compared with|and)\s+(?:by\s+)?(?P<v>\d+(?:[.·]\d+)?)\s*(?P<u>{_CHANGE_UNITS})(?![\w])")
 # "from 10.4 to 6.1 days per month": the value after treatment (a unit is required, so years are not read).
 # Without a unit, "to B" must be followed by its group ("from 11.8 to 7.1 with bupivacaine").
-FROM_TO_PLAIN = re.compile(
+FROM_TO_PLAIN = guarded(re.compile(
     rf"\bfrom\s+(?P<a>{_N})\s*(?:{_CHANGE_UNITS}|/10\b)?\s+to\s+(?P<b>{_N})"
     rf"\s*(?P<u>{_CHANGE_UNITS}|/10\b|(?=\s+(?:with|after)\s|\s+in\s+(?:the|both|each)\s))"
-)
+))
 # "(10.3 vs 13.1 days)": two arms' results side by side.
 # (Percentages are left to the percentage rules, which check they are results.)
 _PAIR_UNITS = _CHANGE_UNITS.replace("%|percent|", "")
-VS_PAIR = re.compile(rf"(?P<a>{_N})\s*(?P<ua>{_PAIR_UNITS})?\s+(?:vs\.?|versus)\s+(?P<b>{_N})\s*(?P<u>{_PAIR_UNITS})(?![\w])")
-PERCENT_RE = re.compile(r"(?<![\w.])(?P<v>\d+(?:[.·]\d+)?)\s?%")
+VS_PAIR = guarded(re.compile(rf"(?P<a>{_N})\s*(?P<ua>{_PAIR_UNITS})?\s+(?:vs\.?|versus)\s+(?P<b>{_N})\s*(?P<u>{_PAIR_UNITS})(?![\w])"))
+PERCENT_RE = guarded(re.compile(r"(?<![\w.])(?P<v>\d+(?:[.·]\d+)?)\s?%"))
 GROUP_SHARE = re.compile(
     r"(?:\s*(?:vs\.?|versus|and)\s*\d+(?:[.·]\d+)?\s?%)?\s+(?:of|in)\s+(?:the\s+)?(?:[\w-]+\s+){0,3}?"
     r"(?:patients|participants|people|subjects|group|arm|weeks|days|cases|responders|women|men)\b",
     re.I,
 )
 # Words that make a mean ± SD or a percentage descriptive rather than a result.
-DESCRIPTIVE = re.compile(
+DESCRIPTIVE = guarded(re.compile(
     r"\b(?:age[ds]?|years? old|aged|BMI|body mass|height|weight|female|male|women|men|"
     r"disease duration|history|baseline|prevalence|reported comorbid|comorbid)\b",
     re.I,
-)
+))
 # Harms are reported, but they are not the effect on headache this table tracks.
-SAFETY = re.compile(r"\badverse (?:events?|effects?|reactions?)|\bside[- ]effects?|\bcomplications?\b|\bbruising\b|\bsoreness\b", re.I)
+SAFETY = guarded(re.compile(r"\badverse (?:events?|effects?|reactions?)|\bside[- ]effects?|\bcomplications?\b|\bbruising\b|\bsoreness\b", re.I))
 SUBSTANCE_AFTER = re.compile(r"^\s*(?:[a-z]+\s+)?(?:lidocaine|lignocaine|saline|nacl|bupivacaine|procaine|gel|solution|cream|ethanol|dextrose|glucose|botulinum|w/v|v/v)\b", re.I)
-TIME_POINT = re.compile(
+TIME_POINT = guarded(re.compile(
     r"\b(?:at|after|by)\s+(?:the\s+)?(?:week|month|day)\s+\d+\b|"
     r"\bat\s+\d+(?:[- ](?:weeks?|months?|days?))\b|"
     r"\b\d+[- ](?:weeks?|months?|days?)\s+(?:follow-up|after)\b|"
     r"\b(?:immediately after (?:treatment|needling)|short[- ]term|mid[- ]term|medium[- ]term|long[- ]term|post-?treatment|at follow-up|at discharge)\b",
     re.I,
-)
-COMPARISON = re.compile(
+))
+COMPARISON = guarded(re.compile(
     r"\b(?:compared (?:with|to)|versus|vs\.?|against|than)\s+(?P<what>[^,;.()\[\]]{3,60})",
     re.I,
-)
+))
 
 
 @dataclass
@@ -184,10 +185,12 @@ def _sentence_effects(s: Sentence, context_outcome: str | None = None, painful: 
     result sentences were about, for a sentence that names none ("Verum was
     superior to sham (MD -1.2 days ...)" after "Migraine days decreased ...")."""
     text = s.text
-    if not any(c.isdigit() for c in text):
+    if not _has_digit(text):
         return []  # every effect is a number written in digits
     taken: list[tuple[int, int]] = []  # spans already read, so a number is used once
     found: list[tuple[int, Effect]] = []
+    marks: list[re.Match] | None = None  # the sentence's time points and comparison, read at its first effect
+    comparison: str | None = None
 
     def free(a: int, b: int) -> bool:
         return all(b <= x or a >= y for x, y in taken)
@@ -195,8 +198,11 @@ def _sentence_effects(s: Sentence, context_outcome: str | None = None, painful: 
     def add(pos: int, end: int, measure: str, value_m: re.Match | str, value: float,
             lo: float | None, hi: float | None, tail_from: int, p: str | None = None,
             level: str | None = "arm") -> None:
+        nonlocal marks, comparison
         p = p or _p_after(text, tail_from)
         taken.append((pos, end))
+        if marks is None:
+            marks, comparison = list(TIME_POINT.finditer(text)), _comparison(text)
         value_at = value_m.start("v") if isinstance(value_m, re.Match) and "v" in value_m.re.groupindex else pos
         found.append((pos, Effect(
             outcome=outcome_at(text, max(pos, value_at), default=context_outcome or "other", painful=painful),
@@ -205,8 +211,8 @@ def _sentence_effects(s: Sentence, context_outcome: str | None = None, painful: 
             ci_low=lo,
             ci_high=hi,
             p_value=p,
-            time_point=_time_point(text, pos),
-            comparison=_comparison(text),
+            time_point=_time_point(text, pos, marks),
+            comparison=comparison,
             sentence=text,
             sentence_start=s.start,
             sentence_end=s.end,
@@ -336,11 +342,19 @@ def _sentence_effects(s: Sentence, context_outcome: str | None = None, painful: 
 
 
 # A number as the value of an estimate: not inside a word ("HIT-6"), a ratio ("3/10") or a longer number.
-VALUE = re.compile(r"(?<![\w.·/\-−–])(?P<v>(?:[-−–]\s?)?\d+(?:[.·]\d+)?)(?![\d/]|[.·]\d)")
+VALUE = guarded(re.compile(r"(?<![\w.·/\-−–])(?P<v>(?:[-−–]\s?)?\d+(?:[.·]\d+)?)(?![\d/]|[.·]\d)"))
 VALUE_REACH = 130  # characters from a value to its interval, at most
 # Sample counts, not results: "30 in the needling group" after "randomized".
 COUNTS = re.compile(r"\b(?:randomi[sz]ed|allocated|assigned|enrolled|completed|dropped out|withdrew|lost to|recruited|included)\b", re.I)
-CORRELATION = re.compile(r"φ|\bphi\b|(?<![A-Za-z])r|ICC", re.I)
+CORRELATION = guarded(re.compile(r"φ|\bphi\b|(?<![A-Za-z])r|ICC", re.I))
+
+
+_ASCII_DIGIT = re.compile(r"[0-9]")
+
+
+def _has_digit(text: str) -> bool:
+    """Any character str.isdigit() accepts (superscripts too), ASCII ones found first."""
+    return bool(_ASCII_DIGIT.search(text)) or (not text.isascii() and any(c.isdigit() for c in text))
 
 
 def _group_level(text: str, pos: int) -> str:
@@ -453,12 +467,14 @@ def _window(text: str, a: int, b: int) -> str:
     return text[max(0, a - 40) : min(len(text), b + 25)]
 
 
-def _time_point(text: str, pos: int) -> str | None:
-    """The time point in the number's clause, else the nearest written before it, else after."""
+def _time_point(text: str, pos: int, marks: list[re.Match] | None = None) -> str | None:
+    """The time point in the number's clause, else the nearest written before it, else
+    after. `marks`: the text's TIME_POINT matches, if the caller has them already."""
     clause_start = max(text.rfind(";", 0, pos), 0)
     clause_end = text.find(";", pos)
     clause_end = len(text) if clause_end < 0 else clause_end
-    marks = list(TIME_POINT.finditer(text))
+    if marks is None:
+        marks = list(TIME_POINT.finditer(text))
     inside = [m for m in marks if clause_start <= m.start() < clause_end]
     if inside:
         return min(inside, key=lambda m: abs(m.start() - pos)).group(0)

@@ -42,7 +42,7 @@ from pathlib import Path
 
 import yaml
 
-from .text import NUM
+from .text import NUM, LiteralIndex, any_of, folded, guarded, required_literals
 
 RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
 ANCHOR_SCOPES = ("sentence", "after", "before")
@@ -50,6 +50,9 @@ ANCHOR_SCOPES = ("sentence", "after", "before")
 DOC_SCOPES = ("title", "own", "abstract", "lead", "types", "mesh", "conclusion", "findings")
 SCOPES = ANCHOR_SCOPES + DOC_SCOPES
 BUILTINS = {"NUM": NUM}
+# A pattern one of whose required words is shorter than this is run without the check:
+# a one- or two-letter word ("of", "%") is in nearly every sentence.
+_MIN_WORD = 3
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _RULE_KEYS = {
     "id", "label", "pattern", "scope", "precedence", "examples", "counterexamples", "case_sensitive", "note",
@@ -143,6 +146,25 @@ class RuleSet:
         self._memo: dict[tuple[str, str], tuple[Hit, ...]] = {}  # (label, text) → hits, see forget()
         for rule in sorted(rules, key=lambda r: -r.precedence):
             self._by_label.setdefault(rule.label, []).append(rule)
+        self._after = {r.label for r in rules if r.scope == "after"}  # labels read with at(), not find()
+        self._families: dict[str, list[Rule]] = {}
+        # A pattern is run on a text only if one of the words every match of it
+        # contains (text.required_literals) is there. A sentence is checked for the
+        # words of every rule read by find() at once (a LiteralIndex, once per text);
+        # a part of a record, for the words of each classifying rule in turn.
+        self._words: dict[re.Pattern, frozenset[str] | None] = {}
+        self._any: dict[re.Pattern, re.Pattern] = {}
+        for regex in [r.regex for r in rules] + [c.regex for r in rules for c in (*r.also, *r.unless)]:
+            words = required_literals(regex)
+            if words is not None and min(map(len, words)) >= _MIN_WORD:
+                self._words[regex] = words
+                self._any[regex] = any_of(words)
+        self._index = LiteralIndex(set().union(*(
+            self._words.get(r.regex) or () for r in rules if r.scope in ANCHOR_SCOPES
+        )))
+        self._present: dict[str, set[str] | None] = {}  # text → its words in the index, see forget()
+        # Per label: its rules, highest precedence first, each with the words it needs.
+        self._plan = {label: [(r, self._words.get(r.regex)) for r in rs] for label, rs in self._by_label.items()}
 
     def of(self, label: str) -> list[Rule]:
         if label not in self.labels:
@@ -154,21 +176,46 @@ class RuleSet:
         text[start:end], in text order; where two overlap, the higher precedence
         (then the earlier, then the longer) wins. The whole text is read once per
         label and remembered, so asking again about other parts of it is cheap."""
+        if label in self._after or label not in self._plan:
+            if label in self._after:
+                raise RuleError(f"rules of label {label!r} are read right after an anchor: use at()")
+            self.of(label)  # an unknown label is an error; a label without rules finds nothing
+        hits = self._find_all(label, text)
+        if start <= 0 and end is None:
+            return list(hits)
         end = len(text) if end is None else end
-        if any(r.scope == "after" for r in self.of(label)):
-            raise RuleError(f"rules of label {label!r} are read right after an anchor: use at()")
-        return [h for h in self._find_all(label, text) if h.start >= start and h.end <= end]
+        return [h for h in hits if h.start >= start and h.end <= end]
 
     def _find_all(self, label: str, text: str) -> tuple[Hit, ...]:
         key = (label, text)
-        if key not in self._memo:
+        try:
+            return self._memo[key]
+        except KeyError:
             if len(self._memo) > 4096:
-                self._memo.clear()  # bounded, even for a caller that never calls forget()
-            self._memo[key] = self._resolve(label, text)
-        return self._memo[key]
+                self.forget()  # bounded, even for a caller that never calls forget()
+            found = self._memo[key] = self._resolve(label, text)
+            return found
+
+    def _words_in(self, text: str) -> set[str] | None:
+        """The index's words in `text`; None where folded() cannot be used."""
+        try:
+            return self._present[text]
+        except KeyError:
+            low = folded(text)
+            found = self._present[text] = None if low is None else self._index.present(low)
+            return found
 
     def _resolve(self, label: str, text: str) -> tuple[Hit, ...]:
-        hits = [_hit(rule, m) for rule in self.of(label) for m in rule.regex.finditer(text) if m.end() > m.start()]
+        present = self._words_in(text)
+        hits = []
+        for rule, words in self._plan.get(label, ()):
+            if words is not None and present is not None and words.isdisjoint(present):
+                continue  # none of the words every match of it contains
+            for m in rule.regex.finditer(text):
+                if m.end() > m.start():
+                    hits.append(Hit(rule, m.start(), m.end(), m))
+        if len(hits) < 2:
+            return tuple(hits)
         hits.sort(key=lambda h: (-h.rule.precedence, h.start, -(h.end - h.start)))
         kept: list[Hit] = []
         for h in hits:
@@ -179,6 +226,7 @@ class RuleSet:
     def forget(self) -> None:
         """Drop the remembered matches (the caller reads a new document)."""
         self._memo.clear()
+        self._present.clear()
 
     def at(self, label: str, text: str, pos: int, end: int | None = None) -> Hit | None:
         """The highest-precedence match starting exactly at `pos` (rules of scope `after`)."""
@@ -195,20 +243,23 @@ class RuleSet:
         if rule.scope == "after":
             return rule.regex.match(text)
         if rule.scope in DOC_SCOPES:
-            return _decide_one(rule, {scope: text for scope in DOC_SCOPES})
+            return self._decide_one(rule, {scope: text for scope in DOC_SCOPES}, {})
         return rule.regex.search(text)
 
     def family(self, family: str) -> list[Rule]:
         """The classifying rules whose labels are `family/…`, highest precedence first."""
-        found = [r for r in self.rules if r.family == family]
-        if not found:
-            raise RuleError(f"no rules of family {family!r} in the rule files")
-        return sorted(found, key=lambda r: -r.precedence)
+        if family not in self._families:
+            found = [r for r in self.rules if r.family == family]
+            if not found:
+                raise RuleError(f"no rules of family {family!r} in the rule files")
+            self._families[family] = sorted(found, key=lambda r: -r.precedence)
+        return list(self._families[family])
 
     def decide(self, family: str, parts: dict[str, str]) -> Decision | None:
         """The first rule of `family` (by precedence) that fires on the document's parts."""
-        for rule in self.family(family):
-            m = _decide_one(rule, parts)
+        low: dict[str, str | None] = {}
+        for rule in self._families.get(family) or self.family(family):
+            m = self._decide_one(rule, parts, low)
             if m:
                 return Decision(rule, rule.scope, m)
         return None
@@ -216,22 +267,35 @@ class RuleSet:
     def decide_all(self, family: str, parts: dict[str, str]) -> list[Decision]:
         """Every rule of `family` that fires, highest precedence first (for multi-valued fields)."""
         out = []
-        for rule in self.family(family):
-            m = _decide_one(rule, parts)
+        low: dict[str, str | None] = {}
+        for rule in self._families.get(family) or self.family(family):
+            m = self._decide_one(rule, parts, low)
             if m:
                 out.append(Decision(rule, rule.scope, m))
         return out
 
+    def _decide_one(self, rule: Rule, parts: dict[str, str], low: dict[str, str | None]) -> re.Match | None:
+        """The rule's match in its part, if its `also` patterns are found and no `unless`
+        is; `low` remembers each part's folded() form across the rules of one decision."""
 
-def _decide_one(rule: Rule, parts: dict[str, str]) -> re.Match | None:
-    m = rule.regex.search(parts.get(rule.scope, ""))
-    if not m:
-        return None
-    if not all(c.regex.search(parts.get(c.scope, "")) for c in rule.also):
-        return None
-    if any(c.regex.search(parts.get(c.scope, "")) for c in rule.unless):
-        return None
-    return m
+        def search(regex: re.Pattern, scope: str) -> re.Match | None:
+            text = parts.get(scope, "")
+            words = self._any.get(regex)
+            if words is not None:
+                if scope not in low:
+                    low[scope] = folded(text)
+                if low[scope] is not None and not words.search(low[scope]):
+                    return None  # none of the words it needs: it cannot match
+            return regex.search(text)
+
+        m = search(rule.regex, rule.scope)
+        if not m:
+            return None
+        if not all(search(c.regex, c.scope) for c in rule.also):
+            return None
+        if any(search(c.regex, c.scope) for c in rule.unless):
+            return None
+        return m
 
 
 def _hit(rule: Rule, m: re.Match) -> Hit:
@@ -362,7 +426,7 @@ def _rule(path: Path, raw: object, labels: dict[str, str], compiled: dict[str, s
     expanded = _expand(raw["pattern"], compiled, where)
     flags = re.X | (0 if raw.get("case_sensitive") else re.I)
     try:
-        regex = re.compile(expanded, flags)
+        regex = guarded(re.compile(expanded, flags))  # the same matches, found faster (text.guarded)
     except re.error as e:
         raise RuleError(f"{where}: pattern does not compile: {e}") from None
     confidence = raw.get("confidence", "high")

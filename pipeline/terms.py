@@ -7,6 +7,9 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from . import text as _text
+from .text import LiteralIndex, folded, guarded, guarded_pattern, required_literals
+
 # Outcome → the ways abstracts name it. Order matters only for ties: a longer
 # match wins over a shorter one inside it ("pressure pain threshold" over "pain").
 OUTCOME_TERMS: dict[str, str] = {
@@ -29,17 +32,29 @@ OUTCOME_TERMS: dict[str, str] = {
     ),
 }
 _OUTCOME_PATTERNS = [(name, re.compile(p, re.I)) for name, p in OUTCOME_TERMS.items()]
+# Each pattern with the words one of which it needs (text.required_literals): most
+# sentences name two or three outcomes, so most patterns need not be run on them;
+# and behind a look-ahead on its first characters (text.guarded) where it is. The
+# words of all of them are looked for in one pass (_OUTCOME_WORDS).
+_OUTCOME_CHECKED = [(name, guarded(pattern), required_literals(pattern)) for name, pattern in _OUTCOME_PATTERNS]
+_OUTCOME_WORDS = LiteralIndex(set().union(*(words for _, _, words in _OUTCOME_CHECKED if words)))
 # Words that name an outcome only when the sentence is about headache or pain:
 # "frequency" in a physics abstract is not headache frequency.
 GENERIC = re.compile(r"^(?:frequency|duration|intensity|attacks?)$", re.I)
-PAIN_CONTEXT = re.compile(r"headache|migrain|\bpain|attack|\bTTH\b|\bCGH\b|\bMHD", re.I)
+PAIN_CONTEXT = guarded(re.compile(r"headache|migrain|\bpain|attack|\bTTH\b|\bCGH\b|\bMHD", re.I))
 
 
 @lru_cache(maxsize=4096)
 def _spans(text: str) -> tuple[tuple[tuple[int, int, str], ...], bool]:
     """Every outcome term in `text`, longest match kept, and whether the text speaks of pain."""
+    low = folded(text)
+    present = None if low is None else _OUTCOME_WORDS.present(low)
     candidates = sorted(
-        ((m.start(), m.end(), name) for name, pattern in _OUTCOME_PATTERNS for m in pattern.finditer(text)),
+        (
+            (m.start(), m.end(), name) for name, pattern, words in _OUTCOME_CHECKED
+            if present is None or words is None or not words.isdisjoint(present)
+            for m in pattern.finditer(text)
+        ),
         key=lambda c: (c[0], -(c[1] - c[0])),
     )
     spans: list[tuple[int, int, str]] = []
@@ -60,7 +75,15 @@ def outcome_spans(text: str, painful: bool = False) -> tuple[tuple[int, int, str
     return tuple(s for s in spans if not GENERIC.match(text[s[0] : s[1]]))
 
 
-outcome_spans.cache_clear = _spans.cache_clear  # type: ignore[attr-defined]
+def forget() -> None:
+    """Drop what is remembered of the abstracts read so far: the outcome terms of
+    their sentences, and their sentences (text.sentences)."""
+    _spans.cache_clear()
+    _text.forget()
+
+
+# extract() calls this before each record, so a repeated abstract costs what a new one does.
+outcome_spans.cache_clear = forget  # type: ignore[attr-defined]
 
 
 def outcome_at(text: str, pos: int, default: str | None = "other", painful: bool = False) -> str | None:
@@ -85,20 +108,23 @@ HEADACHE_TERMS: dict[str, str] = {
     "post_traumatic": r"post-?traumatic headaches?|whiplash[- ]associated headache|\bPTH\b(?=[^.]{0,150}\bheadache)|\bheadache[^.]{0,150}\bPTH\b",
     "other": r"occipital neuralgia|cluster headaches?|medication[- ]overuse headache|new daily persistent headache",
 }
-HEADACHE_WORD = re.compile(r"\bheadaches?\b|\bcephal(?:ea|algia)\w*|\bmigrain\w*", re.I)
+# Kept as text (extract.py, registry.py and claim_finder.py compile them with their
+# own flags), each behind a look-ahead on its first characters: the same matches.
+HEADACHE_TERMS = {kind: guarded_pattern(pattern) for kind, pattern in HEADACHE_TERMS.items()}
+HEADACHE_WORD = guarded(re.compile(r"\bheadaches?\b|\bcephal(?:ea|algia)\w*|\bmigrain\w*", re.I))
 
-DRY_NEEDLING = re.compile(
+DRY_NEEDLING = guarded(re.compile(
     r"\bdry[- ]needl\w*|trigger[- ]point needling|\bneedling of (?:myofascial )?trigger points?|"
     r"needling (?:those |the )?trigger points|intramuscular (?:electrical )?stimulation|"
     r"intramuscular manual therapy|\bdeep needling\b|\bsuperficial (?:dry )?needling\b|\bTrP-?DN\b|\bDN\b",
     re.I,
-)
+))
 # Interventions that are neighbours of dry needling, not dry needling.
-NEIGHBOURS = re.compile(
+NEIGHBOURS = guarded(re.compile(
     r"\bacupunct\w*|\belectroacupuncture|\bmoxibustion|\binjections?\b|\binjected\b|\binfiltration|"
     r"\blidocaine|\bbotulinum|\bmanipulation|\bmobili[sz]ation|\bphysical therapy|\bphysiotherapy",
     re.I,
-)
+))
 
 COMPARATOR_TERMS: dict[str, str] = {
     "sham": r"\bsham\b|placebo|\bsaline\b|superficial acupuncture",

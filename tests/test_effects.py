@@ -290,3 +290,65 @@ def test_every_level_is_in_the_vocabulary():
 
 def test_a_threshold_written_with_an_article_is_not_an_effect():
     assert find_effects("RESULTS: Five of seven patients with headache recorded at least a 50% reduction in headache days.") == []
+
+
+def test_the_look_ahead_on_effect_and_outcome_patterns_changes_no_match():
+    """text.guarded: the effect patterns and the outcome terms find, on every bundled
+    sentence, exactly what the same patterns compiled plainly find."""
+    import glob
+    import re
+    from pathlib import Path
+
+    from pipeline import effects, terms, text
+    from pipeline.parse import MalformedRecord, parse
+
+    root = Path(__file__).resolve().parent.parent
+    files = [root / "pipeline" / "snapshot" / "efetch.xml", *map(Path, sorted(glob.glob(str(root / "tests" / "data" / "*" / "efetch.xml"))))]
+    texts = [x.text for f in files for s in parse(f) if not isinstance(s, MalformedRecord) for x in sentences(s.abstract or "")]
+    patterns = [p for p in vars(effects).values() if isinstance(p, re.Pattern)] + [p for _, p, _ in terms._OUTCOME_CHECKED]
+    patterns += [terms.HEADACHE_WORD, terms.DRY_NEEDLING, terms.NEIGHBOURS, text.WORD_NUMBER_RE]
+    patterns += [re.compile(p, re.IGNORECASE) for p in terms.HEADACHE_TERMS.values()]
+    guarded = [p for p in patterns if p.pattern.startswith("(?=[")]
+    assert len(guarded) > 10
+    for fast in guarded:
+        plain = re.compile(fast.pattern[fast.pattern.index("])(?:") + 5 : -1], fast.flags)
+        for t in texts:
+            assert [(m.span(), m.groupdict()) for m in plain.finditer(t)] == \
+                [(m.span(), m.groupdict()) for m in fast.finditer(t)], (fast.pattern[:60], t)
+
+
+def test_sentences_are_split_once_but_each_caller_gets_its_own_list():
+    abstract = "RESULTS: Pain fell. CONCLUSIONS: Needling helps."
+    first = sentences(abstract)
+    first.clear()
+    assert [s.text for s in sentences(abstract)] == ["Pain fell.", "Needling helps."]
+
+
+def test_outcome_terms_are_found_as_without_the_pre_checks():
+    """terms._spans skips the patterns none of whose required words is in the sentence:
+    on every bundled sentence (and upper-cased, and with a long s) it finds what
+    running every pattern finds."""
+    import glob
+    from pathlib import Path
+
+    from pipeline import terms
+    from pipeline.parse import MalformedRecord, parse
+
+    root = Path(__file__).resolve().parent.parent
+    files = [root / "pipeline" / "snapshot" / "efetch.xml", *map(Path, sorted(glob.glob(str(root / "tests" / "data" / "*" / "efetch.xml"))))]
+    texts = [x.text for f in files for s in parse(f) if not isinstance(s, MalformedRecord) for x in sentences(s.abstract or "")]
+    texts += [t.upper() for t in texts[:200]] + [t.replace("s", "\u017f") for t in texts[:200]]
+
+    def plain(text):
+        candidates = sorted(
+            ((m.start(), m.end(), name) for name, p in terms._OUTCOME_PATTERNS for m in p.finditer(text)),
+            key=lambda c: (c[0], -(c[1] - c[0])),
+        )
+        spans = []
+        for c in candidates:
+            if not spans or c[0] >= spans[-1][1]:
+                spans.append(c)
+        return tuple(spans)
+
+    for t in texts:
+        assert terms._spans.__wrapped__(t)[0] == plain(t), t

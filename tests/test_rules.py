@@ -120,3 +120,95 @@ def test_list_phrases_are_literal_text():
     assert rules.phrase_regex("°") == "°"
     assert rules.phrase_regex("c.i.") == r"\bc\.i\."
     assert rules.phrase_regex("compared  with") == r"\bcompared\s+with\b"
+
+
+# --- the pre-checks that make matching cheaper change no match --------------------
+
+
+def _bundled_sentences() -> list[str]:
+    """Every sentence of every bundled abstract, and the same upper-cased and with a
+    Kelvin sign and a long s (characters that match an ASCII letter under re.I)."""
+    import glob
+    from pathlib import Path
+
+    from pipeline.parse import MalformedRecord, parse
+    from pipeline.text import sentences
+
+    root = Path(__file__).resolve().parent.parent
+    files = [root / "pipeline" / "snapshot" / "efetch.xml", *sorted(Path(p) for p in glob.glob(str(root / "tests" / "data" / "*" / "efetch.xml")))]
+    out = []
+    for f in files:
+        for s in parse(f):
+            if not isinstance(s, MalformedRecord):
+                out += [x.text for x in sentences(s.abstract or "")] + [s.title or ""]
+    return out + [t.upper() for t in out[:300]] + [t.replace("k", "\u212a").replace("s", "\u017f") for t in out[:300]]
+
+
+SENTENCES = _bundled_sentences()
+
+
+def test_a_rule_is_never_skipped_where_it_would_match():
+    """The required-word check (text.required_literals) passes every text the rule's
+    pattern matches: on every bundled sentence, example and counterexample."""
+    from pipeline.text import folded
+
+    texts = SENTENCES + [ex.text for r in ALL for ex in r.examples] + [c for r in ALL for c in r.counterexamples]
+    for text in texts:
+        present = RULESET._words_in(text)
+        low = folded(text)
+        for rule in ALL:
+            regex = rule.regex
+            if not regex.search(text):
+                continue
+            words = RULESET._words.get(regex)
+            if rule.scope in rules.ANCHOR_SCOPES:  # read by find(): checked against the index
+                assert words is None or present is None or not words.isdisjoint(present), (rule.id, text)
+            check = RULESET._any.get(regex)
+            assert check is None or low is None or check.search(low), (rule.id, text)
+
+
+def test_the_look_ahead_changes_no_match():
+    """text.guarded: every rule's pattern finds the same matches, with the same groups,
+    as the pattern compiled plainly, on every bundled sentence."""
+    import re
+
+    guarded = [r for r in ALL if r.regex.pattern.startswith("(?=[")]
+    assert guarded, "no rule is guarded: the check below would prove nothing"
+    for rule in guarded:
+        plain = re.compile(rules._expand(rule.pattern, rules._compile_lists(RULESET.lists), rule.id), rule.regex.flags)
+        for text in SENTENCES:
+            assert [(m.span(), m.groupdict()) for m in plain.finditer(text)] == \
+                [(m.span(), m.groupdict()) for m in rule.regex.finditer(text)], (rule.id, text)
+
+
+@pytest.mark.parametrize("pattern, text", [
+    (r"a(?=c)c|xyz", "AC"),  # letters either side of a look-ahead stay adjacent
+    (r"(?-i:\bOR\b)|odds", "the OR was"),  # a case-sensitive part of a case-insensitive pattern
+    (r"pain\s+free|HIT-?6", "HIT6 and PAIN  FREE"),
+    (r"(?:\d+\s*)?(?:fewer|more)\s+days", "3 MORE days"),
+])
+def test_required_words_are_in_every_match(pattern, text):
+    import re
+
+    from pipeline.text import folded, required_literals
+
+    regex = re.compile(pattern, re.IGNORECASE)
+    words = required_literals(regex)
+    assert regex.search(text) and words
+    assert any(w in folded(text) for w in words)
+
+
+def test_a_text_with_a_letter_that_folds_to_ascii_is_always_matched_plainly():
+    """'ſ' matches 's' under re.I, so such a text is never pre-checked (folded gives None)."""
+    from pipeline.text import folded
+
+    assert folded("ſevere pain") is None
+    assert folded("Pain − 2.1 ± 0.3") == "pain − 2.1 ± 0.3"
+
+
+def test_the_literal_index_finds_overlapping_and_nested_words():
+    from pipeline.text import LiteralIndex
+
+    index = LiteralIndex({"pain", "pain score", "in s", "score", "sco"})
+    assert index.present("the pain score fell") == {"pain", "pain score", "in s", "score", "sco"}
+    assert index.present("no such words") == set()
