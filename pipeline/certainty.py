@@ -28,7 +28,9 @@ one-line reason:
 - indirectness: at least half the rated studies answer another question:
   another population (e.g. neck pain, headache only a subgroup), an active
   comparator for a claim against sham or nothing (or a review pooling
-  comparisons with other treatments), or another outcome than the claim's;
+  comparisons with other treatments), or another outcome than the claim's
+  (including a claim whose words no study measured, backed by the nearest
+  outcome that was: its `proxy` in the topic file);
 - imprecision: fewer than 400 participants in all (GRADE's rule of thumb for
   the optimal information size of a continuous outcome; two levels under 100),
   counting the largest review or the trials, whichever is larger; or
@@ -293,6 +295,9 @@ def population_indirect(study: dict) -> str | None:
 
 
 def outcome_indirect(claim, study: dict) -> str | None:
+    if getattr(claim, "proxy", None):
+        # The claim's own words name something no study measured; its outcomes are the nearest that were.
+        return f"outcome: {claim.proxy}"
     if claim.outcomes:
         return None  # relevance already required one of the claim's outcomes
     if not set(study.get("outcomes") or []) & set(HEADACHE_OUTCOMES):

@@ -326,13 +326,17 @@ def _existing(sentence: str, topic: Topic | None) -> str | None:
     if topic is None:
         return None
     words = _tokens(sentence)
+    best, best_share = None, EXISTING_OVERLAP
     for raw in topic.raw.get("claims") or []:
         if not isinstance(raw, dict) or not raw.get("quote"):
             continue
-        quote = _tokens(str(raw["quote"]))
-        if quote and _matched(quote, words, 1) / len(quote) >= EXISTING_OVERLAP:
-            return str(raw.get("id"))
-    return None
+        # A quote may join passages of the article with "[...]": any of them will do.
+        for part in str(raw["quote"]).split("[...]"):
+            quote = _tokens(part)
+            share = _matched(quote, words, 1) / len(quote) if quote else 0.0
+            if share >= best_share and (best is None or share > best_share):
+                best, best_share = str(raw.get("id")), share
+    return best
 
 
 def overlap(a: str, b: str) -> float:
@@ -448,11 +452,32 @@ def to_yaml(suggestions: list[Suggestion], *, source: str | None = None) -> str:
             lines.append(f"    headache_types: [{', '.join(s.headache_types)}]")
         if s.comparators:
             lines.append(f"    comparators: [{', '.join(s.comparators)}]")
+        if s.kind == "background":
+            # A background claim is matched to studies by its words: a first guess, to edit.
+            lines.append(f"    terms: [{', '.join(json.dumps(t) for t in _background_terms(s.quote))}]  # edit: the words studies use")
         if s.note:
             lines.append(f"    note: {json.dumps(s.note, ensure_ascii=False)}")
         if s.existing:
             lines.append(f"    existing: {_scalar(s.existing)}")
     return "\n".join(lines) + "\n"
+
+
+_COMMON = frozenset(
+    "about after again against also among another because before being between both could during every from "
+    "have having into itself many more most much other over same should some such than that their them then "
+    "there these they this those through under until very were what when where which while with within would "
+    "often significant common commonly people person areas other including resulting".split()
+)
+
+
+def _background_terms(quote: str, limit: int = 4) -> list[str]:
+    """The quote's longer content words, in order: a starting point for a background claim's `terms`."""
+    words = [w.lower() for w in re.findall(r"[A-Za-z][A-Za-z-]{4,}", quote)]
+    out: list[str] = []
+    for w in words:
+        if w not in _COMMON and w not in out:
+            out.append(w)
+    return out[:limit] or ["headache"]
 
 
 # --- scoring against a hand-labelled list --------------------------------------------------------

@@ -50,7 +50,7 @@ from dataclasses import asdict, dataclass, field
 
 import sqlite_utils
 
-from . import certainty, terms
+from . import certainty, claim_kinds, terms
 from .topic import Topic, TopicError
 from .vocab import COMPARATORS, HEADACHE_TYPES, OUTCOMES
 
@@ -66,7 +66,7 @@ VERDICTS: dict[str, str] = {
     verdict_key(d, level): f"{certainty.DIRECTIONS[d][:1].upper()}{certainty.DIRECTIONS[d][1:]} — {certainty.LEVEL_WORDS[level]} certainty"
     for d in ("benefit", "no_difference", "harm", "unclear")
     for level in reversed(certainty.LEVELS)
-} | {"no_direct_evidence": "No direct evidence: no study in people with headache measured it"}
+} | {"no_direct_evidence": "No direct evidence: no study in people with headache measured it"} | claim_kinds.VERDICTS
 # Verdicts before certainty was rated (issue 12): a wording written for one of
 # them still loads, and is always flagged for review.
 LEGACY_VERDICTS = ("strong", "moderate", "limited", "conflicting", "contradicted", "insufficient")
@@ -111,6 +111,9 @@ class Claim:
     headache_types: list[str] = field(default_factory=list)
     comparators: list[str] = field(default_factory=list)
     rewordings: list["Rewording"] = field(default_factory=list)
+    kind: str = "efficacy"  # efficacy, safety or background (pipeline/claim_kinds.py)
+    terms: list[str] = field(default_factory=list)  # a background claim's words, as studies write them
+    proxy: str | None = None  # what the claim says that no study measured (its outcomes stand in: indirect)
 
     @property
     def rewording(self) -> str | None:
@@ -183,6 +186,12 @@ def load_claims(topic: Topic) -> list[Claim]:
             unknown = [v for v in raw.get(key) or [] if v not in vocab]
             if unknown:
                 raise TopicError(f"{where} ({raw['id']}): unknown {key}: {', '.join(unknown)} (known: {', '.join(vocab)})")
+        kind = str(raw.get("kind") or "efficacy")
+        if kind not in claim_kinds.KINDS:
+            raise TopicError(f"{where} ({raw['id']}): unknown kind {kind!r} (known: {', '.join(claim_kinds.KINDS)})")
+        if kind == "background" and not raw.get("terms"):
+            raise TopicError(f"{where} ({raw['id']}): a background claim needs terms (the words studies use for it)")
+
         claims.append(
             Claim(
                 id=str(raw["id"]),
@@ -192,6 +201,9 @@ def load_claims(topic: Topic) -> list[Claim]:
                 headache_types=list(raw.get("headache_types") or []),
                 comparators=list(raw.get("comparators") or []),
                 rewordings=load_rewordings(raw.get("rewording"), f"{where} ({raw['id']})"),
+                kind=kind,
+                terms=[str(t) for t in raw.get("terms") or []],
+                proxy=" ".join(str(raw["proxy"]).split()) if raw.get("proxy") else None,
             )
         )
     ids = [c.id for c in claims]
@@ -266,15 +278,32 @@ def iter_studies(db: sqlite_utils.Database, *, page: int = 1000):
         for values in cursor:
             e = dict(zip(names, values))
             effects.setdefault(e["pmid"], []).append(e)
+        harms = _harms_between(db, last, rows[-1][0])
         for values in rows:
             row = dict(zip(columns, values))
             for key in ("headache_types", "comparators", "outcomes"):
                 row[key] = _loads(row[key])
             row["effects"] = effects.get(row["pmid"], [])
+            row["harms_state"], row["harms"] = harms.get(row["pmid"], ("not_reported", []))
             yield row
         if len(rows) < page:
             return
         last = rows[-1][0]
+
+
+def _harms_between(db: sqlite_utils.Database, after: str, upto: str) -> dict[str, tuple[str, list[dict]]]:
+    """PMID → (harms reporting state, its harms) for studies in (after, upto], for safety claims."""
+    if not db["harms_reporting"].exists():
+        return {}
+    out: dict[str, tuple[str, list[dict]]] = {
+        pmid: (state, []) for pmid, state in
+        db.execute("select pmid, state from harms_reporting where pmid > ? and pmid <= ?", [after, upto])
+    }
+    for h in db.query("select pmid, event, kind, affected, denominator, severity, arm, sentence from harms "
+                      "where pmid > ? and pmid <= ? order by pmid, id", [after, upto]):
+        if h["pmid"] in out:
+            out[h["pmid"]][1].append(h)
+    return out
 
 
 def weight(study: dict) -> float:
@@ -427,6 +456,21 @@ def assess_studies(claims: list[Claim], studies) -> tuple[list[tuple[Claim, Verd
         pool += bool(counted_study)
         keep = False
         for claim in claims:
+            if claim.kind == "safety":
+                # Every counted study bears on safety: its harms, or its silence about them.
+                if counted_study:
+                    st, reason, sentence = claim_kinds.harms_stance(s)
+                    evidence[claim.id].append(Evidence(claim.id, s["pmid"], st, reason, sentence, weight(s), True))
+                    keep = True
+                continue
+            if claim.kind == "background":
+                if not s["retracted"] and not s.get("deleted_from_pubmed") and claim_kinds.addresses(s, claim.terms):
+                    evidence[claim.id].append(Evidence(
+                        claim.id, s["pmid"], "neutral",
+                        "an observational study of people with headache that addresses it (read it before citing)",
+                        None, 1.0, True))
+                    keep = True
+                continue
             if not relevant(claim, s):
                 continue
             if s["retracted"]:
@@ -462,6 +506,8 @@ def assess_studies(claims: list[Claim], studies) -> tuple[list[tuple[Claim, Verd
 
 def verdict(claim: Claim, evidence: list[Evidence], studies: dict[str, dict], pool: int, indirect: list[str]) -> Verdict:
     counted = [e for e in evidence if e.counted]
+    if claim.kind in ("safety", "background"):
+        return _other_kind_verdict(claim, counted, studies, pool)
     sup = [e for e in counted if e.stance == "supports"]
     con = [e for e in counted if e.stance == "contradicts"]
     neu = [e for e in counted if e.stance == "neutral"]
@@ -485,6 +531,19 @@ def verdict(claim: Claim, evidence: list[Evidence], studies: dict[str, dict], po
     )
     result.statement = statement(claim, result, studies)
     return result
+
+
+def _other_kind_verdict(claim: Claim, counted: list[Evidence], studies: dict[str, dict], pool: int) -> Verdict:
+    """A safety or background claim: its own verdict words (claim_kinds.RULES), no efficacy grade."""
+    if claim.kind == "safety":
+        key, said = claim_kinds.safety_verdict([studies[e.pmid] for e in counted])
+    else:
+        key, said = claim_kinds.background_verdict([e.pmid for e in counted])
+    by = {st: sum(e.stance == st for e in counted) for st in ("supports", "contradicts", "neutral")}
+    return Verdict(
+        claim_id=claim.id, verdict=key, explanation=said, supporting=by["supports"],
+        contradicting=by["contradicts"], neutral=by["neutral"], considered=pool, statement=said,
+    )
 
 
 def statement(claim: Claim, v: Verdict, studies: dict[str, dict]) -> str:
@@ -569,7 +628,7 @@ def save(db: sqlite_utils.Database, results: list[tuple[Claim, Verdict, list[Evi
     studies rewrite their own rows). Returns the rows written."""
     claim_rows = [
         {
-            "id": c.id, "position": i, "text": c.text, "quote": c.quote,
+            "id": c.id, "position": i, "kind": c.kind, "text": c.text, "quote": c.quote,
             "outcomes": json.dumps(c.outcomes), "headache_types": json.dumps(c.headache_types),
             "comparators": json.dumps(c.comparators), "rewording": c.rewording,
             "verdict": v.verdict, "verdict_label": VERDICTS[v.verdict],

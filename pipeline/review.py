@@ -42,7 +42,8 @@ def _behind_claims(db: sqlite_utils.Database) -> dict[str, list[tuple[str, float
         return {}
     rows = list(db.query(
         "select e.claim_id, e.pmid, e.weight from claim_evidence e join studies s on s.pmid = e.pmid "
-        "where e.counted = 1 and s.on_topic = 1 order by e.claim_id"
+        # counted evidence: on-topic studies, and for a background claim the observational studies it rests on
+        "where e.counted = 1 order by e.claim_id"
     ))
     totals: dict[str, list[float]] = {}
     for r in rows:

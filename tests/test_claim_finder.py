@@ -117,6 +117,7 @@ def test_to_yaml_is_the_topic_files_claim_shape_and_loads_as_claims():
         "text": "Headaches are a common ailment that can significantly impact our quality of life.",
         "quote": "Headaches are a common ailment that can significantly impact our quality of life.",
         "kind": "background",
+        "terms": ["headaches", "ailment", "significantly", "impact"],  # a first guess at the words, for the writer to edit
         "note": cf._note("", "background", [], []),
     }
     blood = next(c for c in data["claims"] if c.get("existing") == "blood-flow")

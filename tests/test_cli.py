@@ -355,7 +355,7 @@ def test_review_lists_what_to_check_and_writes_a_correction_file_that_extraction
     listing = invoke("review", "--db", loaded, "--topic", topic)
     assert listing.exit_code == 0, listing.output
     # The project's own example check (PMID 33609358) is one of them.
-    assert "1 of 6 studies behind the claims checked" in listing.output
+    assert "1 of 8 studies behind the claims checked" in listing.output
     sheet = invoke("review", "30813155", "--db", loaded, "--topic", topic)
     assert sheet.exit_code == 0, sheet.output
     correction = topic.parent / "dry-needling-headache" / "checked" / "30813155.yml"
@@ -379,7 +379,7 @@ def test_review_lists_what_to_check_and_writes_a_correction_file_that_extraction
     assert scored.exit_code == 0 and "n_randomized" in scored.output
     status = invoke("status", "--db", loaded)
     assert "checked" in status.output.lower()
-    assert "2 of 6 studies behind the claims checked" in invoke("review", "--db", loaded, "--topic", topic).output
+    assert "2 of 8 studies behind the claims checked" in invoke("review", "--db", loaded, "--topic", topic).output
 
 
 def test_a_malformed_correction_file_stops_extraction_naming_file_and_line(loaded, tmp_path):

@@ -51,7 +51,7 @@ def test_every_citation_resolves_to_a_stored_pmid(built):
 def test_unsupported_mechanisms_are_said_plainly(built):
     _, html, md, _ = built
     for text in (html, md):
-        section = text[text.index("2. Dry needling improves blood flow") : text.index("4. Dry needling decreases")]
+        section = text[text.index("6. Dry needling improves blood flow") : text.index("8. Dry needling induces relaxation")]
         assert "No direct evidence among 7 studies" in section
         assert "supports" not in section.lower().replace("study supports", "")
 
@@ -216,7 +216,7 @@ def test_a_tie_with_lidocaine_reads_as_what_was_found(built):
     """Issue 9 item 9: the drug-free claim rests on a trial where needling matched lidocaine."""
     _, html, md, _ = built
     for text in (html, md):
-        drug_free = _section(text, "6. Dry needling is a drug-free", "7. Dry needling is recognised")
+        drug_free = _section(text, "11. Dry needling is a drug-free", "12. Dry needling is recognised")
         assert "No effect shown" not in drug_free
         assert "no difference from an active treatment (lidocaine or another injection); all groups improved" in drug_free
         # ... and the study's own words for it are quoted.
@@ -228,12 +228,14 @@ def _topic_with_rewording(tmp_path, written_for: str | None):
     text = (PROJECT_ROOT / "topics" / "dry-needling-headache.yml").read_text()
     marker = "    rewording:\n      text: >-\n        Dry needling targets trigger points"
     assert marker in text and "written_for: unclear_very_low_certainty" in text
-    if written_for is None:  # drop the first claim's rewording altogether
-        start = text.index("    rewording:\n")
+    claim = text.index("  - id: trigger-point-pain")  # its rewording, not an earlier claim's
+    if written_for is None:  # drop the claim's rewording altogether
+        start = text.index("    rewording:\n", claim)
         end = text.index("\n  - id: blood-flow")
         text = text[:start] + text[end:]
     else:
-        text = text.replace("written_for: unclear_very_low_certainty", f"written_for: {written_for}", 1)
+        at = text.index("written_for: unclear_very_low_certainty", claim)
+        text = text[:at] + f"written_for: {written_for}" + text[at + len("written_for: unclear_very_low_certainty"):]
     (tmp_path / "how-dry-needling-can-alleviate-headaches.txt").write_text("article\n")
     path = tmp_path / "topic.yml"
     path.write_text(text)
@@ -260,7 +262,7 @@ def test_a_wording_written_for_another_verdict_is_flagged(tmp_path):
     assert ("written for <em>benefit — moderate certainty</em>, evidence now <em>unclear — very low certainty</em>: "
             "review this wording") in section
     assert "Generated wording" in section and "not written by an editor" in section
-    md_section = _section(md, "1. Needling trigger points", "2. Dry needling improves blood flow")
+    md_section = _section(md, "5. Needling trigger points", "6. Dry needling improves blood flow")
     assert ("written for *benefit — moderate certainty*, evidence now *unclear — very low certainty*: "
             "review this wording") in md_section
     assert "Generated wording" in md_section
@@ -279,7 +281,7 @@ def test_a_claim_without_a_fitting_wording_gets_a_generated_one(tmp_path):
     assert "Generated wording:</strong> It is unclear whether dry needling reduces pain intensity" in generated
     assert "very low certainty" in generated and "a review rates its evidence very low certainty" in generated
     assert "proven" not in generated and "shown to" not in generated
-    assert "Generated wording" in _section(md, "1. Needling trigger points", "2. Dry needling improves blood flow")
+    assert "Generated wording" in _section(md, "5. Needling trigger points", "6. Dry needling improves blood flow")
 
 
 def test_a_retraction_that_moves_a_verdict_flags_its_wording(built):

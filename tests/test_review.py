@@ -17,26 +17,30 @@ def test_the_queue_puts_first_the_studies_a_verdict_rests_on_by_their_share_of_i
     tiers = [i.tier for i in items]
     assert tiers == sorted(tiers) and set(tiers) == {1, 2, 3}
     first = items[0]
-    assert (first.pmid, first.tier, first.score) == ("19241799", 1, 1.0)
-    assert first.why == "carries 2 of 2 weight behind drug-free (100%, 1 study); behind 3 claims"
+    # The sham-controlled trial alone carries the quality-of-life claim (and bears on five others).
+    assert (first.pmid, first.tier, first.score) == ("30813155", 1, 1.0)
+    assert first.why == "carries 3 of 3 weight behind well-being (100%, 1 study); behind 6 claims"
     tier1 = [i for i in items if i.tier == 1]
     assert [i.score for i in tier1] == sorted((i.score for i in tier1), reverse=True)
-    assert {i.pmid for i in tier1} == {"19241799", "29037632", "30813155", "33609358", "34689708", "35659858"}
-    low = next(i for i in items if i.tier == 2)  # on-topic studies before off-topic ones
-    assert (low.pmid, low.why) == ("26136602", "low confidence: direction (direction.improvement-reported)")
+    # Every counted study bears on the safety claim; 17277641 (observational) backs the background claims.
+    assert {i.pmid for i in tier1} == {"17277641", "19241799", "26136602", "29037632", "30813155", "33609358",
+                                       "34689708", "35659858"}
+    low = next(i for i in items if i.tier == 2)
+    assert (low.pmid, low.why) == (
+        "27351677", "low confidence: comparators (default.no-comparator-named), outcomes (default.no-outcome-named)")
     assert len({i.pmid for i in items}) == len(items) == db.execute(
         "select count(*) from studies where extractor_version is not null").fetchone()[0]
 
 
 def test_a_checked_study_leaves_the_queue_and_progress_counts_it(db, folder):
-    """'1 of 6 studies behind the claims checked' once one of them has a correction file."""
-    assert review.progress(db) == "0 of 6 studies behind the claims checked"
+    """'1 of 8 studies behind the claims checked' once one of them has a correction file."""
+    assert review.progress(db) == "0 of 8 studies behind the claims checked"
     write(folder, TRIAL, f"pmid: {TRIAL}\nchecked_by: A\nchecked_on: 2026-12-01\nabstract_sha: \"{sha(db, TRIAL)}\"\n"
                          "fields:\n  design: rct\n")
     checked.apply(db, folder=folder)
-    assert review.progress(db) == "1 of 6 studies behind the claims checked"
+    assert review.progress(db) == "1 of 8 studies behind the claims checked"
     assert TRIAL not in {i.pmid for i in review.queue(db)}
-    assert checked.status_lines(db)[0] == "1 of 6 studies behind the claims checked; 1 study checked in all (1 value)"
+    assert checked.status_lines(db)[0] == "1 of 8 studies behind the claims checked; 1 study checked in all (1 value)"
 
 
 def test_the_sheet_shows_the_abstract_each_value_its_rule_and_sentence(db):
