@@ -1,17 +1,23 @@
 """The article digest for writers: each claim, what the evidence suggests and how
 certain (GRADE, with the reasons and the reviews' own judgement), the studies
 behind it, forest plots and citations, rendered from Jinja2 templates to HTML
-and Markdown."""
+and Markdown.
+
+Beside each claim it says how far a person has checked what the claim rests on
+(`checked_values`: stale checks count as unchecked), which numbers no person has
+checked, which values the rules read with low confidence (`extraction_evidence`),
+and the registered trials that bear on it (`registry.trials_for_claim`)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
+import math
 import os
 import tempfile
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from urllib.parse import quote
 
@@ -19,8 +25,10 @@ import sqlite_utils
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-from . import certainty as certainty_module
+from . import claim_kinds, certainty as certainty_module
+from . import checked as checked_module
 from . import claims as claims_module
+from . import registry as registry_module
 from . import store
 from .cite import citations
 from .claims import VERDICTS, Claim, Verdict
@@ -36,6 +44,43 @@ STANCE_ORDER = {stance: i for i, stance in enumerate(claims_module.STANCES)}
 # The overview's count of studies per stance, in a writer's words (zero counts left out).
 COUNT_WORDS = (("supporting", "for"), ("contradicting", "against"), ("neutral", "no effect shown"),
                ("comparable", "tied with an active treatment"))
+# The same counts for the claims that are not about efficacy (claim_kinds.py).
+KIND_COUNT_WORDS = {
+    "safety": (("supporting", "minor or none"), ("contradicting", "serious"), ("neutral", "silent")),
+    "background": (("neutral", "to read"),),
+}
+# The values a claim rests on, for a low-confidence reading, in a writer's words.
+FIELD_WORDS = {"on_topic": "on topic", "design": "design", "direction": "direction", "comparators": "comparators",
+               "n_randomized": "n", "outcomes": "outcomes", "headache_types": "headache types"}
+UNCHECKED_MARK = "†"  # beside each number no person has checked (legend in each claim and the methods note)
+CTGOV_URL = "https://clinicaltrials.gov/study/"
+
+
+@dataclass
+class StudyCheck:
+    """What a person checked of one study: its state ('checked', 'stale': the abstract
+    was revised since, so shown as unchecked; or 'unchecked'), who and when, the fields
+    whose checks are applied, the effect checks, and the fields the rules read with
+    low confidence."""
+
+    state: str = "unchecked"
+    who: str | None = None
+    on: str | None = None
+    fields: set[str] = field(default_factory=set)
+    effect_checks: list[tuple[str, dict]] = field(default_factory=list)  # (action, {"select", "values"})
+    low: set[str] = field(default_factory=set)
+
+    @property
+    def checked(self) -> bool:
+        return self.state == "checked"
+
+    def low_unchecked(self, names: tuple[str, ...]) -> list[str]:
+        """Of `names`, the fields read with low confidence that no person checked, in words."""
+        return [FIELD_WORDS[f] for f in names if f in self.low and f not in self.fields]
+
+    def effect_checked(self, e: dict) -> bool:
+        """Is this shown effect one a person confirmed, corrected or added?"""
+        return any(_check_covers(action, spec, e) for action, spec in self.effect_checks)
 
 
 @dataclass
@@ -49,15 +94,24 @@ class ClaimSection:
     indirect: list[dict] = field(default_factory=list)  # needling studies outside headache, not counted
     wording: WordingAdvice | None = None
     reviews: list[dict] = field(default_factory=list)  # each review's own stated certainty: judgement + ref
+    checks: dict = field(default_factory=dict)  # how far a person checked the studies it rests on (`claim_checks`)
+    trials: dict | None = None  # registered trials bearing on it (`claim_trials`); None: registry not loaded or n/a
 
     @property
     def rating(self) -> certainty_module.Rating | None:
         return self.verdict.rating
 
     @property
+    def graded(self) -> bool:
+        """An efficacy verdict (direction and certainty, or no direct evidence); safety and
+        background verdicts are shown by their own label."""
+        return self.verdict.rating is not None or self.verdict.verdict == "no_direct_evidence"
+
+    @property
     def counts(self) -> list[str]:
         """['2 for', '2 no effect shown'], or ['no counted study']."""
-        parts = [f"{getattr(self.verdict, key)} {words}" for key, words in COUNT_WORDS if getattr(self.verdict, key)]
+        words_for = KIND_COUNT_WORDS.get(self.claim.kind, COUNT_WORDS)
+        parts = [f"{getattr(self.verdict, key)} {words}" for key, words in words_for if getattr(self.verdict, key)]
         return parts or ["no counted study"]
 
 
@@ -89,6 +143,7 @@ def build(db: sqlite_utils.Database, topic: Topic) -> Digest:
             references.append({"number": ref_numbers[pmid], "study": by_pmid[pmid], "text": None, "ama": None})
         return ref_numbers[pmid]
 
+    study_checks = load_checks(db, list(by_pmid))
     sections = []
     for number, (claim, verdict, evidence) in enumerate(results, 1):
         rows = []
@@ -96,20 +151,30 @@ def build(db: sqlite_utils.Database, topic: Topic) -> Digest:
             study = by_pmid[e.pmid]
             outcome_effects = [
                 x for x in study["effects"] if not claim.outcomes or x["outcome"] in claim.outcomes
-            ]
+            ] if claim.kind in ("efficacy", "mechanism") else []  # a safety or background claim quotes, it does not measure
             quotes = _quotes(e.sentence, outcome_effects)
             improved = claims_module.improved_sentence(study) if e.stance == "comparable" else None
             if improved and improved not in {q["sentence"] for q in quotes}:
                 # "all groups improved" is said only on the study's own words: show them.
                 quotes.insert(0, {"sentence": improved, "estimates": []})
+            check = study_checks.get(e.pmid) or StudyCheck()
+            for x in outcome_effects:
+                x["unchecked"] = not check.effect_checked(x)
             rows.append({
                 "study": study, "evidence": e, "ref": cite(e.pmid), "effects": outcome_effects, "quotes": quotes,
+                "check": check, "low": check.low_unchecked(claim_fields(claim)) if e.counted else [],
+                "n_unchecked": "n_randomized" not in check.fields,
             })
         indirect = [{"study": by_pmid[p], "ref": cite(p)} for p in verdict.indirect]
         sections.append(
-            ClaimSection(number, claim, verdict, VERDICTS[verdict.verdict], rows, forest_plots(rows), indirect,
-                         advise(claim, verdict, rows), review_judgements(verdict, cite))
+            ClaimSection(number, claim, verdict, VERDICTS.get(verdict.verdict, verdict_label(verdict.verdict)), rows,
+                         forest_plots(rows), indirect, advise(claim, verdict, rows), review_judgements(verdict, cite),
+                         claim_checks(rows))
         )
+    today = _today()
+    overdue = {u["nct"]: u for u in registry_module.unpublished(db, today)} if _has(db, "trials") else {}
+    for section in sections:
+        section.trials = claim_trials(db, section.claim, overdue, ref_numbers)
     for study in by_pmid.values():
         study["abstract"] = None  # read (stances, certainty, quotes); the pages do not show it
     texts = citations(db, [r["study"] for r in references], ("vancouver", "ama"))
@@ -117,6 +182,8 @@ def build(db: sqlite_utils.Database, topic: Topic) -> Digest:
         pmid = str(r["study"]["pmid"])
         r["text"], r["ama"] = texts[(pmid, "vancouver")], texts[(pmid, "ama")]
     methods = methods_note(db, topic)
+    methods["checks"] = checks_note(sections, study_checks)
+    methods["registry"] = registry_note(db, today)
     digest = Digest(topic, _now(), sections, references, methods)
     digest.changes = changes_since_last(db, digest)
     return digest
@@ -130,6 +197,206 @@ def review_judgements(verdict: Verdict, cite) -> list[dict]:
             seen.add(j.pmid)
             out.append({"judgement": j, "level": certainty_module.level_word(j.level), "ref": cite(j.pmid)})
     return out
+
+
+def _has(db: sqlite_utils.Database, table: str) -> bool:
+    return db[table].exists()
+
+
+def load_checks(db: sqlite_utils.Database, pmids: list[str]) -> dict[str, StudyCheck]:
+    """PMID → what a person checked of it (`checked_values`, applied checks only: a stale
+    check is kept but not applied, so the study reads as unchecked) and which of its
+    values the rules read with low confidence (`extraction_evidence`)."""
+    out: dict[str, StudyCheck] = {}
+    has_checks, has_reasons = _has(db, "checked_values"), _has(db, "extraction_evidence")
+    for i in range(0, len(pmids), 500):
+        chunk = pmids[i : i + 500]
+        marks = ", ".join("?" * len(chunk))
+        if has_reasons:
+            for pmid, name in db.execute(
+                f"select distinct pmid, field from extraction_evidence where confidence = 'low' and pmid in ({marks})",
+                chunk,
+            ):
+                out.setdefault(pmid, StudyCheck()).low.add(name)
+        if has_checks:
+            for pmid, name, action, value, who, on, applied, stale in db.execute(
+                "select pmid, field, action, value, who, checked_on, applied, stale from checked_values "
+                f"where pmid in ({marks}) order by pmid, field", chunk,
+            ):
+                c = out.setdefault(pmid, StudyCheck())
+                if stale:
+                    c.state = "stale"
+                elif applied and c.state != "stale":
+                    c.state = "checked"
+                if not applied:
+                    continue
+                c.who, c.on = c.who or who, max(c.on or "", on or "") or None
+                if action == "set":
+                    c.fields.add(name)
+                elif action != "reject":
+                    c.effect_checks.append((action, json.loads(value)))
+    for c in out.values():
+        if c.state == "stale":  # shown as unchecked until a person confirms it against the new abstract
+            c.fields, c.effect_checks = set(), []
+    return out
+
+
+def _close(a: object, b: object) -> bool:
+    return (isinstance(a, (int, float)) and isinstance(b, (int, float))
+            and math.isclose(a, b, rel_tol=1e-4, abs_tol=1e-6))
+
+
+def _words(text: str | None) -> str:
+    return " ".join((text or "").split()).lower()
+
+
+def _check_covers(action: str, spec: dict, e: dict) -> bool:
+    """Does an applied effect check (confirm, correct, add) stand behind effect `e` as shown?
+    Its sentence words must be in the effect's sentence and its value (the corrected or
+    added one where it sets one) must be the effect's."""
+    select, values = spec.get("select") or {}, spec.get("values") or {}
+    if action == "confirm":
+        wanted = select
+    elif action in ("correct", "add"):
+        wanted = {k: values.get(k, select.get(k) if action == "correct" else None) for k in ("value", "outcome", "measure")}
+    else:
+        return False
+    if not _close(wanted.get("value"), e.get("value")):
+        return False
+    if any(wanted.get(k) is not None and wanted[k] != e.get(k) for k in ("outcome", "measure")):
+        return False
+    return _words(select.get("sentence")) in _words(e.get("sentence"))
+
+
+def claim_fields(claim: Claim) -> tuple[str, ...]:
+    """The extracted values a claim rests on for one study: which studies count (on topic,
+    design), and for an efficacy or mechanism claim what they found (direction, comparators, n), and the
+    outcomes and headache types where the claim names them."""
+    if getattr(claim, "kind", "efficacy") in ("safety", "background"):  # not read from findings and outcomes
+        return ("on_topic", "design")
+    names = ("on_topic", "design", "direction", "comparators", "n_randomized")
+    return names + (("outcomes",) if claim.outcomes else ()) + (("headache_types",) if claim.headache_types else ())
+
+
+def claim_checks(rows: list[dict]) -> dict:
+    """How far a person checked the studies a claim rests on (its counted studies): how
+    many were checked, which checks are stale, whether any shown number is unchecked, and
+    whether its verdict rests only on values read with low confidence that no one checked
+    (the rated studies, or the counted ones where none was rated, each with such a value)."""
+    counted = [r for r in rows if r["evidence"].counted]
+    rated = [r for r in counted if r["evidence"].rated] or counted
+    marks = any(r["n_unchecked"] and r["study"]["n_randomized"] for r in rows) or any(
+        e.get("unchecked") for r in rows for q in r["quotes"] for e in q["estimates"])
+    return {
+        "studies": len(counted),
+        "checked": [r["ref"] for r in counted if r["check"].checked],
+        "stale": [r["ref"] for r in counted if r["check"].state == "stale"],
+        "marks": marks,
+        "only_low": bool(rated) and all(r["low"] for r in rated),
+        "low": [{"ref": r["ref"], "fields": r["low"]} for r in rated if r["low"]],
+    }
+
+
+def checks_note(sections: list[ClaimSection], study_checks: dict[str, StudyCheck]) -> dict:
+    """For the methods note: of the studies the verdicts rest on (counted for any claim),
+    how many a person checked, how many checks are stale, and how many low-confidence
+    readings no one checked."""
+    pmids = {r["study"]["pmid"] for s in sections for r in s.studies if r["evidence"].counted}
+    checks = [study_checks.get(p) or StudyCheck() for p in sorted(pmids)]
+    checked = sum(1 for c in checks if c.checked)
+    low = {(p, f) for s in sections for r in s.studies if r["evidence"].counted
+           for p, f in ((r["study"]["pmid"], f) for f in r["low"])}
+    return {
+        "studies": len(pmids),
+        "checked": checked,
+        "share": round(100 * checked / len(pmids)) if pmids else 0,
+        "checked_values": sum(len(c.fields) + len(c.effect_checks) for c in checks if c.checked),
+        "stale": sum(1 for c in checks if c.state == "stale"),
+        "low_values": len(low),
+        "low_studies": len({p for p, _ in low}),
+        "mark": UNCHECKED_MARK,
+    }
+
+
+def claim_trials(db: sqlite_utils.Database, claim: Claim, overdue: dict[str, dict],
+                 ref_numbers: dict[str, int]) -> dict | None:
+    """The on-topic registered trials bearing on a claim (`registry.trials_for_claim`:
+    those that registered one of its outcomes, in people with one of its headache types),
+    grouped as a writer reads them: unpublished long after completion first, then those
+    still running, then those published (with the reference or PMID of their report).
+    None where the registry is not loaded or the claim is background (about headache,
+    not a treatment)."""
+    if not _has(db, "trials") or getattr(claim, "kind", "efficacy") == "background":
+        return None
+    if not db.execute("select 1 from trials limit 1").fetchone():
+        return None
+    outcomes = claim.outcomes  # none for a safety claim: any trial of needling may report harms
+    trials = registry_module.trials_for_claim(db, outcomes, claim.headache_types)
+    groups: dict[tuple[int, str], list[dict]] = {}
+    for t in sorted(trials, key=lambda t: t["nct"]):
+        status = registry_module.status_words(t["status"])
+        item = {"nct": t["nct"], "url": CTGOV_URL + t["nct"], "size": _size(t), "reports": [],
+                "note": "terminated" if t["status"] == "TERMINATED" else None}
+        if t["published"]:
+            for link in t["publications"]:
+                if link["relation"] == "results" and link["confidence"] >= registry_module.LINK_THRESHOLD:
+                    item["reports"].append({"pmid": link["pmid"], "ref": ref_numbers.get(link["pmid"])})
+            item["note"] = None
+            key = (4, "published")
+        elif t["status"] in registry_module.FINISHED_STATUSES:
+            months = (overdue.get(t["nct"]) or {}).get("months_since_completion")
+            if months is None:
+                key = (2, "completed, no completion date given, unpublished")
+            elif months >= 24:
+                key = (0, "completed and unpublished 2 years or more after completion")
+            elif months >= 12:
+                key = (1, "completed and unpublished 1 year or more after completion")
+            else:
+                key = (2, "completed under a year ago, not yet published")
+        else:
+            key = (3, "status unknown" if t["status"] == "UNKNOWN" else status)
+        groups.setdefault(key, []).append(item)
+    return {
+        "count": len(trials),
+        "outcomes": bool(outcomes),
+        "groups": [{"label": label, "trials": items} for (_, label), items in sorted(groups.items())],
+    }
+
+
+def _size(t: dict) -> str:
+    if not t["enrollment"]:
+        return "n not given"
+    return f"n={t['enrollment']}" + (" planned" if t["enrollment_type"] == "ESTIMATED" else "")
+
+
+def registry_note(db: sqlite_utils.Database, today: date) -> dict | None:
+    """For the methods note: where the registry data came from, and how many registered
+    on-topic trials remain unpublished 12 and 24 months after completion."""
+    fresh = registry_module.registry_freshness(db) if _has(db, "trials") else None
+    if fresh is None:
+        return None
+    day = (fresh["fetched_at"] or "")[:10] or "an unknown day"
+    line = (f"live ClinicalTrials.gov (API v2), refreshed {day}" if fresh["live"] else
+            f"bundled ClinicalTrials.gov snapshot of {registry_module.SNAPSHOT_DATE} — not live; loaded {day}")
+    on_topic = registry_module.trials_for_claim(db)  # every on-topic trial, with whether it is published
+    finished = [t for t in on_topic if t["status"] in registry_module.FINISHED_STATUSES]
+    unpublished = [u for u in registry_module.unpublished(db, today) if u["on_topic"]]
+    months = [u["months_since_completion"] for u in unpublished]
+    return {
+        "line": line,
+        "live": fresh["live"],
+        "trials": len(on_topic),
+        "finished": len(finished),
+        "published": sum(1 for t in on_topic if t["published"]),
+        "over_12": sum(1 for m in months if m is not None and m >= 12),
+        "over_24": [u["nct"] for u in unpublished if (u["months_since_completion"] or 0) >= 24],
+        "undated": sum(1 for m in months if m is None),
+        "as_of": today.isoformat(),
+    }
+
+
+def _today() -> date:
+    return datetime.now(timezone.utc).date()
 
 
 def _quotes(finding: str | None, effects: list[dict]) -> list[dict]:
@@ -167,7 +434,8 @@ def methods_note(db: sqlite_utils.Database, topic: Topic, studies: list[dict] | 
         "on_topic": on_topic,
         "retracted": retracted,
         # The stance and verdict rules, then the certainty rules: each from its one source.
-        "rules": claims_module.__doc__.strip() + "\n\n" + certainty_module.__doc__.strip(),
+        "rules": claims_module.__doc__.strip() + "\n\n" + certainty_module.__doc__.strip() + "\n\n"
+        + "\n\n".join(claim_kinds.RULES.values()),  # safety and background claims: their own rules
     }
 
 
@@ -345,8 +613,8 @@ def write_digest(
     Within a run (`run`, `import`: its run is LOADED, its later stages under way)
     the digest is skipped, writing nothing, when the last digest written to
     `out_dir` was made from the same inputs (`fingerprint`: the studies and their
-    extraction, the topic and its article, the templates and the code, the day of
-    the last run) and its files are still there: a run that changed nothing
+    extraction, the checks a person made, the registered trials, the topic and its
+    article, the templates and the code, the day of the last run and today) and its files are still there: a run that changed nothing
     leaves the digest as it was. Asked for on its own (`evidence digest`), or
     with `force=True`, it is always written; `force=False` skips outside a run too."""
     html_path, md_path = out_dir / "digest.html", out_dir / "digest.md"
@@ -371,13 +639,15 @@ def _last_fingerprint(db: sqlite_utils.Database) -> str | None:
 
 
 # Code and templates whose change changes the digest.
-_CODE = ("digest.py", "claims.py", "certainty.py", "cite.py", "csl.py", "forest.py", "freshness.py",
-         "rewording.py", "vocab.py", "terms.py")
+_CODE = ("digest.py", "claims.py", "claim_kinds.py", "certainty.py", "cite.py", "csl.py", "forest.py",
+         "freshness.py", "rewording.py", "vocab.py", "terms.py", "registry.py", "checked.py")
 
 
 def fingerprint(db: sqlite_utils.Database, topic: Topic, out_dir: Path) -> str:
     """A hash of everything the digest is made from: each study's stored content hash,
-    extracted fields and flags, the effects, the topic file and article, the templates
+    extracted fields and flags, the effects, the checks a person made (applied or stale)
+    and the low-confidence readings, the registered trials and their publications (and
+    today: months since completion), the topic file and article, the templates
     and the code, where it is written, and what its data and run lines say (to the
     day: a second run the same day that changed nothing leaves the digest as it is).
 
@@ -392,7 +662,8 @@ def fingerprint(db: sqlite_utils.Database, topic: Topic, out_dir: Path) -> str:
     here = Path(__file__).resolve().parent
     for name in _CODE:
         add(name)
-        h.update((here / name).read_bytes())
+        if (here / name).exists():
+            h.update((here / name).read_bytes())
     for template in sorted(TEMPLATES.glob("digest.*.j2")):
         add(template.name)
         h.update(template.read_bytes())
@@ -416,5 +687,23 @@ def fingerprint(db: sqlite_utils.Database, topic: Topic, out_dir: Path) -> str:
     while rows := cursor.fetchmany(5000):
         add(rows)
     add(db.execute("select count(*), max(id), total(value), total(ci_low), total(ci_high) from effects").fetchone())
+    # Who checked what (stale or applied), and which values the rules read with low confidence.
+    for table, sql in (
+        ("checked_values", "select pmid, field, action, value, who, checked_on, applied, stale from checked_values "
+                           "order by pmid, field"),
+        ("extraction_evidence", "select distinct pmid, field from extraction_evidence where confidence = 'low' "
+                                "order by pmid, field"),
+        # The registry: each trial as the digest shows it, its publications, and the day it was loaded.
+        ("trials", "select nct, status, enrollment, enrollment_type, completion_date, primary_completion_date, "
+                   "on_topic, outcome_terms, conditions, brief_title, official_title, source, "
+                   "substr(fetched_at, 1, 10) from trials order by nct"),
+        ("trial_publications", "select nct, pmid, relation, confidence from trial_publications order by nct, pmid"),
+    ):
+        add(table)
+        if db[table].exists():
+            cursor = db.execute(sql)
+            while rows := cursor.fetchmany(5000):
+                add(rows)
+    add(_today().isoformat())  # months since a trial's completion are counted to today
     return h.hexdigest()
 

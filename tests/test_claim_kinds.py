@@ -85,3 +85,17 @@ def test_topic_file_errors_for_kinds(tmp_path):
     bad.write_text(text.replace("    terms: [referred pain, refer pain, pain referral, trigger point]\n", "", 1))
     with pytest.raises(TopicError, match="background claim needs terms"):
         claims.load_claims(load_topic(bad))
+
+
+def test_the_digest_states_each_kind_s_rules_and_quotes_harms_not_effects(loaded):
+    """The methods note prints the safety and background rules from claim_kinds.RULES (one
+    source), and a safety claim's studies show what they say of harms, not effect sizes."""
+    md = (loaded.parent / "digest.md").read_text()
+    methods = md[md.index("PubMed query:"):]
+    for rule in claim_kinds.RULES.values():
+        assert " ".join(rule.split()[:12]) in " ".join(methods.split())
+    safety = md[md.index("## 2. Dry needling is a minimally invasive procedure"):md.index("## 3. ")]
+    assert "does not report on harms" in safety and "95% CI" not in safety and "SMD" not in safety
+    overview = md[:md.index("## 1. ")]
+    assert "7 silent" in overview and "no effect shown" not in overview.split(
+        "minimally invasive")[1].split("\n")[0]

@@ -10,6 +10,7 @@ import subprocess
 import pytest
 from click.testing import CliRunner
 
+from browser import PHONE, box, chrome, needs_chromium, page_width, screenshot
 from fake_eutils import make_efetch, record_bytes, with_fresh_pmids
 from pipeline import claims as C
 from pipeline import digest, store, update
@@ -48,12 +49,31 @@ def test_every_citation_resolves_to_a_stored_pmid(built):
     assert numbers <= {int(n) for n in re.findall(r'<li id="ref-(\d+)"', html)}
 
 
+def _claim_text(claim_id: str, topic=None) -> str:
+    return next(c.text for c in C.load_claims(topic or load_topic()) if c.id == claim_id)
+
+
+def md_claim(md: str, claim_id: str, topic=None) -> str:
+    """One claim's section of the Markdown digest (found by its id, whatever its number)."""
+    text = _claim_text(claim_id, topic)
+    start = re.search(r"^## \d+\. " + re.escape(text) + "$", md, re.M).start()
+    end = md.find("\n## ", start + 1)
+    return md[start : end if end > 0 else len(md)]
+
+
+def html_claim(html: str, claim_id: str) -> str:
+    """One claim's section of the HTML digest."""
+    start = html.index(f'id="claim-{claim_id}"')
+    return html[start : html.index("</section>", start)]
+
+
 def test_unsupported_mechanisms_are_said_plainly(built):
     _, html, md, _ = built
-    for text in (html, md):
-        section = text[text.index("6. Dry needling improves blood flow") : text.index("8. Dry needling induces relaxation")]
-        assert "No direct evidence among 7 studies" in section
-        assert "supports" not in section.lower().replace("study supports", "")
+    for claim_id in ("blood-flow", "endorphins"):
+        for section in (html_claim(html, claim_id), md_claim(md, claim_id)):
+            assert "No direct evidence among 7 studies" in section
+            assert "supports" not in section.lower().replace("study supports", "")
+            assert "checked by a person" not in section  # no study to check
 
 
 def test_forest_plot_where_comparable_effects_exist(built):
@@ -208,15 +228,10 @@ def test_the_digest_says_when_it_ran_and_how_current_the_data_is(built):
         assert "bundled PubMed snapshot of 2025-09-01 — not live" in methods
 
 
-def _section(text: str, start: str, end: str) -> str:
-    return text[text.index(start) : text.index(end)]
-
-
 def test_a_tie_with_lidocaine_reads_as_what_was_found(built):
     """Issue 9 item 9: the drug-free claim rests on a trial where needling matched lidocaine."""
     _, html, md, _ = built
-    for text in (html, md):
-        drug_free = _section(text, "11. Dry needling is a drug-free", "12. Dry needling is recognised")
+    for drug_free in (html_claim(html, "drug-free"), md_claim(md, "drug-free")):
         assert "No effect shown" not in drug_free
         assert "no difference from an active treatment (lidocaine or another injection); all groups improved" in drug_free
         # ... and the study's own words for it are quoted.
@@ -226,16 +241,17 @@ def test_a_tie_with_lidocaine_reads_as_what_was_found(built):
 
 def _topic_with_rewording(tmp_path, written_for: str | None):
     text = (PROJECT_ROOT / "topics" / "dry-needling-headache.yml").read_text()
+    # Only the trigger-point-pain claim's wording is edited, wherever the claim stands.
+    claim = text.index("  - id: trigger-point-pain\n")
+    claim_end = text.index("\n  - id: ", claim + 1)
     marker = "    rewording:\n      text: >-\n        Dry needling targets trigger points"
-    assert marker in text and "written_for: unclear_very_low_certainty" in text
-    claim = text.index("  - id: trigger-point-pain")  # its rewording, not an earlier claim's
+    block = text[claim:claim_end]
+    assert marker in block and "written_for: unclear_very_low_certainty" in block
     if written_for is None:  # drop the claim's rewording altogether
-        start = text.index("    rewording:\n", claim)
-        end = text.index("\n  - id: blood-flow")
-        text = text[:start] + text[end:]
+        block = block[: block.index("    rewording:\n")]
     else:
-        at = text.index("written_for: unclear_very_low_certainty", claim)
-        text = text[:at] + f"written_for: {written_for}" + text[at + len("written_for: unclear_very_low_certainty"):]
+        block = block.replace("written_for: unclear_very_low_certainty", f"written_for: {written_for}", 1)
+    text = text[:claim] + block + text[claim_end:]
     (tmp_path / "how-dry-needling-can-alleviate-headaches.txt").write_text("article\n")
     path = tmp_path / "topic.yml"
     path.write_text(text)
@@ -258,11 +274,11 @@ def test_no_wording_is_flagged_when_each_was_written_for_todays_verdict(built):
 def test_a_wording_written_for_another_verdict_is_flagged(tmp_path):
     """Issue 9 item 10: the evidence moved, the wording did not: say so, and offer a generated one."""
     html, md = _digest_for(tmp_path, _topic_with_rewording(tmp_path, "benefit_moderate_certainty"))
-    section = _section(html, 'id="claim-trigger-point-pain"', 'id="claim-blood-flow"')
+    section = html_claim(html, "trigger-point-pain")
     assert ("written for <em>benefit — moderate certainty</em>, evidence now <em>unclear — very low certainty</em>: "
             "review this wording") in section
     assert "Generated wording" in section and "not written by an editor" in section
-    md_section = _section(md, "5. Needling trigger points", "6. Dry needling improves blood flow")
+    md_section = md_claim(md, "trigger-point-pain")
     assert ("written for *benefit — moderate certainty*, evidence now *unclear — very low certainty*: "
             "review this wording") in md_section
     assert "Generated wording" in md_section
@@ -274,14 +290,14 @@ def test_a_wording_written_for_another_verdict_is_flagged(tmp_path):
 
 def test_a_claim_without_a_fitting_wording_gets_a_generated_one(tmp_path):
     html, md = _digest_for(tmp_path, _topic_with_rewording(tmp_path, None))
-    section = _section(html, 'id="claim-trigger-point-pain"', 'id="claim-blood-flow"')
+    section = html_claim(html, "trigger-point-pain")
     assert "Generated wording" in section and "review this wording" not in section
     generated = re.search(r'class="rewording generated">(.*?)</p>', section, re.S).group(1)
     # Honest: very low certainty is said in Cochrane's words, never "shown" or "proven".
     assert "Generated wording:</strong> It is unclear whether dry needling reduces pain intensity" in generated
     assert "very low certainty" in generated and "a review rates its evidence very low certainty" in generated
     assert "proven" not in generated and "shown to" not in generated
-    assert "Generated wording" in _section(md, "5. Needling trigger points", "6. Dry needling improves blood flow")
+    assert "Generated wording" in md_claim(md, "trigger-point-pain")
 
 
 def test_a_retraction_that_moves_a_verdict_flags_its_wording(built):
@@ -292,7 +308,7 @@ def test_a_retraction_that_moves_a_verdict_flags_its_wording(built):
     db.conn.commit()
     html, md = digest.write_digest(db, load_topic(), folder)
     page = html.read_text()
-    section = _section(page, 'id="claim-range-of-motion"', 'id="claim-drug-free"')
+    section = html_claim(page, "range-of-motion")
     assert ("written for <em>benefit — very low certainty</em>, evidence now <em>unclear — very low certainty</em>: "
             "review this wording") in section
     assert "Generated wording" in section
@@ -353,3 +369,182 @@ def test_a_digest_that_fails_to_write_is_not_the_previous_digest(tmp_path, snaps
     with pytest.raises(OSError):
         digest.write_digest(db, load_topic(), blocked / "out")
     assert db["digests"].count == 1
+
+
+# --- what a person checked, low-confidence readings, registered trials (issues 11, 13, 16) -------------
+
+CHECKED = "33609358"  # the meta-analysis a person checked (topics/dry-needling-headache/checked/)
+
+
+@pytest.fixture
+def run_digest(loaded):
+    """`evidence run --source snapshot`: the registry snapshot and the project's one real check applied."""
+    db = store.open_db(loaded)
+    return db, (loaded.parent / "digest.html").read_text(), (loaded.parent / "digest.md").read_text(), loaded.parent
+
+
+def _counted(db, claim_id: str) -> set[str]:
+    return {r["pmid"] for r in db.query("select pmid from claim_evidence where claim_id = ? and counted = 1", [claim_id])}
+
+
+def _ref(html: str, pmid: str) -> int:
+    return int(re.search(r'<li id="ref-(\d+)">(?:(?!</li>).)*?pubmed\.ncbi\.nlm\.nih\.gov/' + pmid + "/", html, re.S).group(1))
+
+
+def test_each_claim_says_how_many_of_its_studies_a_person_checked(run_digest):
+    """Issue 13 item 5: a claim resting on the checked meta-analysis says 1 of N, names it, and the
+    study's own row says who checked it and when."""
+    db, html, md, _ = run_digest
+    for claim_id in ("trigger-point-pain", "tension-type-and-migraine"):
+        counted = _counted(db, claim_id)
+        assert CHECKED in counted and len(counted) > 1
+        ref = _ref(html, CHECKED)
+        assert f"1 of {len(counted)} studies checked by a person ([{ref}])" in md_claim(md, claim_id)
+        section = html_claim(html, claim_id)
+        assert f'1 of {len(counted)} studies checked by a person (<a href="#ref-{ref}">[{ref}]</a>)' in section
+        assert "✓ checked by a person (helper session, 2026-12-02)" in section
+        row = next(line for line in md_claim(md, claim_id).splitlines() if line.startswith(f"- **") and f"[{ref}]" in line)
+        assert "*Checked by a person* (helper session, 2026-12-02)" in row
+    # A claim none of whose studies was checked says 0.
+    rom = _counted(db, "range-of-motion")
+    assert CHECKED not in rom and f"0 of {len(rom)} studies checked by a person" in md_claim(md, "range-of-motion")
+
+
+def test_each_unchecked_number_is_marked_and_checked_ones_are_not(run_digest):
+    """The sham trial's n (no one checked it) carries the mark; the meta-analysis's pooled
+    estimates, each confirmed by a person, do not."""
+    _, html, md, _ = run_digest
+    section = md_claim(md, "trigger-point-pain")
+    assert "n=168†:" in section
+    assert "**SMD -1.27, 95% CI -3.56 to 1.03**; **SMD -0.41" in section  # no † after a checked estimate
+    assert "† marks a number no person has checked" in section
+    page = html_claim(html, "trigger-point-pain")
+    assert 'n=168<sup class="unchecked" title="not checked by a person">†</sup>' in page
+    assert "<strong>SMD -1.27, 95% CI -3.56 to 1.03</strong>; " in page
+
+
+def test_an_unchecked_low_confidence_value_is_marked_and_a_verdict_resting_only_on_them_says_so(run_digest):
+    """Issue 11 item 7: the uncontrolled pilot study's direction is a low-confidence reading no one
+    checked; range of motion rests on it alone. The meta-analysis's low-confidence comparators were
+    checked by a person, so they are not marked."""
+    db, html, md, _ = run_digest
+    low = {r["field"] for r in db.query("select field from extraction_evidence where pmid = '34689708' and confidence = 'low'")}
+    assert "direction" in low
+    pilot = _ref(html, "34689708")
+    section = md_claim(md, "range-of-motion")
+    row = next(line for line in section.splitlines() if line.startswith("- **") and f"[{pilot}]" in line)
+    assert "*Machine reading, low confidence: direction* (unchecked)" in row
+    assert (f"**Rests only on unchecked machine readings:** every study this verdict rests on has a value the rules "
+            f"read with low confidence that no person has checked ([{pilot}]: direction)") in section
+    page = html_claim(html, "range-of-motion")
+    assert '<span class="tag low">machine reading, low confidence: direction</span>' in page
+    assert 'class="rests-low"' in page
+    # The meta-analysis: its comparators are a low-confidence reading, but a person checked them.
+    assert db.execute("select 1 from extraction_evidence where pmid = ? and field = 'comparators' and confidence = 'low'",
+                      [CHECKED]).fetchone()
+    ref = _ref(html, CHECKED)
+    tt = md_claim(md, "tension-type-and-migraine")
+    row = next(line for line in tt.splitlines() if line.startswith("- **") and f"[{ref}]" in line)
+    assert "low confidence" not in row
+    assert "Rests only on unchecked" not in tt  # it rests on the checked meta-analysis too
+
+
+def test_the_methods_note_states_the_share_checked_and_the_unpublished_trials(run_digest):
+    db, html, md, _ = run_digest
+    counted = {r["pmid"] for r in db.query("select distinct pmid from claim_evidence where counted = 1")}
+    share = round(100 * 1 / len(counted))
+    today = digest._today().isoformat()
+    # The registry's own cross-check (written by the run) counts the overdue on-topic trials.
+    overdue = dict(db.execute(
+        "select f.kind, count(*) from trial_findings f join trials t using (nct) where t.on_topic = 1 "
+        "and f.kind like 'unpublished_%' group by f.kind").fetchall())
+    over_24 = overdue["unpublished_24_months"]
+    over_12 = over_24 + overdue.get("unpublished_12_months", 0)
+    finished = db.execute("select count(*) from trials where on_topic = 1 and status in ('COMPLETED', 'TERMINATED')").fetchone()[0]
+    for text in (md, html):
+        methods = text[text.rindex("Methods") :]
+        assert f"Checked by a person: 1 of {len(counted)} studies the verdicts rest on ({share}%), 12 values in all" in methods
+        assert "stale and counts as unchecked: none" in methods
+        assert "Registry: bundled ClinicalTrials.gov snapshot of 2026-11-25 — not live; loaded 20" in methods
+        assert (f"As of {today}, {over_12} of the {finished} completed or terminated remain unpublished 12 months or "
+                f"more after completion, {over_24} of them 24 months or more") in " ".join(methods.split())
+        for nct in ("NCT03730896", "NCT05285852", "NCT05496010", "NCT06108180"):
+            assert nct in methods
+    assert "Registry: bundled ClinicalTrials.gov snapshot of 2026-11-25 — not live" in _header(md)
+
+
+def test_each_claim_lists_its_registered_trials_with_their_state(run_digest):
+    """Issue 16: per claim, the on-topic trials that registered its outcomes, by state; a
+    published one names its report."""
+    _, html, md, _ = run_digest
+    line = next(x for x in md_claim(md, "trigger-point-pain").splitlines() if x.startswith("*Registered trials:*"))
+    assert line.startswith("*Registered trials:* 5 — 2 completed and unpublished 2 years or more after completion: "
+                           "NCT03730896 (terminated, n=17), NCT05496010 (n=30); ")
+    assert "1 status unknown: NCT05140291 (n=30 planned)" in line
+    ref = _ref(html, "30813155")
+    tt = md_claim(md, "tension-type-and-migraine")
+    assert f"1 published: NCT03500861 (n=160, reported in [{ref}])" in tt
+    page = html_claim(html, "tension-type-and-migraine")
+    assert f'<a href="https://clinicaltrials.gov/study/NCT03500861">NCT03500861</a> (n=160, reported in <a href="#ref-{ref}">[{ref}]</a>)' in page
+    assert "Registered trials:* none on ClinicalTrials.gov registered this outcome." in md_claim(md, "blood-flow")
+
+
+def test_a_stale_check_counts_as_unchecked(run_digest):
+    """A revised abstract makes the check stale: the digest shows the study as unchecked,
+    marks its numbers again and counts it in the methods note (the inputs changed: rewritten)."""
+    db, _, _, folder = run_digest
+    with db.conn:
+        db.execute("update checked_values set stale = 1, applied = 0 where pmid = ?", [CHECKED])
+    html, md = (p.read_text() for p in digest.write_digest(db, load_topic(), folder))
+    section = md_claim(md, "trigger-point-pain")
+    counted = _counted(db, "trigger-point-pain")
+    ref = _ref(html, CHECKED)
+    assert f"0 of {len(counted)} studies checked by a person; check stale (abstract revised since), so unchecked: [{ref}]" in section
+    assert "**SMD -1.27, 95% CI -3.56 to 1.03**†" in section
+    assert "stale and counts as unchecked: 1" in md[md.rindex("## Methods") :]
+
+
+def test_checks_and_the_registry_are_inputs_of_the_digest(run_digest):
+    """The digest skipped as unchanged within a run must not hide a new check or a trial's new status."""
+    db, _, _, folder = run_digest
+    topic = load_topic()
+    first = digest.fingerprint(db, topic, folder)
+    with db.conn:
+        db.execute("update checked_values set stale = 1, applied = 0 where pmid = ?", [CHECKED])
+    second = digest.fingerprint(db, topic, folder)
+    with db.conn:
+        db.execute("update trials set status = 'COMPLETED' where nct = 'NCT03583190'")
+    third = digest.fingerprint(db, topic, folder)
+    assert len({first, second, third}) == 3
+
+
+def test_a_claim_of_another_kind_shows_its_own_verdict(run_digest):
+    """Safety and background claims carry their own verdict labels, never an efficacy grade."""
+    from pipeline import claim_kinds
+
+    db, html, md, _ = run_digest
+    verdicts = {r["id"]: r["verdict"] for r in db["claims"].rows}
+    for claim in C.load_claims(load_topic()):
+        if verdicts[claim.id] not in claim_kinds.VERDICTS:  # an efficacy grade (or no direct evidence)
+            continue
+        label = C.VERDICTS[verdicts[claim.id]]
+        assert f"**{label}**" in md_claim(md, claim.id)
+        assert "Evidence suggests" not in md_claim(md, claim.id)
+        assert f'<span class="badge d-none">{label}</span>' in html_claim(html, claim.id)
+
+
+@needs_chromium
+def test_the_checked_marks_and_trials_fit_a_phone(run_digest, tmp_path):
+    """At 390 px: no sideways scrolling, the tags, marks and trial lists inside the screen."""
+    _, _, _, folder = run_digest
+    with chrome(*PHONE) as driver:
+        driver.get((folder / "digest.html").as_uri())
+        assert page_width(driver) <= PHONE[0]
+        for css in ("#claim-range-of-motion .rests-low", "#claim-range-of-motion .tag.low",
+                    "#claim-trigger-point-pain .trials", "#claim-trigger-point-pain .checks"):
+            found = box(driver, css)
+            assert found["left"] >= 0 and found["right"] <= PHONE[0], (css, found)
+        driver.execute_script("document.querySelector('#claim-range-of-motion .rests-low').scrollIntoView()")
+        screenshot(driver, tmp_path / "phone-checks.png")
+        driver.execute_script("document.querySelector('#claim-trigger-point-pain .trials').scrollIntoView()")
+        screenshot(driver, tmp_path / "phone-trials.png")
