@@ -68,7 +68,7 @@ UNIT = (
 _INTERVAL_WORD = "|".join(phrase_regex(w) for w in sorted(RULES.lists["interval_word"], key=len, reverse=True))
 CI_RE = re.compile(
     rf"""[\s,;]*(?:(?P<outer>[(\[])\s*)?(?:95\s*%\s*)?(?:{_INTERVAL_WORD})\s*(?:\[CI\]|\(CI\))?\s*[,:=]?\s*(?P<open>[\[(])?\s*
-    (?P<lo>{_N}){UNIT}\s*(?:to|,|;|–|—|-|and)\s*(?P<hi>{_N}){UNIT}\s*(?:[;,]\s*[Pp]\s*(?P<p_op><=|>=|≤|≥|<|>|=)\s*(?P<p_v>0?[.·]\d+|\d(?:[.·]\d+)?))?
+    (?P<lo>{_N}){UNIT}\s*(?:to|,|;|–|—|-|and)\s*(?P<hi>{_N}){UNIT}\s*(?:[;,]\s*[Pp]\s*(?P<p_op><=|>=|≤|≥|<|>|=)\s*(?P<p_v>0?[.·]\d+|\d(?:[.·]\d+)?(?:\s*[x×]\s*10\s*\^?\s*[-−]\s*\d+)?))?
     \s*(?(open)[\])])\s*(?(outer)[\])])""",
     re.I | re.X,
 )
@@ -77,7 +77,7 @@ BARE_CI = re.compile(
     rf"\s*[(\[]\s*(?P<lo>{_N})\s*(?:–|—|-|to|,|;)\s*(?P<hi>{_N})\s*(?P<p_op>)(?P<p_v>)[)\]]"
 )
 P_RE = guarded(re.compile(
-    r"\bp(?:\s*-?\s*(?:values?|trend|for trend|interaction))?\s*(?:(?P<op><=|>=|≤|≥|<|>|=)|(?P<of>\bof\b|\bwas\b))\s*(?P<pv>0?[.·]\d+|\d(?:[.·]\d+)?(?:\s*[x×]\s*10\s*\^?\s*[-−]\s*\d+)?)",
+    r"\bp(?:\s*-?\s*(?:values?|trend|for trend|interaction))?\s*(?:(?P<op><=|>=|≤|≥|<|>|=)|(?P<of>\bof\b|\bwas\b)|(?<=value)|(?<=values))\s*(?P<pv>0?[.·]\d+|\d(?:[.·]\d+)?(?:\s*[x×]\s*10\s*\^?\s*[-−]\s*\d+)?)",
     re.I,
 ))
 # A spread written after a mean: "± 1.1", "+/- 1.1", "± SD 1.1" or "(SD 1.1)".
@@ -92,21 +92,45 @@ _SPREAD_CN = _SPREAD.replace(r"\d+(?:[.·]\d+)?", r"\d+(?:[.,·]\d+)?", 1)
 PM_RE = guarded(re.compile(rf"(?<![\d.,·])(?P<v>{_CN}){_SPREAD_CN}"))
 FROM_TO_PM = guarded(re.compile(rf"(?:\bfrom\s+|:\s*)(?P<a>{_CN}){_SPREAD_CN}\s*(?:\w+\s+)?to\s+(?P<b>{_CN}){_SPREAD_CN}"))
 CHANGE_VERB = guarded(re.compile(r"\b(?:changed|fell|dropped|decreased|declined|improved|increased|rose|reduced|lowered|diminished)\b", re.I))
-_CHANGE_UNITS = r"points?|days?|%|percent|mm|cm|degrees?|°|kPa|kg/cm²|kg/cm2|N/cm2|attacks?|hours?"
+_CHANGE_UNITS = r"points?|days?|%|percent|mm|cm|degrees?|°|kPa|kg/cm²|kg/cm2|N/cm2|attacks?|hours?|doses?"
 BY_CHANGE = guarded(re.compile(rf"\b(?:changed|fell|dropped|decreased|declined|improved|increased|rose|reduced|lowered|diminished)\s+(?:by\s+)?(?:a mean of\s+|an average of\s+)?(?P<v>\d+(?:[.·]\d+)?)\s*(?P<u>{_CHANGE_UNITS})(?![\w±])"))
 BY_ONLY = guarded(re.compile(rf"\bby\s+(?P<v>\d+(?:[.·]\d+)?)\s*(?P<u>{_CHANGE_UNITS})(?![\w])"))
 # "... by 12 points with needling versus 4 points with usual care": the second arm's change.
 VERSUS_CHANGE = re.compile(rf"[^.;()\d]{{0,40}}?\b(?:versus|vs\.?|compared with|and)\s+(?:by\s+)?(?P<v>\d+(?:[.·]\d+)?)\s*(?P<u>{_CHANGE_UNITS})(?![\w])")
+# "fell by 4.4 and 4.9 days", "by 3.5 and 1.6 doses per month": two arms' changes sharing one unit.
+BY_PAIR = guarded(re.compile(
+    rf"\bby\s+(?:a mean of\s+)?(?P<v>\d+(?:[.·]\d+)?)\s*(?:{_CHANGE_UNITS})?\s+(?:and|versus|vs\.?)\s+(?:by\s+)?"
+    rf"(?P<v2>\d+(?:[.·]\d+)?)\s*(?P<u>{_CHANGE_UNITS})(?![\w])"
+))
+# "by 2.1 with BoNT-A and 1.6 with saline", "by 3.8 with bupivacaine and by 1.2 with placebo":
+# each change next to its group, no unit needed.
+BY_WITH_PAIR = guarded(re.compile(
+    rf"\bby\s+(?:a mean of\s+)?(?P<v>\d+(?:[.·]\d+)?)\s*(?:{_CHANGE_UNITS})?\s+(?:with|in|after)\s+[^;,.()\d]{{1,50}}?"
+    rf"\s+(?:and|versus|vs\.?)\s+(?:by\s+)?(?P<v2>\d+(?:[.·]\d+)?)\s*(?:{_CHANGE_UNITS})?\s+(?:with|in|after)\b"
+))
 # "from 10.4 to 6.1 days per month": the value after treatment (a unit is required, so years are not read).
 # Without a unit, "to B" must be followed by its group ("from 11.8 to 7.1 with bupivacaine").
+# A median's spread may stand after either number: "from 8 (IQR 7-8) to 3 (IQR 2-4)".
+_IQR = r"(?:\s*\((?:IQR|interquartile range|range)[^)]{0,30}\))"
 FROM_TO_PLAIN = guarded(re.compile(
-    rf"\bfrom\s+(?P<a>{_N})\s*(?:{_CHANGE_UNITS}|/10\b)?\s+to\s+(?P<b>{_N})"
-    rf"\s*(?P<u>{_CHANGE_UNITS}|/10\b|(?=\s+(?:with|after)\s|\s+in\s+(?:the|both|each)\s))"
+    rf"\bfrom\s+(?P<a>{_N})\s*(?:{_CHANGE_UNITS}|/10\b)?{_IQR}?\s+to\s+(?P<b>{_N})"
+    rf"\s*(?P<u>{_CHANGE_UNITS}|/10\b|(?=\s+(?:with|after)\s|\s+in\s+(?:the|both|each)\s)|(?={_IQR}))"
 ))
+# "score improved from 64 to 49", "fell from 7.5 to 3.2", "(dry needling: 8.4 to 4.9; ...)" after a
+# change verb: the value after treatment, with or without a unit (the verb says it is a result).
+CHANGED_FROM_TO = guarded(re.compile(
+    rf"\b(?:changed|fell|dropped|decreased|declined|improved|increased|rose|reduced|lowered|diminished)\s+from\s+"
+    rf"(?P<a>{_N})(?:/10)?\s+to\s+(?P<b>{_N})(?:/10)?(?![\d.,·]*\s*(?:years?|months?|weeks?)\b)"
+))
+COLON_FROM_TO = re.compile(rf":\s*(?P<a>{_N})\s+to\s+(?P<b>{_N})(?=\s*[;,)])")
 # "(10.3 vs 13.1 days)": two arms' results side by side.
 # (Percentages are left to the percentage rules, which check they are results.)
 _PAIR_UNITS = _CHANGE_UNITS.replace("%|percent|", "")
-VS_PAIR = guarded(re.compile(rf"(?P<a>{_N})\s*(?P<ua>{_PAIR_UNITS})?\s+(?:vs\.?|versus)\s+(?P<b>{_N})\s*(?P<u>{_PAIR_UNITS})(?![\w])"))
+VS_PAIR = guarded(re.compile(
+    rf"(?P<a>{_N})\s*(?P<ua>{_PAIR_UNITS})?\s+(?:vs\.?|versus)\s+(?P<b>{_N})\s*"
+    # a unit, or none where a p-value or the clause's end follows ("was 3.4 vs 5.0 (p = 0.003)")
+    rf"(?:(?P<u>{_PAIR_UNITS})(?![\w])|(?=\s*(?:\(\s*[Pp]\b|[;,.](?:\s|$))))"
+))
 PERCENT_RE = guarded(re.compile(r"(?<![\w.])(?P<v>\d+(?:[.·]\d+)?)\s?%"))
 GROUP_SHARE = re.compile(
     r"(?:\s*(?:vs\.?|versus|and)\s*\d+(?:[.·]\d+)?\s?%)?\s+(?:of|in)\s+(?:the\s+)?(?:[\w-]+\s+){0,3}?"
@@ -283,6 +307,16 @@ def _sentence_effects(s: Sentence, context_outcome: str | None = None, painful: 
             continue
         add(m.start(), m.end(), "other", m, to_float(m.group("v")), None, None, m.end(), level=_group_level(text, m.start()))
 
+    # 2a. "improved from 64 to 49" after a change verb, and "(group: 8.4 to 4.9; ...)" in a
+    #     sentence that says things changed: the value after treatment.
+    for pattern in (CHANGED_FROM_TO, COLON_FROM_TO):
+        for m in pattern.finditer(text):
+            if pattern is COLON_FROM_TO and not CHANGE_VERB.search(text[max(0, m.start() - 120) : m.start()]):
+                continue
+            clause = _clause(text, m.start())
+            if free(m.start("b"), m.end("b")) and not DESCRIPTIVE.search(clause) and not SAFETY.search(clause):
+                add(m.start("b"), m.end("b"), "other", m, to_float(m.group("b")), None, None, m.end())
+
     # 2b. "from 10.4 to 6.1 days per month" (no SD), the value after treatment.
     for m in FROM_TO_PLAIN.finditer(text):
         clause = _clause(text, m.start())
@@ -308,6 +342,19 @@ def _sentence_effects(s: Sentence, context_outcome: str | None = None, painful: 
                 tail = VERSUS_CHANGE.match(text, end)
                 if tail and free(tail.start("v"), tail.end()):
                     add(tail.start("v"), tail.end(), "other", tail, to_float(tail.group("v")), None, None, tail.end(),
+                        level="within_group")
+
+    # 4a. Two arms' changes written as a pair: "fell by 4.4 and 4.9 days", "by 2.1 with
+    #     BoNT-A and 1.6 with saline" (a change verb must come first: "reduced", "fell").
+    for pattern in (BY_PAIR, BY_WITH_PAIR):
+        for m in pattern.finditer(text):
+            clause = _clause(text, m.start())
+            if SAFETY.search(clause) or DESCRIPTIVE.search(clause) \
+                    or not CHANGE_VERB.search(text[max(0, m.start() - 80) : m.start() + 3]):
+                continue
+            for name in ("v", "v2"):
+                if free(m.start(name), m.end(name)):
+                    add(m.start(name), m.end(name), "other", m, to_float(m.group(name)), None, None, m.end(),
                         level="within_group")
 
     # 4b. "(10.3 vs 13.1 days)": both arms' results.

@@ -13,22 +13,32 @@ from .text import LiteralIndex, folded, guarded, guarded_pattern, required_liter
 # Outcome → the ways abstracts name it. Order matters only for ties: a longer
 # match wins over a shorter one inside it ("pressure pain threshold" over "pain").
 OUTCOME_TERMS: dict[str, str] = {
-    "pressure_pain_threshold": r"pressure[- ]pain thresholds?|\bPPTs?\b|algometr\w*|pain pressure thresholds?",
+    "pressure_pain_threshold": r"pressure[- ]pain thresholds?|\bPPTs?\b|algometr\w*|pain pressure thresholds?|"
+    r"(?:mechanical |paw |periorbital )?withdrawal thresholds?|von Frey",
     "range_of_motion": r"range of (?:motion|movement)|\bC?ROM\b|neck (?:motion|mobility)|cervical mobility|flexion[- ]rotation|"
     r"(?:cervical|neck) (?:rotation|flexion|extension|lateral flexion|lateral bending)|(?:dorsiflexion|flexion|extension|rotation|abduction) range",
-    "quality_of_life": r"quality of life|\bQoL\b|\bSF-?36\b|\bSF-?12\b|EQ-?5D|well-being|\bMSQ\b",
+    # (alternatives are tried in order: the longer wording of a scale comes first)
+    "quality_of_life": r"SF-?(?:36|12) (?:bodily pain|physical|mental|vitality|role|social)[\w -]{0,25}?(?:scores?|domains?|components?|subscales?)|"
+    r"quality of life|\bQoL\b|\bSF-?36\b|\bSF-?12\b|EQ-?5D|well-being|\bMSQ\b",
     "medication_use": r"(?:rescue |analgesic |pain |acute )?medications? (?:use|intake|consumption|days)|(?:rescue|analgesic|symptomatic|acute) medications?|medication intake|drug (?:use|intake)|analgesic (?:use|intake|consumption|tablets)|triptan (?:use|intake|days)",
-    "disability": r"disabilit\w*|\bNDI\b|\bHDI\b|HIT-?6|headache impact|functional (?:rating )?index|function index|\bFFI\b|\bfunction(?:al)? (?:capacity|status|outcome)|\bMIDAS\b|\bODI\b",
-    "frequency": r"headache (?:frequency|days?)|frequency|monthly (?:headache|migraine) days|\bMHDs?\b|(?:painful|headache|migraine) days|attacks?(?: per month| number)?|number of (?:attacks|headaches|paroxysms|episodes)|paroxysms|episodes per (?:week|month)|\bFPD\b|responders?|responder rate|\bresponse(?=\s+(?:rate|was|were))",
-    "duration": r"(?<!disease )(?<!treatment )(?<!follow-up )duration|hours per (?:day|attack)|attack length",
-    "pain_intensity": r"(?:headache|pain|migraine) (?:intensity|severity)|(?:headache|pain|migraine)\w*(?:\s+\w+){0,3}\s+(?:as\s+)?severe\b|intensity|\bVAS\b|visual analog(?:ue)? scale|\bNPRS\b|\bNRS\b|numeric(?:al)? (?:pain )?rating scale|pain scores?|\bpain\b",
-    "blood_flow": r"blood flow|perfusion|oxygen(?:ation| saturation)|\bSO2\b|circulation|hemodynamic\w*|haemodynamic\w*",
+    "disability": r"disabilit\w*|\bNDI\b|\bHDI\b|HIT-?6|headache impact|functional (?:rating )?index|function index|\bFFI\b|\bfunction(?:al)? (?:capacity|status|outcome)|\b(?:Ped)?MIDAS\b|\bODI\b|\bSPADI\b|"
+    r"shoulder pain and disability index",
+    "frequency": r"headache (?:frequency|days?)|frequency|monthly (?:headache|migraine) days|\bMHDs?\b|(?:painful|headache|migraine) days|attacks?(?: per month| number)?|number of (?:attacks|headaches|paroxysms|episodes)|paroxysms|episodes per (?:week|month)|\bFPD\b|responders?|responder rate|\bresponded\b|\bresponse(?=\s+(?:rate|was|were))|"
+    r"(?:headache|migraine|pain)-free days|(?:≥|>=|at least )\s*50\s*% (?:reduction|improvement|decrease)",
+    "duration": r"duration of (?:the )?(?:attacks?|headaches?|migraines?|episodes?)|time to (?:headache )?(?:resolution|relief)|"
+    r"(?<!disease )(?<!treatment )(?<!follow-up )duration|hours per (?:day|attack)|attack length",
+    "pain_intensity": r"(?:headache|pain|migraine) (?:intensity|severity)|(?:headache|pain|migraine)\w*(?:\s+\w+){0,3}\s+(?:as\s+)?severe\b|intensity|\bVAS\b|visual analog(?:ue)? scale|\bNPRS\b|\bNRS\b|numeric(?:al)? (?:pain )?rating scale|pain scores?|\bpain\b|"
+    r"(?:less|more) intense (?:headaches?|pain|attacks?)|intense headaches?",
+    "blood_flow": r"blood flow|perfusion|oxygen(?:ation| saturation)|\bSO2\b|circulation|hemodynamic\w*|haemodynamic\w*|"
+    r"\bTOI\b|tissue oxygenation(?: index)?",
     "endorphins": r"endorphins?|β-endorphin|beta-endorphin|endogenous opioids?|enkephalins?",
     "other": (
         r"global rating of change|\bGRC\b|\bPASS\b|patient acceptable symptom|joint position (?:error|sense)|"
         r"electromyograph\w*|\bEMG\b|tenderness|headache index|insomnia|sleep|anxiety|depression|mood|fatigue|"
         r"satisfaction|acceptability|electrical pain thresholds?|thresholds?|sensory measures|functional (?:and sensory )?measures|"
-        r"muscle (?:activation|strength|thickness)|self-efficacy|kinesiophobia"
+        r"muscle (?:activation|strength|thickness)|self-efficacy|kinesiophobia|"
+        r"(?:maximum |maximal |pain-free |unassisted )?mouth opening|jaw opening|interincisal opening|"
+        r"return to (?:play|work|sport)|(?:much|very much) improved|global (?:perceived effect|impression of change)|\bPGIC\b"
     ),
 }
 _OUTCOME_PATTERNS = [(name, re.compile(p, re.I)) for name, p in OUTCOME_TERMS.items()]
@@ -86,10 +96,22 @@ def forget() -> None:
 outcome_spans.cache_clear = forget  # type: ignore[attr-defined]
 
 
+# What may stand between a number and the outcome named right after it.
+ADJACENT = re.compile(
+    r"[-−–+]?\d+(?:[.,·]\d+)*\s*(?:%|°|mm|cm|points?|days?|hours?|h|min|kg|kPa|degrees?|units?|doses?|[a-zA-Z]{1,4}/[a-zA-Z0-9²]+)?"
+    r"\s*(?:(?:fewer|less|more|lower|higher|greater|smaller|longer|shorter)\s+)?$"
+)
+
+
 def outcome_at(text: str, pos: int, default: str | None = "other", painful: bool = False) -> str | None:
     """The outcome a number at `pos` belongs to: the nearest outcome term before it in
     the same clause, else the nearest after it, else `default`."""
     spans = outcome_spans(text, painful)
+    # "by 1.2 NDI points", "14 mm less pain", "2.1 fewer headache days": an outcome
+    # named right after the number (its unit and a comparative between) is its own.
+    for s in spans:
+        if s[0] >= pos and ADJACENT.match(text, pos, s[0]):
+            return s[2]
     before = [s for s in spans if s[1] <= pos]
     if before:
         return before[-1][2]

@@ -352,3 +352,37 @@ def test_outcome_terms_are_found_as_without_the_pre_checks():
 
     for t in texts:
         assert terms._spans.__wrapped__(t)[0] == plain(t), t
+
+
+# General wordings read since set 5 and 6 (issue 11): each a way abstracts report numbers.
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # "by N days" after a difference is an amount, not a time point
+    ("RESULTS: The groups differed by 0.3 days (95% CI −0.8 to 1.4; P = 0.59).",
+     [("other", "MD", 0.3, -0.8, 1.4, "=0.59", "between_groups")]),
+    # two arms' changes sharing one unit, and each next to its group
+    ("RESULTS: Headache frequency fell by 4.4 and 4.9 days per month.",
+     [("frequency", "other", 4.4, None, None, None, "within_group"), ("frequency", "other", 4.9, None, None, None, "within_group")]),
+    ("RESULTS: Headache-free days increased by 2.1 with BoNT-A and 1.6 with saline (difference 0.5; 95% CI −1.4 to 2.4).",
+     [("frequency", "other", 2.1, None, None, None, "within_group"), ("frequency", "other", 1.6, None, None, None, "within_group"),
+      ("frequency", "MD", 0.5, -1.4, 2.4, None, "between_groups")]),
+    # medians with their IQR, next to their group
+    ("RESULTS: After treatment, median headache intensity was 3 (IQR 2-4) in the dry needling group and 5 (IQR 4-6) in the ultrasound group.",
+     [("pain_intensity", "other", 3.0, None, None, None, "arm"), ("pain_intensity", "other", 5.0, None, None, None, "arm")]),
+    # "improved from 64 to 49" after a change verb: the value after treatment, its outcome named before
+    ("RESULTS: Her Headache Impact Test-6 score improved from 64 to 49.", [("disability", "other", 49.0, None, None, None, "arm")]),
+    # an outcome named right after the number is its own; a p written as "P-value 0.02" or "2.9 × 10−3"
+    ("RESULTS: At 6 weeks the groups differed by 1.2 NDI points (−3.0 to 5.4).", [("disability", "MD", 1.2, -3.0, 5.4, None, "between_groups")]),
+    ("RESULTS: Intensity was 1.1 points lower with needling than with the drug (P-value 0.02).",
+     [("other", "MD", 1.1, None, None, "=0.02", "between_groups")]),
+    ("RESULTS: Participants responded more often with needling (RR 1.71, 95% CI 1.19 to 2.45; p = 2.9 × 10−3).",
+     [("frequency", "RR", 1.71, 1.19, 2.45, "=0.0029", "between_groups")]),
+])
+def test_general_wordings_from_the_fifth_and_sixth_sets(text, expected):
+    got = [(e.outcome, e.measure, e.value, e.ci_low, e.ci_high, e.p_value, e.level) for e in find_effects(text)]
+    assert got == expected
+
+
+def test_ages_and_counts_compared_are_not_results():
+    assert find_effects("RESULTS: Patients aged 34 vs 36 years (p = 0.4) were enrolled; 30 vs 30 patients.") == []
