@@ -258,7 +258,8 @@ def classify(sentence: str, ruleset: rules.RuleSet | None = None) -> tuple[str |
 
 
 _HEADACHE_PATTERNS = [(name, re.compile(p, re.IGNORECASE)) for name, p in terms.HEADACHE_TERMS.items()]
-_COMPARATOR_PATTERNS = [(name, re.compile(p, re.IGNORECASE)) for name, p in terms.COMPARATOR_TERMS.items()]
+# The comparator classes' words: the extractor's own (rules/comparators.yml), one source.
+_COMPARATOR_PATTERNS = [(r.value, r.regex) for r in rules.default().family("comparator") if r.value != "unspecified_control"]
 
 
 def _vocab(sentence: str, kind: str, painful: bool) -> tuple[list[str], list[str], list[str], list[tuple[int, int]]]:

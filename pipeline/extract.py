@@ -11,6 +11,7 @@ it), and each row records the version that wrote it.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 
@@ -23,7 +24,9 @@ from .provenance import Reason, as_value
 from .text import Sentence, WORD_NUMBER_RE, sentences, word_number
 from .vocab import COMPARATORS, EVIDENCE_LEVELS, OUTCOMES
 
-EXTRACTOR_VERSION = f"1.6+{rules.fingerprint()[:8]}"
+# The code's version, then a hash of the rule files and of the topic's words: a
+# change to either makes the stored extraction out of date.
+EXTRACTOR_VERSION = f"1.7+{hashlib.sha256((rules.fingerprint() + terms.words_fingerprint()).encode()).hexdigest()[:8]}"
 
 PARTICIPANTS = (
     r"(?:patients?|participants?|people|persons|subjects|individuals|adults|women|men|"

@@ -4,8 +4,13 @@ matched case-insensitively on word boundaries."""
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 from functools import lru_cache
+from pathlib import Path
+
+import yaml
 
 from . import text as _text
 from .text import LiteralIndex, folded, guarded, guarded_pattern, required_literals
@@ -122,38 +127,70 @@ def outcome_at(text: str, pos: int, default: str | None = "other", painful: bool
     return inside[0][2] if inside else default
 
 
-HEADACHE_TERMS: dict[str, str] = {
-    "tension_type": r"tension[- ]type|tension headaches?|\bC?E?TTH\b|\bETTH\b|\bCTTH\b",
-    "migraine": r"migrain\w*",
-    "cervicogenic": r"cervicogenic|\bCGH\b|\bCEH\b",
-    # "PTH" alone is also parathyroid hormone: it counts only near the word headache.
-    "post_traumatic": r"post-?traumatic headaches?|whiplash[- ]associated headache|\bPTH\b(?=[^.]{0,150}\bheadache)|\bheadache[^.]{0,150}\bPTH\b",
-    "other": r"occipital neuralgia|cluster headaches?|medication[- ]overuse headache|new daily persistent headache",
-}
+# The topic's own words (the intervention, its neighbours, the condition and its
+# types) live with the topic, in topics/<topic>/words.yml: data with examples,
+# checked here when they load.
+# EVIDENCE_TOPIC_WORDS points the extractor at another topic's words (a second
+# clinical topic is a folder with its own topic file and words, not a fork).
+TOPIC_WORDS = Path(
+    os.environ.get("EVIDENCE_TOPIC_WORDS")
+    or Path(__file__).resolve().parent.parent / "topics" / "dry-needling-headache" / "words.yml"
+)
+_WORD_KEYS = {"pattern", "examples", "counterexamples", "note", "case_sensitive"}
+
+
+class WordsError(ValueError):
+    """A topic words file that cannot be used, with the file and the entry."""
+
+
+def _word_pattern(raw: object, where: str) -> str:
+    """One entry's pattern, after checking its examples and counterexamples."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("pattern"), str):
+        raise WordsError(f"{where}: needs a pattern")
+    unknown = set(raw) - _WORD_KEYS
+    if unknown:
+        raise WordsError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+    pattern = raw["pattern"]  # folded YAML (>-) joins its lines with one space
+    try:
+        rx = re.compile(pattern, 0 if raw.get("case_sensitive") else re.I)
+    except re.error as e:
+        raise WordsError(f"{where}: pattern does not compile: {e}") from None
+    for ex in raw.get("examples") or []:
+        if not rx.search(str(ex)):
+            raise WordsError(f"{where}: example does not match: {ex!r}")
+    for ex in raw.get("counterexamples") or []:
+        if rx.search(str(ex)):
+            raise WordsError(f"{where}: counterexample matches: {ex!r}")
+    return pattern
+
+
+def load_words(path: str | Path = TOPIC_WORDS) -> dict:
+    """The topic's words file: {intervention, neighbours, condition: pattern, types: {type: pattern}}."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise WordsError(f"topic words file not found: {path}") from None
+    except yaml.YAMLError as e:
+        raise WordsError(f"{path.name}: not valid YAML: {e}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("types"), dict):
+        raise WordsError(f"{path.name}: expected intervention, neighbours, condition and types")
+    out = {key: _word_pattern(data.get(key), f"{path.name}: {key}") for key in ("intervention", "neighbours", "condition")}
+    out["types"] = {str(k): _word_pattern(v, f"{path.name}: types.{k}") for k, v in data["types"].items()}
+    return out
+
+
+def words_fingerprint(path: str | Path = TOPIC_WORDS) -> str:
+    """A hash of the topic's words: part of the extractor's version."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+_WORDS = load_words()
 # Kept as text (extract.py, registry.py and claim_finder.py compile them with their
 # own flags), each behind a look-ahead on its first characters: the same matches.
-HEADACHE_TERMS = {kind: guarded_pattern(pattern) for kind, pattern in HEADACHE_TERMS.items()}
-HEADACHE_WORD = guarded(re.compile(r"\bheadaches?\b|\bcephal(?:ea|algia)\w*|\bmigrain\w*", re.I))
-
-DRY_NEEDLING = guarded(re.compile(
-    r"\bdry[- ]needl\w*|trigger[- ]point needling|\bneedling of (?:myofascial )?trigger points?|"
-    r"needling (?:those |the )?trigger points|intramuscular (?:electrical )?stimulation|"
-    r"intramuscular manual therapy|\bdeep needling\b|\bsuperficial (?:dry )?needling\b|\bTrP-?DN\b|\bDN\b",
-    re.I,
-))
+HEADACHE_TERMS: dict[str, str] = {kind: guarded_pattern(pattern) for kind, pattern in _WORDS["types"].items()}
+HEADACHE_WORD = guarded(re.compile(_WORDS["condition"], re.I))
+DRY_NEEDLING = guarded(re.compile(_WORDS["intervention"], re.I))
 # Interventions that are neighbours of dry needling, not dry needling.
-NEIGHBOURS = guarded(re.compile(
-    r"\bacupunct\w*|\belectroacupuncture|\bmoxibustion|\binjections?\b|\binjected\b|\binfiltration|"
-    r"\blidocaine|\bbotulinum|\bmanipulation|\bmobili[sz]ation|\bphysical therapy|\bphysiotherapy",
-    re.I,
-))
+NEIGHBOURS = guarded(re.compile(_WORDS["neighbours"], re.I))
 
-COMPARATOR_TERMS: dict[str, str] = {
-    "sham": r"\bsham\b|placebo|\bsaline\b|superficial acupuncture",
-    "lidocaine_or_injection": r"lidocaine|lignocaine|botulinum|botox|\binjections?\b|infiltration|bupivacaine|anaesthetic|anesthetic",
-    "manual_therapy": r"manual therap\w*|manipulation|mobili[sz]ation|massage|myofascial release|soft tissue|isch(?:a)?emic compression|trigger point pressure release",
-    "exercise": r"exercis\w*|stretching",
-    "medication": r"(?<!acute )(?<!rescue )(?<!analgesic )\bmedications?\b(?! (?:use|intake|days|consumption|overuse))|pharmacolog\w*|\bdrugs?\b(?! (?:use|intake))|topical|\bgel\b|nimesulide|amitriptyline|flunarizine|NSAIDs?",
-    "usual_care": r"usual care|standard care|wait(?:ing)?[- ]list|no (?:intervention|treatment|TrP treatment)|untreated|left untreated|no-treatment|control group receiving nothing",
-    "other_needling": r"another (?:form|type) of (?:dry )?needling|other dry needling|superficial (?:dry )?needling|superficial(?:-|\s+(?:versus|vs\.?|and|or)\s+)deep|acupuncture",
-}
