@@ -952,7 +952,7 @@ def score_rules_against_checked(db: sqlite_utils.Database) -> dict:
 
 def format_score(score: dict, *, show_errors: bool = False) -> str:
     """`score_rules_against_checked` as a plain-text table."""
-    lines = [f"Scored the rules against {score['studies']} checked studies.", ""]
+    lines = [f"Scored the rules against {score['studies']} checked stud{'y' if score['studies'] == 1 else 'ies'}.", ""]
     row = "{:<16} {:>7} {:>6}  {}"
     lines.append(row.format("field", "checked", "agree", "accuracy"))
     for name, s in score["fields"].items():

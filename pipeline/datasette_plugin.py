@@ -716,7 +716,8 @@ def study_registry(db: sqlite_utils.Database, pmid: str) -> list[dict]:
             **link,
             "relation_words": RELATION_WORDS.get(link["relation"], link["relation"]),
             "status_words": registry.status_words(link["status"]) if link["brief_title"] is not None else None,
-            "findings": [{"severity": f["severity"], "severity_words": SEVERITY_WORDS.get(f["severity"], f["severity"]),
+            "findings": [{"severity": f["severity"],
+                          "severity_words": "confirms" if f["kind"] == "registry_confirms" else SEVERITY_WORDS.get(f["severity"], f["severity"]),
                           "kind": f["kind"], "line": finding_line(f), "detail": f["detail"]} for f in mine],
         })
     return out
@@ -739,6 +740,8 @@ def finding_line(f: dict) -> str:
         return f"registered primary outcome \"{registered.get('measure')}\" is not in the outcome vocabulary: not checked"
     if f["kind"] == "no_registered_outcomes":
         return "the registry record has no primary outcome: the abstract's outcomes could not be checked against it"
+    if f["kind"] == "registry_confirms":
+        return f["detail"].split(": ", 1)[-1]  # "the sample size the rules read with low confidence ... is confirmed"
     if f["kind"] == "comparator_differs":
         try:
             registered_classes = json.loads(f.get("registry_value") or "[]")

@@ -745,13 +745,15 @@ def _cross_check(db: sqlite_utils.Database, today: date) -> list[dict]:
     trials = load_trials(db)
     studies = _study_rows(db)
     links = _published_links(db)
+    low = _low_confidence(db)
     findings: list[dict] = []
     for link in links:
         trial, study = trials.get(link["nct"]), studies.get(link["pmid"])
         if trial is None or study is None:
             continue  # a registry reference to a PMID we do not hold: nothing to compare
         via = {"method": link["method"], "confidence": link["confidence"], "evidence": link["evidence"]}
-        for finding in (*_check_arms(trial, study), *_check_size(trial, study), *_check_outcomes(trial, study)):
+        for finding in (*_check_arms(trial, study), *_check_size(trial, study), *_check_outcomes(trial, study),
+                        *_check_confirms(trial, study, low.get(study["pmid"], set()))):
             finding["evidence"]["link"] = via
             findings.append(finding)
     published = {link["nct"] for link in links}
@@ -809,6 +811,42 @@ def _check_arms(trial: dict, study: dict) -> list[dict]:
         {"registry": {"field": "armsInterventionsModule.armGroups", "arms": arms},
          "publication": {"field": "studies.comparators", "value": study["comparators"]}},
     )]
+
+
+def _low_confidence(db: sqlite_utils.Database) -> dict[str, set[str]]:
+    """PMID → the fields the rules read with low confidence (extraction_evidence)."""
+    if not db["extraction_evidence"].exists():
+        return {}
+    out: dict[str, set[str]] = {}
+    for pmid, fld in db.execute("select distinct pmid, field from extraction_evidence where confidence = 'low'"):
+        out.setdefault(pmid, set()).add(fld)
+    return out
+
+
+def _check_confirms(trial: dict, study: dict, low: set[str]) -> list[dict]:
+    """Where the rules read a value with low confidence and the registry (an actual count,
+    or the same comparator types) says the same: the registry confirms it."""
+    out = []
+    enrolled, n = trial["enrollment"], study["n_randomized"]
+    if "n_randomized" in low and n and enrolled == n and trial["enrollment_type"] != "ESTIMATED":
+        out.append(_finding(
+            trial, study, "registry_confirms", "info",
+            f"{trial['nct']} registered {enrolled} participants: the sample size the rules read with low "
+            f"confidence from PMID {study['pmid']} ({n}) is confirmed by the registry",
+            enrolled, n, {"registry": {"field": "designModule.enrollmentInfo", "count": enrolled},
+                          "publication": {"field": "studies.n_randomized", "value": n, "confidence": "low"}},
+        ))
+    registered, published = trial["comparator_types"], published_classes(study["comparators"] or [])
+    if "comparators" in low and registered and published and set(registered) == set(published):
+        out.append(_finding(
+            trial, study, "registry_confirms", "info",
+            f"{trial['nct']} registered comparator types {', '.join(registered)}: the comparators the rules read with "
+            f"low confidence from PMID {study['pmid']} are confirmed by the registry",
+            registered, study["comparators"],
+            {"registry": {"field": "armsInterventionsModule.armGroups"},
+             "publication": {"field": "studies.comparators", "value": study["comparators"], "confidence": "low"}},
+        ))
+    return out
 
 
 def _check_size(trial: dict, study: dict) -> list[dict]:

@@ -499,3 +499,25 @@ def test_studies_facet_on_checked_and_the_unchecked_behind_a_verdict_query(site_
     assert rows and "33609358" not in {r["pmid"] for r in rows}
     assert all(r["claims_resting_on_it"] > 0 and r["checked"] != "checked" for r in rows)
     assert "Which studies a person checked" in page(app, "/evidence/study_checks")
+
+
+def test_where_the_rules_disagree_with_a_person_is_a_canned_query(site_db, tmp_path):
+    import sqlite3
+
+    from pipeline import checked
+
+    copy = tmp_path / "evidence.db"
+    with sqlite3.connect(site_db) as source, sqlite3.connect(copy) as target:
+        source.backup(target)
+    db = store.open_db(copy)
+    folder = tmp_path / "checked"
+    folder.mkdir()
+    sha = checked.abstract_sha(db["studies"].get("30813155")["abstract"])
+    (folder / "30813155.yml").write_text(
+        f'pmid: 30813155\nchecked_by: A. Reviewer\nchecked_on: 2026-12-02\nabstract_sha: "{sha}"\n'
+        "fields:\n  n_randomized: {value: 160, note: \"the number analysed, by mistake\"}\n")
+    checked.apply(db, folder=folder)
+    rows = get(publish.app(copy), "/evidence/rules_disagree_with_a_person.json?_shape=array").json()
+    assert [(r["pmid"], r["field"], r["checked"], r["rules"]) for r in rows] == [("30813155", "n_randomized", "160", "168")]
+    harms = page(publish.app(copy), "/evidence/harms_reporting")
+    assert "Does a study report on harms?" in harms and "not_reported" in harms

@@ -465,3 +465,18 @@ def test_partial_registry_dates_mean_their_last_day():
     assert registry.end_of("soon") is None
     assert registry.months_between(date(2025, 7, 14), date(2026, 7, 13)) == 11
     assert registry.months_between(date(2025, 7, 14), date(2026, 7, 14)) == 12
+
+
+def test_the_registry_confirms_a_value_the_rules_read_with_low_confidence(tmp_path):
+    """A registered actual enrollment equal to a sample size the rules read with low
+    confidence confirms it (an info finding); a differing one stays a mismatch."""
+    from pipeline import registry as reg
+
+    trial = {"nct": "NCT00000001", "enrollment": 40, "enrollment_type": "ACTUAL", "comparator_types": ["sham"]}
+    study = {"pmid": "1", "n_randomized": 40, "comparators": ["sham"]}
+    found = reg._check_confirms(trial, study, {"n_randomized", "comparators"})
+    assert [f["kind"] for f in found] == ["registry_confirms", "registry_confirms"]
+    assert "confirmed by the registry" in found[0]["detail"] and found[0]["severity"] == "info"
+    assert reg._check_confirms(trial, study, set()) == []  # read with high confidence: nothing to confirm
+    assert reg._check_confirms({**trial, "enrollment": 48}, study, {"n_randomized"}) == []
+    assert reg._check_confirms({**trial, "enrollment_type": "ESTIMATED"}, study, {"n_randomized"}) == []
