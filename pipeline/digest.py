@@ -14,8 +14,6 @@ import hashlib
 import json
 import logging
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -33,6 +31,7 @@ from . import store
 from .cite import citations
 from .claims import VERDICTS, Claim, Verdict
 from .extract import DESIGN_LABELS
+from .files import write_atomic_chunks
 from .forest import forest_plot
 from .freshness import freshness
 from .rewording import WordingAdvice, advise
@@ -571,38 +570,13 @@ def render(digest: Digest, out_dir: Path) -> tuple[Path, Path]:
     context = {"d": digest, "verdicts": VERDICTS}
     html_path, md_path = out_dir / "digest.html", out_dir / "digest.md"
     # Atomic: a kill mid-write leaves yesterday's digest, never an empty one.
-    _write_atomic(html_path, env.get_template("digest.html.j2").generate(**context))
+    write_atomic_chunks(html_path, env.get_template("digest.html.j2").generate(**context))
     # Markdown is not HTML: no HTML escaping, but the template escapes Markdown's
     # own specials where study text goes in.
     md_env = environment()
     md_env.autoescape = False
-    _write_atomic(md_path, md_env.get_template("digest.md.j2").generate(**context))
+    write_atomic_chunks(md_path, md_env.get_template("digest.md.j2").generate(**context))
     return html_path, md_path
-
-
-def _write_atomic(path: Path, chunks) -> Path:
-    """`files.write_atomic` for text made in pieces: a temporary file beside `path`,
-    written piece by piece, flushed to disk, then renamed over `path`."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            buffer: list[str] = []
-            size = 0
-            for chunk in chunks:
-                buffer.append(chunk)
-                size += len(chunk)
-                if size > 1 << 16:
-                    f.write("".join(buffer))
-                    buffer, size = [], 0
-            f.write("".join(buffer))
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; the digest is for everyone
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def write_digest(
