@@ -66,6 +66,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from .terms import HEADACHE_WORD  # the topic's condition words (topics/<topic>/words.yml)
+
 LEVELS = ("very_low", "low", "moderate", "high")
 LEVEL_WORDS = {"very_low": "very low", "low": "low", "moderate": "moderate", "high": "high"}
 DIRECTIONS: dict[str, str] = {
@@ -126,7 +128,6 @@ ADD_ON = re.compile(
     re.I,
 )
 NECK_POPULATION = re.compile(r"\bneck pain\b|\bmyofascial pain\b|\bwhiplash\b|\bshoulder pain\b|\bcervicalgia\b", re.I)
-HEADACHE_WORD = re.compile(r"headache|migraine|cephal", re.I)
 REVIEW_N = re.compile(r"\b(?:enrolling|including|involving|with|of|totalling|total of)\s+(\d[\d,]*)\s+(?:patients|participants|people|subjects|adults)\b", re.I)
 POOLED_N = re.compile(r"\bn\s*=\s*(\d[\d,]*)", re.I)
 

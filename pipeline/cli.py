@@ -15,7 +15,7 @@ import sqlite_utils
 from tqdm import tqdm
 
 from . import cite, pubmed, report, sources, store, update
-from .extract import EXTRACTOR_VERSION
+from .version import EXTRACTOR_VERSION
 from .files import write_atomic
 from .topic import DEFAULT_TOPIC, PROJECT_ROOT, TopicError, load_topic
 from .update import RunResult, load

@@ -24,7 +24,6 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from . import claim_kinds, certainty as certainty_module
-from . import checked as checked_module
 from . import claims as claims_module
 from . import registry as registry_module
 from . import store

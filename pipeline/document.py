@@ -49,10 +49,17 @@ def section_role(label: str | None) -> str | None:
 
 @dataclass
 class Document:
+    """A study as the extractor reads it (extract.Record is this class): its title,
+    abstract, publication types and MeSH, and what is computed from them once."""
+
     title: str
     abstract: str
     publication_types: list[str] = field(default_factory=list)
     mesh: list[str] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return f"{self.title}\n{self.abstract}"
 
     @cached_property
     def sentences(self) -> list[Sentence]:

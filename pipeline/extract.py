@@ -3,30 +3,29 @@ abstract, publication types and MeSH, every output traceable to the text.
 
 The rules are written for how abstracts in general report designs, samples and
 results (see `terms.py` for the wording they recognise), not for particular
-records. EXTRACTOR_VERSION is the code's version (bump it when a rule in code
-changes) plus a hash of the rule files in rules/: a study extracted by another
-version is extracted again on the next run (`evidence extract --all` forces
-it), and each row records the version that wrote it.
+records. EXTRACTOR_VERSION (pipeline/version.py) is the code's version (bump it
+when a rule in code changes) plus a hash of the rule files in rules/ and the
+topic's words: a study extracted by another version is extracted again on the
+next run (`evidence extract --all` forces it), and each row records the version
+that wrote it.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass, field
 
 from . import rules, terms
-from .effects import Effect, find_effects
 from .document import Document
+from .effects import Effect, find_effects
 from .harms import Harm
 from .harms import find as find_harms
 from .provenance import Reason, as_value
-from .text import Sentence, WORD_NUMBER_RE, sentences, word_number
+from .text import Sentence, WORD_NUMBER_RE, word_number
+from .version import EXTRACTOR_VERSION  # the code's version and a hash of rules and topic words (version.py)
 from .vocab import COMPARATORS, EVIDENCE_LEVELS, OUTCOMES
 
-# The code's version, then a hash of the rule files and of the topic's words: a
-# change to either makes the stored extraction out of date.
-EXTRACTOR_VERSION = f"1.7+{hashlib.sha256((rules.fingerprint() + terms.words_fingerprint()).encode()).hexdigest()[:8]}"
+
 
 PARTICIPANTS = (
     r"(?:patients?|participants?|people|persons|subjects|individuals|adults|women|men|"
@@ -56,18 +55,9 @@ class Extraction:
     harms: list[Harm] = field(default_factory=list)
 
 
-@dataclass
-class Record:
-    """The parts of a study the extractor reads."""
-
-    title: str
-    abstract: str
-    publication_types: list[str] = field(default_factory=list)
-    mesh: list[str] = field(default_factory=list)
-
-    @property
-    def text(self) -> str:
-        return f"{self.title}\n{self.abstract}"
+# The parts of a study the extractor reads: the document model, so that its
+# sentences and named parts are computed once per record.
+Record = Document
 
 
 RULES = rules.default()
@@ -77,10 +67,9 @@ def extract(record: Record) -> Extraction:
     # The term cache serves one abstract's sentences; cleared so that repeated
     # abstracts (benchmarks) are not faster than real ones.
     terms.outcome_spans.cache_clear()
-    doc = Document(record.title, record.abstract, list(record.publication_types), list(record.mesh))
-    sents = doc.sentences
-    why = Why(doc)
-    design = classify_design(record, sents, why=why, doc=doc)
+    sents = record.sentences
+    why = Why(record)
+    design = classify_design(record, sents, why=why)
     on_topic = is_on_topic(record, sents, design, why=why)
     headache = headache_types(record, sents, why=why)
     comps = comparators(record, sents, design, why=why)
@@ -135,17 +124,10 @@ RANDOMISED = re.compile(
     r"assigned at random|random allocation|\brandomi[sz]ation\b",
     re.I,
 )
-def own_text(record: Record, sents: list[Sentence]) -> str:
-    """The title and the sentences that describe this study (not its background,
-    discussion, or other people's work)."""
-    return Document(record.title, record.abstract, list(record.publication_types), list(record.mesh)).parts["own"]
-
-
-def classify_design(record: Record, sents: list[Sentence], *, why: Why | None = None, doc: Document | None = None) -> str:
+def classify_design(record: Record, sents: list[Sentence], *, why: Why | None = None) -> str:
     """The design, read by the rules in rules/design.yml from what the abstract
     says about this study; PubMed's publication types settle what the text leaves open."""
-    doc = doc or Document(record.title, record.abstract, list(record.publication_types), list(record.mesh))
-    decision = RULES.decide("design", doc.parts)
+    decision = RULES.decide("design", record.parts)
     if why is not None:
         if decision:
             why.add("design", decision.value, decision.rule.id, decision.quote, scope=decision.scope,

@@ -155,15 +155,20 @@ def _study(db: sqlite_utils.Database, pmid: str) -> dict:
     return rows[0]
 
 
-def sheet(db: sqlite_utils.Database, pmid: str) -> str:
-    """The abstract, then each value shown with where it comes from (rule and sentence,
-    or who checked it), then the effects: what `evidence review PMID` prints."""
+def _study_values(db: sqlite_utils.Database, pmid: str) -> tuple[dict, dict[str, dict], dict[str, list[dict]]]:
+    """A study's row, its checks by field, and the rules' reasons by field."""
     checked.ensure_tables(db)
-    s = _study(db, pmid)
     checks = {r["field"]: r for r in db.query("select * from checked_values where pmid = ?", [pmid])}
     reasons: dict[str, list[dict]] = {}
     for r in db.query("select * from extraction_evidence where pmid = ? order by rowid", [pmid]):
         reasons.setdefault(r["field"], []).append(r)
+    return _study(db, pmid), checks, reasons
+
+
+def sheet(db: sqlite_utils.Database, pmid: str) -> str:
+    """The abstract, then each value shown with where it comes from (rule and sentence,
+    or who checked it), then the effects: what `evidence review PMID` prints."""
+    s, checks, reasons = _study_values(db, pmid)
     sha = checked.abstract_sha(s["abstract"])
     where = ", ".join(str(x) for x in (s.get("journal"), s.get("year")) if x)
     lines = [f"PMID {pmid}: {s['title']}" + (f" ({where})" if where else ""), _check_state(checks, sha),
@@ -229,12 +234,7 @@ def _yaml(value: object) -> str:
 def template(db: sqlite_utils.Database, pmid: str, *, today: date | None = None) -> str:
     """A correction file for one study, pre-filled (the person's earlier values where a
     check exists, else the machine's), each value commented with its rule and words."""
-    checked.ensure_tables(db)
-    s = _study(db, pmid)
-    checks = {r["field"]: r for r in db.query("select * from checked_values where pmid = ?", [pmid])}
-    reasons: dict[str, list[dict]] = {}
-    for r in db.query("select * from extraction_evidence where pmid = ? order by rowid", [pmid]):
-        reasons.setdefault(r["field"], []).append(r)
+    s, checks, reasons = _study_values(db, pmid)
     machine = checked.machine_values(db, pmid)
     machine_fields, machine_effects = machine if machine else ({}, [])
     who = next((c["who"] for c in checks.values()), "")

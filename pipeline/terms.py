@@ -4,8 +4,6 @@ matched case-insensitively on word boundaries."""
 
 from __future__ import annotations
 
-import hashlib
-import os
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -13,6 +11,7 @@ from pathlib import Path
 import yaml
 
 from . import text as _text
+from .version import TOPIC_WORDS, words_fingerprint  # noqa: F401 (words_fingerprint: kept for callers)
 from .text import LiteralIndex, folded, guarded, guarded_pattern, required_literals
 
 # Outcome → the ways abstracts name it. Order matters only for ties: a longer
@@ -130,12 +129,6 @@ def outcome_at(text: str, pos: int, default: str | None = "other", painful: bool
 # The topic's own words (the intervention, its neighbours, the condition and its
 # types) live with the topic, in topics/<topic>/words.yml: data with examples,
 # checked here when they load.
-# EVIDENCE_TOPIC_WORDS points the extractor at another topic's words (a second
-# clinical topic is a folder with its own topic file and words, not a fork).
-TOPIC_WORDS = Path(
-    os.environ.get("EVIDENCE_TOPIC_WORDS")
-    or Path(__file__).resolve().parent.parent / "topics" / "dry-needling-headache" / "words.yml"
-)
 _WORD_KEYS = {"pattern", "examples", "counterexamples", "note", "case_sensitive"}
 
 
@@ -178,11 +171,6 @@ def load_words(path: str | Path = TOPIC_WORDS) -> dict:
     out = {key: _word_pattern(data.get(key), f"{path.name}: {key}") for key in ("intervention", "neighbours", "condition")}
     out["types"] = {str(k): _word_pattern(v, f"{path.name}: types.{k}") for k, v in data["types"].items()}
     return out
-
-
-def words_fingerprint(path: str | Path = TOPIC_WORDS) -> str:
-    """A hash of the topic's words: part of the extractor's version."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 _WORDS = load_words()

@@ -13,14 +13,17 @@ from __future__ import annotations
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import sqlite_utils
 
 from . import medline, parallel, pubmed, store
-from .extract import EXTRACTOR_VERSION, Extraction
+from .version import EXTRACTOR_VERSION
 from .parse import DocumentError, MalformedRecord, Study
 from .sources import Source
+
+if TYPE_CHECKING:
+    from .extract import Extraction
 
 log = logging.getLogger(__name__)
 

@@ -265,13 +265,13 @@ def test_an_email_run_is_not_a_data_update(db_path, tmp_path):
 
 
 def test_help_and_import_do_not_load_what_other_commands_need():
-    """`evidence --help` and `evidence import` start without Datasette, the mailer,
+    """`evidence --help` and `evidence import` start without the extractor's rules, Datasette, the mailer,
     APScheduler or the evaluator; the schedule command's default still agrees."""
     probe = (
         "import sys; from click.testing import CliRunner; from pipeline.cli import cli, schedule_module; "
         "CliRunner().invoke(cli, ['--help']); CliRunner().invoke(cli, ['import', '--help']); "
         "heavy = [m for m in ('datasette', 'apscheduler', 'pipeline.mailer', 'pipeline.publish', "
-        "'pipeline.schedule', 'pipeline.evaluate') if m in sys.modules]; "
+        "'pipeline.schedule', 'pipeline.evaluate', 'pipeline.effects', 'pipeline.extract') if m in sys.modules]; "
         "from pipeline import schedule; print(heavy, schedule_module.DEFAULT_CONFIG == schedule.DEFAULT_CONFIG)"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
