@@ -27,7 +27,7 @@ Every number returned is read from the text; nothing is computed.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from . import rules, vocab
 from .rules import phrase_regex
@@ -190,18 +190,101 @@ def normalise_p(op: str | None, value: str) -> str:
 
 def find_effects(abstract: str) -> list[Effect]:
     """Every numeric effect the abstract reports, each with its sentence and offsets."""
+    text = decimal_points(abstract)
+    if text is abstract:
+        return _find_effects(abstract)
+    # Read with decimal points; quote the words as the abstract writes them (same offsets).
+    return [
+        replace(e, sentence=abstract[e.sentence_start : e.sentence_end],
+                value_text=abstract[e.value_start : e.value_start + len(e.value_text)])
+        for e in _find_effects(text)
+    ]
+
+
+# A decimal comma ("1,4 points", "p = 0,001"), never a thousands separator ("1,200").
+DECIMAL_COMMA = re.compile(r"(?<![\d,.])(?:0|[1-9]\d{0,2}),\d{1,2}(?![\d,])|(?<![\d,.])0,\d+(?![\d,])")
+DECIMAL_POINT = re.compile(r"\d\.\d")
+
+
+def decimal_points(abstract: str) -> str:
+    """The abstract with its decimal commas written as points, where it writes every
+    decimal with a comma (two or more, and no decimal point); else the abstract itself.
+    The length is unchanged, so every offset read from the result holds for the abstract."""
+    if DECIMAL_POINT.search(abstract):
+        return abstract
+    commas = list(DECIMAL_COMMA.finditer(abstract))
+    if len(commas) < 2:
+        return abstract
+    chars = list(abstract)
+    for m in commas:
+        chars[m.start() + m.group(0).index(",")] = "."
+    return "".join(chars)
+
+
+def _find_effects(abstract: str) -> list[Effect]:
     RULES.forget()  # matches are remembered per sentence, for one abstract at a time
     effects: list[Effect] = []
-    context: str | None = None
     painful = bool(HEADACHE_WORD.search(abstract))
-    for s in sentences(abstract):
+    split = sentences(abstract)
+    responder = _responder_outcome(split, painful)
+    # A result sentence that names no outcome ("Clinically important improvement
+    # occurred in 71% ...") before any other did is about the primary outcome.
+    context = _primary_outcome(split, painful) or responder
+    for s in split:
         if s.is_preamble:
             continue
-        effects.extend(_sentence_effects(s, context, painful))
+        found = _sentence_effects(s, context, painful)
+        if responder and found and _only_responders(s.text, painful):
+            # "Responders were 58% vs 31%", where a responder was defined by headache
+            # intensity: the outcome is intensity, not the frequency "responder" suggests.
+            found = [replace(e, outcome=responder) if e.outcome == "frequency" else e for e in found]
+        effects.extend(found)
         named = [kind for _, _, kind in outcome_spans(s.text, painful) if kind != "other"]
         if named:
             context = named[-1]
     return effects
+
+
+# "A responder was defined as a reduction of at least 30% in headache intensity",
+# "Clinically important improvement was defined as ...".
+RESPONDER_DEFINED = re.compile(
+    r"\b(?:respon\w*|improvement|success|relapse|remission)\b[^.;]{0,60}?\b(?:defined|classified|counted)\s+(?:as|by)\b"
+    r"(?P<rest>[^.;]*)",
+    re.IGNORECASE,
+)
+RESPONDER_WORD = re.compile(r"respon", re.IGNORECASE)
+
+
+def _responder_outcome(split: list[Sentence], painful: bool) -> str | None:
+    """The outcome that defines a responder, where the abstract says so."""
+    for s in split:
+        m = RESPONDER_DEFINED.search(s.text)
+        if m:
+            rest = m.group("rest")
+            kinds = [k for a, b, k in outcome_spans(rest, painful) if k != "other" and not RESPONDER_WORD.search(rest[a:b])]
+            if kinds:
+                return kinds[0]
+    return None
+
+
+PRIMARY = re.compile(r"\bprimary\s+(?:outcomes?|end\s?points?|measures?)\b(?P<rest>[^.;]*)", re.IGNORECASE)
+
+
+def _primary_outcome(split: list[Sentence], painful: bool) -> str | None:
+    """The outcome the methods name as primary, if they do."""
+    for s in split:
+        m = PRIMARY.search(s.text) if s.is_preamble or not s.section else None
+        if m:
+            kinds = [k for _, _, k in outcome_spans(m.group("rest"), painful) if k != "other"]
+            if kinds:
+                return kinds[0]
+    return None
+
+
+def _only_responders(text: str, painful: bool) -> bool:
+    """True if the sentence's only frequency words are responder words."""
+    spans = [text[a:b] for a, b, k in outcome_spans(text, painful) if k == "frequency"]
+    return bool(spans) and all(RESPONDER_WORD.search(w) for w in spans)
 
 
 def _sentence_effects(s: Sentence, context_outcome: str | None = None, painful: bool = False) -> list[Effect]:
@@ -219,12 +302,17 @@ def _sentence_effects(s: Sentence, context_outcome: str | None = None, painful: 
     def free(a: int, b: int) -> bool:
         return all(b <= x or a >= y for x, y in taken)
 
+    def thresholds() -> list[tuple[int, int]]:
+        return [(h.start, h.end) for h in RULES.find("threshold", text)]  # remembered per text by the engine
+
     def add(pos: int, end: int, measure: str, value_m: re.Match | str, value: float,
             lo: float | None, hi: float | None, tail_from: int, p: str | None = None,
             level: str | None = "arm") -> None:
         nonlocal marks, comparison
-        p = p or _p_after(text, tail_from)
         taken.append((pos, end))
+        if lo is None and any(x <= pos < y for x, y in thresholds()):
+            return  # "50% responders", "a reduction of at least 30%": who counts as a responder, not a result
+        p = p or _p_after(text, tail_from)
         if marks is None:
             marks, comparison = list(TIME_POINT.finditer(text)), _comparison(text)
         value_at = value_m.start("v") if isinstance(value_m, re.Match) and "v" in value_m.re.groupindex else pos

@@ -46,9 +46,9 @@ TARGETS: dict[str, float] = {
     "on_topic": 0.95,
     "headache_types": 0.90,
     "comparators": 0.85,
-    "n_randomized": 0.90,
-    "outcomes": 0.85,
-    "direction": 0.85,
+    "n_randomized": 0.93,
+    "outcomes": 0.90,
+    "direction": 0.90,
     "effect_recall": 0.90,
     "effect_precision": 0.95,
 }

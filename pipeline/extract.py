@@ -21,20 +21,11 @@ from .effects import Effect, find_effects
 from .harms import Harm
 from .harms import find as find_harms
 from .provenance import Reason, as_value
-from .text import Sentence, WORD_NUMBER_RE, word_number
+from .sample_size import sample_size
+from .text import Sentence
 from .version import EXTRACTOR_VERSION  # the code's version and a hash of rules and topic words (version.py)
 from .vocab import COMPARATORS, EVIDENCE_LEVELS, OUTCOMES
 
-
-
-PARTICIPANTS = (
-    r"(?:patients?|participants?|people|persons|subjects|individuals|adults|women|men|"
-    r"volunteers|veterans|athletes|workers|students|children|adolescents|cases|members|soldiers|"
-    r"personnel|employees|nurses|runners|players|drivers|recruits|"
-    r"migraineurs|sufferers|(?:[A-Z]{2,6}\s)?patients|"
-    # an animal study's sample is its animals (randomised like patients)
-    r"rats|mice|rabbits|animals)"
-)
 
 
 @dataclass
@@ -73,7 +64,7 @@ def extract(record: Record) -> Extraction:
     on_topic = is_on_topic(record, sents, design, why=why)
     headache = headache_types(record, sents, why=why)
     comps = comparators(record, sents, design, why=why)
-    n = sample_size(record, sents, design, why=why)
+    n = sample_size(RULES, record, sents, design, why=why)
     outs = outcomes(record, sents, design, why=why)
     direction = classify_direction(record, sents, design, on_topic, comps, why=why)
     effects = find_effects(record.abstract)
@@ -153,6 +144,9 @@ def is_on_topic(record: Record, sents: list[Sentence], design: str, *, why: Why 
     if design == "mechanism_study":
         why.add("on_topic", False, "on_topic.mechanism-study")
         return False
+    if design == "other":  # a survey, a cross-sectional or bibliometric study: nobody was treated
+        why.add("on_topic", False, "on_topic.not-a-treatment-study")
+        return False
     in_title = terms.DRY_NEEDLING.search(record.title)
     if not in_title:
         neighbour = terms.NEIGHBOURS.search(record.title)
@@ -165,7 +159,7 @@ def is_on_topic(record: Record, sents: list[Sentence], design: str, *, why: Why 
         why.add("on_topic", False, "on_topic.needling-not-studied",
                 confidence="high" if not mentions else "low")
         return False
-    headache_in_title = terms.HEADACHE_WORD.search(record.title)
+    headache_in_title = None if _negated_headache(record.title) else terms.HEADACHE_WORD.search(record.title)
     headache_sentences = [
         s for s in sents if (terms.HEADACHE_WORD.search(s.text) or _any_type(s.text)) and not _negated_headache(s.text)
     ]
@@ -186,7 +180,7 @@ def _any_type(text: str) -> bool:
 
 
 def _negated_headache(text: str) -> bool:
-    return bool(re.search(r"\bno (?:headache|pain)\b|\bwithout (?:headache|migraine)\b", text, re.I))
+    return bool(re.search(r"\bno (?:\w+ )?(?:headaches?|pain)\b|\bwithout (?:\w+ )?(?:headaches?|migraines?)\b", text, re.I))
 
 
 def headache_types(record: Record, sents: list[Sentence], *, why: Why | None = None) -> list[str]:
@@ -216,7 +210,8 @@ def headache_types(record: Record, sents: list[Sentence], *, why: Why | None = N
             t for t in [record.title] + [s.text for s in sents]
             if terms.HEADACHE_WORD.search(t) and not _negated_headache(t)
         ]
-        if terms.HEADACHE_WORD.search(record.title) or len(headache_mentions) >= 2:
+        title_says = terms.HEADACHE_WORD.search(record.title) and not _negated_headache(record.title)
+        if headache_mentions and (title_says or len(headache_mentions) >= 2):
             word = terms.HEADACHE_WORD.search(headache_mentions[0]).group(0)
             found = [("other", word)]
             rule, confidence = "headache.unnamed-type", "low"
@@ -383,104 +378,6 @@ def _outcome_use(text: str, m: re.Match) -> bool:
     return bool(re.match(r"\s*(?:use|intake|consumption)", after, re.I) or re.search(r"rescue\s*$", before, re.I))
 
 
-# --- sample size ----------------------------------------------------------------
-
-_NUMBER = rf"(?:\d{{1,3}}(?:,\d{{3}})+|\d+|{WORD_NUMBER_RE.pattern})"
-N_PATTERNS = [
-    # "We randomized 108 patients", "randomly assigned 60 participants"
-    re.compile(rf"\b(?:randomi[sz]ed|randomly (?:assigned|allocated)|enrolled|recruited|included|studied)\s+(?P<n>{_NUMBER})\s+(?:\w+\s+){{0,3}}?{PARTICIPANTS}", re.I),
-    # "A total of 168 people", "Forty-five patients", "Thirty adults (8 men...)"
-    re.compile(rf"(?:\ba total of\s+)?(?<![\d.,])(?P<n>{_NUMBER})\s+(?:[\w-]+\s+){{0,3}}?{PARTICIPANTS}\b", re.I),
-    # "covering 33 veterans" is covered above; "(n = 110)"
-    re.compile(r"\(\s*[nN]\s*=\s*(?P<n>\d+)\s*\)"),
-    # "…; n = 74 (37 vs 37)": a total written outside brackets (not a per-group count)
-    re.compile(r"(?<![\w(])[nN]\s*=\s*(?P<n>\d+)\b(?!\s*(?:per|in each|each|/))"),
-]
-# "102 were randomised", "of whom 64 were randomly assigned": read before the patterns above.
-RANDOMISED_COUNT = re.compile(
-    rf"(?<![\d.,])(?P<n>{_NUMBER})\s+(?:{PARTICIPANTS}\s+)?(?:were|was)\s+(?:then\s+|subsequently\s+)?"
-    r"(?:randomi[sz]ed|randomly (?:assigned|allocated)|allocated at random)",
-    re.I,
-)
-GROUPS_OF = re.compile(rf"\b(?P<k>{_NUMBER})\s+(?:groups|arms)\s+of\s+(?P<n>{_NUMBER})\b|\b(?P<k2>{_NUMBER})\s+arms\s+of\s+(?P<n2>\d+)\s+each\b", re.I)
-PER_ARM = re.compile(r"\b(?P<n>\d+)\s+(?:per|in each)\s+(?:arm|group)\b", re.I)
-# Words attached to a count that make it not the number enrolled ("72 completed").
-NOT_PARTICIPANTS = re.compile(
-    r"^\s*(?:who\s+|were\s+|had\s+)?(?:completed|finished|analy[sz]ed|dropped|withdrew|lost to follow-up|excluded|screened|"
-    r"assessed|approached|invited|contacted|eligible|records|studies|trials|papers|articles)\b",
-    re.I,
-)
-
-
-def sample_size(record: Record, sents: list[Sentence], design: str, *, why: Why | None = None) -> int | None:
-    """Participants randomized (or enrolled, for a study without randomization)."""
-    why = why or Why()
-    if design in ("meta_analysis", "systematic_review", "narrative_review", "protocol"):
-        why.add("n_randomized", None, f"n.not-applicable-{design.replace('_', '-')}")
-        return None
-    if design == "case_report":
-        why.add("n_randomized", 1, "n.case-report")
-        return 1
-    candidates = [s for s in sents if not _is_background(s)] or sents
-    # Prefer the sentence that describes allocation, then any describing participants.
-    ranked = sorted(candidates, key=lambda s: 0 if RANDOMISED.search(s.text) else 1)
-    for s in ranked:
-        n = _n_in_sentence(s.text)
-        if n:
-            allocation = bool(RANDOMISED.search(s.text))
-            why.add("n_randomized", n, "n.in-allocation-sentence" if allocation else "n.participants-counted", s.text,
-                    confidence="high" if allocation or design != "rct" else "low")
-            return n
-    why.add("n_randomized", None, "default.no-sample-size", confidence="low")
-    return None
-
-
-def _n_in_sentence(text: str) -> int | None:
-    m = RANDOMISED_COUNT.search(text)
-    if m and _as_int(m.group("n")):
-        return _as_int(m.group("n"))
-    m = GROUPS_OF.search(text)
-    if m:
-        k = _as_int(m.group("k") or m.group("k2"))
-        n = _as_int(m.group("n") or m.group("n2"))
-        if k and n:
-            return k * n
-    for pattern in N_PATTERNS:
-        for m in pattern.finditer(text):
-            following = text[m.end() : m.end() + 25]
-            preceding = text[max(0, m.start() - 25) : m.start()]
-            if NOT_PARTICIPANTS.search(following) or re.search(r"\b(?:from|out of)\s*$", preceding):
-                continue
-            if pattern is N_PATTERNS[1] and re.search(r"\(\s*$", preceding):
-                continue  # "(five women; …)": a breakdown of a group counted before it
-            n = _as_int(m.group("n"))
-            if not n or n < 1 or n > 100_000:
-                continue
-            # "20 patients ... and 20 healthy participants": two groups enrolled together.
-            rest = text[m.end() : m.end() + 120]
-            second = re.match(rf"[^.;]*?\band\s+(?P<n>{_NUMBER})\s+(?:[\w-]+\s+){{0,2}}?(?:healthy|control|matched)\b", rest, re.I)
-            if second and not RANDOMISED.search(text):
-                n2 = _as_int(second.group("n"))
-                if n2:
-                    return n + n2
-            return n
-    m = PER_ARM.search(text)
-    if m:
-        arms = re.search(r"\b(two|three|four|2|3|4)\s+(?:arms|groups)\b", text, re.I)
-        if arms:
-            return _as_int(m.group("n")) * (_as_int(arms.group(1)) or 0) or None
-    return None
-
-
-def _as_int(text: str | None) -> int | None:
-    if not text:
-        return None
-    t = text.replace(",", "").strip()
-    if t.isdigit():
-        return int(t)
-    return word_number(t)
-
-
 # --- outcomes -----------------------------------------------------------------
 
 
@@ -519,7 +416,9 @@ def _cue(name: str, text: str) -> re.Match | None:
 
 
 # Starts only right after a non-space, so a long run of spaces costs linear time.
-CLAUSE_BREAK = re.compile(r";|(?<=\S),?\s+(?:but|whereas|while|however|although|nor)\b", re.I)
+# ", with fewer adverse effects" is a clause of its own: a tie on the headache is
+# not vetoed by the safety words after it.
+CLAUSE_BREAK = re.compile(r";|(?<=\S),?\s+(?:but|whereas|while|however|although|nor)\b|(?<=\S),\s+with\s+(?=(?:fewer|less|more|similar|no|a\ lower|a\ higher)\b)", re.I)
 CORE = {"pain_intensity", "frequency", "duration"}
 
 
@@ -585,9 +484,6 @@ def classify_direction(record: Record, sents: list[Sentence], design: str, on_to
         conclusion = [s.text for s in sents[-2:]]
     closing = " ".join(conclusion)
     findings = [s.text for s in sents if s.is_result or not s.section]
-    m = _cue("inconclusive", closing)
-    if m:
-        return give("inconclusive", "direction.evidence-too-weak", m.group(0))
     # Superficial versus deep needling: both arms are needling, "than ... needling" says nothing.
     controlled = comps != ["none"]
 
@@ -602,22 +498,57 @@ def classify_direction(record: Record, sents: list[Sentence], design: str, on_to
         return bool(_cue("negated", clause) or _cue("no_difference", clause) or _cue("nonsignificant", clause)) \
             and not _cue("off_outcome", clause) and _about_core(clause) is not False
 
-    for where, texts in (("conclusion", [closing]), ("results", findings)):
+    def weak_evidence() -> str | None:
+        m = _cue("inconclusive", closing)
+        return give("inconclusive", "direction.evidence-too-weak", m.group(0)) if m else None
+
+    def positive_in(texts: list[str]) -> re.Match | None:
+        """An improvement reported in a clause that neither denies nor doubts it."""
+        return next((m for t in texts for c in _direction_clauses(t)
+                     if (m := _cue("positive", c)) and not _cue("negated", c) and not _cue("nonsignificant", c)), None)
+
+    # A review that judges its evidence too weak is inconclusive whatever its trials
+    # showed; a trial's own finding on its outcome ("superior to sham for intensity")
+    # is not undone by doubt about another outcome ("its effect on disability
+    # remains uncertain"), so a trial reads its comparisons first.
+    if design in REVIEWS and (found := weak_evidence()):
+        return found
+    for where, texts in (("conclusion", conclusion), ("results", findings)):
         clauses = [c for t in texts for c in _direction_clauses(t)]
         for test, value, rule in ((worse, "favours_comparator", "comparator-better"), (better, "favours_needling", "needling-better"),
                                   (alike, "no_difference", "no-difference")):
             if test is alike and not controlled:
                 continue
+            if test is alike and where == "conclusion" and (found := weak_evidence()):
+                return found
             # In the results a tie decides only when it is about headache or pain itself:
             # "time to return to play did not differ" says nothing of the headache.
             strict = test is alike and where == "results"
             hit = next((c for c in clauses if test(c) and (not strict or _tie_between_groups(c))), None)
             if hit is not None:
                 return give(value, f"direction.{rule}-in-{where}", hit.strip())
-    positive = _cue("positive", closing) or next((m for f in findings if (m := _cue("positive", f))), None)
+        if where == "conclusion":
+            if found := weak_evidence():
+                return found
+            # An add-on trial's conclusion that adding needling brought a benefit ("adding
+            # dry needling provides a short-term benefit") is a comparison with the other
+            # arm, and outweighs a tie on a secondary outcome in the results.
+            addon = [t for t in conclusion if ADD_ON.search(t)]
+            if controlled and (positive := positive_in(addon)) and _about_core(" ".join(addon)) is not False:
+                return give("favours_needling", "direction.add-on-benefit-concluded", positive.group(0))
+    positive = positive_in(conclusion) or positive_in(findings)
     if positive:
         return give("favours_needling", "direction.improvement-reported", positive.group(0), confidence="low")
     return give("inconclusive", "default.direction-inconclusive", confidence="low")
+
+
+REVIEWS = ("meta_analysis", "systematic_review", "narrative_review")
+# Needling added to another treatment, named as such in a conclusion.
+ADD_ON = re.compile(
+    r"\b(?:adding|addition of|added to|in addition to|as an? (?:adjunct|add-on)|combined with|plus)\b[^.;]{0,60}?\b(?:dry )?needling\b"
+    r"|\b(?:dry )?needling\b[^.;]{0,20}?\b(?:added to|in addition to|as an? (?:adjunct|add-on) to|combined with|plus)\b",
+    re.IGNORECASE,
+)
 
 
 # --- the one-line summary -------------------------------------------------------

@@ -42,14 +42,17 @@ from pathlib import Path
 
 import yaml
 
-from .text import NUM, LiteralIndex, any_of, folded, guarded, required_literals
+from .text import NUM, WORD_NUMBER_RE, LiteralIndex, any_of, folded, guarded, required_literals
 
 RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
 ANCHOR_SCOPES = ("sentence", "after", "before")
 # The parts of a record a classifying rule may read (see pipeline/document.py).
 DOC_SCOPES = ("title", "own", "abstract", "lead", "types", "mesh", "conclusion", "findings")
 SCOPES = ANCHOR_SCOPES + DOC_SCOPES
-BUILTINS = {"NUM": NUM}
+# {COUNT}: a count of people as abstracts write it, in digits ("1,200") or words
+# ("Forty-two"); spaces escaped because rule patterns are verbose.
+COUNT = r"\d{1,3}(?:,\d{3})+|\d+|" + WORD_NUMBER_RE.pattern.replace(" ", r"\s")
+BUILTINS = {"NUM": NUM, "COUNT": COUNT}
 # A pattern one of whose required words is shorter than this is run without the check:
 # a one- or two-letter word ("of", "%") is in nearly every sentence.
 _MIN_WORD = 3

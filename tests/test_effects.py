@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.effects import find_effects, normalise_p
+from pipeline.effects import decimal_points, find_effects, normalise_p
 from pipeline.text import sentences, word_number
 
 
@@ -386,3 +386,24 @@ def test_general_wordings_from_the_fifth_and_sixth_sets(text, expected):
 
 def test_ages_and_counts_compared_are_not_results():
     assert find_effects("RESULTS: Patients aged 34 vs 36 years (p = 0.4) were enrolled; 30 vs 30 patients.") == []
+
+
+def test_decimal_commas_are_read_as_decimal_points_and_quoted_as_written():
+    text = ("RESULTS: Headache intensity was lower with needling (mean difference 1,4 points; 95% CI 0,6 to 2,2; "
+            "p = 0,001). HIT-6 did not differ (p = 0,31).")
+    (e,) = [e for e in find_effects(text) if e.measure == "MD"]
+    assert (e.value, e.ci_low, e.ci_high, e.p_value) == (1.4, 0.6, 2.2, "=0.001")
+    assert text[e.value_start : e.value_start + len(e.value_text)] == e.value_text
+    assert "1,4 points; 95% CI 0,6 to 2,2" in e.value_text and e.sentence in text
+    # thousands separators stay numbers in thousands
+    assert decimal_points("A total of 1,200 patients; MD 2.5 (95% CI 1.1 to 3.9).") == \
+        "A total of 1,200 patients; MD 2.5 (95% CI 1.1 to 3.9)."
+
+
+def test_a_responder_threshold_is_not_a_result_and_responders_take_the_defining_outcome():
+    text = ("METHODS: A responder was defined as a reduction of at least 30% in mean headache intensity at 8 weeks.\n"
+            "RESULTS: The proportion of 50% responders was 38% and 35%, respectively. "
+            "Responders were 58% in the dry needling group vs 31% in the sham group (risk ratio 1.87; 95% CI 1.15 to 3.04).")
+    found = [(e.outcome, e.value) for e in find_effects(text)]
+    assert ("pain_intensity", 1.87) in found and ("pain_intensity", 58.0) in found
+    assert all(v not in (50.0, 30.0) for _, v in found)

@@ -325,6 +325,12 @@ FIRST_BLIND_3 = {
     "heldout7": {"design": 1.0, "on_topic": 0.956, "headache_types": 0.967, "comparators": 0.895,
                  "n_randomized": 0.804, "outcomes": 0.978, "direction": 0.869,
                  "recall": 0.888, "precision": 0.876, "between": 0.910},
+    # Set 8 (44 records, written blind on 2026-12-02 with an emphasis on direction,
+    # sample sizes and varied effect styles): its first blind run, extractor 1.7 at
+    # 73779ef, before any rule was changed because of it.
+    "heldout8": {"design": 0.977, "on_topic": 0.954, "headache_types": 0.96, "comparators": 0.893,
+                 "n_randomized": 0.954, "outcomes": 0.971, "direction": 0.931,
+                 "recall": 0.886, "precision": 0.921, "between": 0.946},
 }
 
 
@@ -440,3 +446,44 @@ def test_older_gold_files_are_scored_without_the_values_they_predate():
     gold["1"]["comparators_v2"] = ["sham"]  # labelled for the new vocabulary: "other" is now a false positive
     comps = next(f for f in evaluate.score(pred, gold).fields if f.name == "comparators")
     assert comps.value < 1.0
+
+
+def test_a_trials_superiority_is_not_undone_by_doubt_about_a_secondary_outcome():
+    e = x("Deep dry needling versus sham needling in chronic tension-type headache: a randomized trial", (
+        "METHODS: Sixty-four adults were randomized to dry needling or sham needling.\n"
+        "CONCLUSIONS: Deep dry needling was superior to sham needling for headache intensity; "
+        "its effect on headache-related disability remains uncertain."
+    ))
+    assert e.direction == "favours_needling"
+    review = x("Dry needling for headache: a systematic review", (
+        "RESULTS: Two trials found needling better than sham.\n"
+        "CONCLUSIONS: Dry needling may be superior to sham, but the evidence remains uncertain."
+    ))
+    assert review.direction == "inconclusive"
+
+
+def test_an_add_on_trials_concluded_benefit_outweighs_a_tie_on_a_secondary_outcome():
+    e = x("Adding dry needling to neck exercise in cervicogenic headache: a randomized controlled trial", (
+        "METHODS: A total of 80 patients were randomly allocated to exercise plus dry needling or to exercise alone.\n"
+        "RESULTS: Headache intensity was lower in the combined group. "
+        "Headache frequency improved similarly in both groups (all p > 0.05).\n"
+        "CONCLUSION: Adding dry needling to neck exercise provides a short-term benefit on headache intensity."
+    ))
+    assert e.direction == "favours_needling"
+
+
+def test_a_tie_on_headache_is_not_vetoed_by_fewer_side_effects_after_it():
+    e = x("Dry needling versus botulinum toxin for myofascial headache: a randomised trial", (
+        "METHODS: Forty-six patients were randomised to dry needling or botulinum toxin.\n"
+        "CONCLUSIONS: Dry needling was as effective as botulinum toxin injection, with fewer side effects."
+    ))
+    assert e.direction == "no_difference"
+
+
+def test_surveys_and_studies_without_headache_are_off_topic():
+    survey = x("Use of dry needling for headache by physiotherapists: a national cross-sectional survey",
+               "Methods: Of 1,200 physiotherapists invited, 412 responded. Results: 71% used dry needling for headache.")
+    assert (survey.design, survey.on_topic) == ("other", False)
+    tmd = x("Dry needling versus laser for temporomandibular disorder without headache: a randomized trial",
+            "Thirty-four women with TMD and no concurrent headache were randomized to dry needling or laser.")
+    assert (tmd.on_topic, tmd.headache_types) == (False, [])

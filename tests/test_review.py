@@ -51,7 +51,7 @@ def test_the_sheet_shows_the_abstract_each_value_its_rule_and_sentence(db):
     assert text.startswith(f"PMID {TRIAL}: {row['title']}")
     assert "Not checked yet." in text and f"abstract_sha: {sha(db, TRIAL)}" in text
     assert row["abstract"] in text
-    assert "  n_randomized = 168\n      rules: 168: n.in-allocation-sentence\n" in text
+    assert "  n_randomized = 168\n      rules: 168: count.randomised.were-randomised\n" in text
     assert ('      "A total of 168 people with CTTH were recruited from 2 neurology clinics and allocated at '
             'random to real or sham dry needling, given 3 times weekly over 2 weeks; 160 completed the protocol."') in text
     assert "Effects: none read from the abstract" in text
@@ -68,7 +68,7 @@ def test_a_checked_sheet_names_who_checked_and_what_the_rules_say(db, folder):
     text = review.sheet(db, TRIAL)
     assert "Checked by A on 2026-12-01 (30813155.yml: 1 value)." in text
     assert ("  n_randomized = 160\n      checked by A on 2026-12-01: completers\n"
-            "      rules say 168 (168: n.in-allocation-sentence)\n") in text
+            "      rules say 168 (168: count.randomised.were-randomised)\n") in text
 
 
 def test_the_template_signed_as_it_is_confirms_every_value_and_changes_none(db, folder):
