@@ -92,11 +92,11 @@ _SPREAD_CN = _SPREAD.replace(r"\d+(?:[.·]\d+)?", r"\d+(?:[.,·]\d+)?", 1)
 PM_RE = guarded(re.compile(rf"(?<![\d.,·])(?P<v>{_CN}){_SPREAD_CN}"))
 FROM_TO_PM = guarded(re.compile(rf"(?:\bfrom\s+|:\s*)(?P<a>{_CN}){_SPREAD_CN}\s*(?:\w+\s+)?to\s+(?P<b>{_CN}){_SPREAD_CN}"))
 CHANGE_VERB = guarded(re.compile(r"\b(?:changed|fell|dropped|decreased|declined|improved|increased|rose|reduced|lowered|diminished)\b", re.I))
-_CHANGE_UNITS = r"points?|days?|%|percent|mm|cm|degrees?|°|kPa|kg/cm²|kg/cm2|N/cm2|attacks?|hours?|doses?"
-BY_CHANGE = guarded(re.compile(rf"\b(?:changed|fell|dropped|decreased|declined|improved|increased|rose|reduced|lowered|diminished)\s+(?:by\s+)?(?:a mean of\s+|an average of\s+)?(?P<v>\d+(?:[.·]\d+)?)\s*(?P<u>{_CHANGE_UNITS})(?![\w±])"))
-BY_ONLY = guarded(re.compile(rf"\bby\s+(?P<v>\d+(?:[.·]\d+)?)\s*(?P<u>{_CHANGE_UNITS})(?![\w])"))
+_CHANGE_UNITS = r"points?|days?|%|percent|mm|cm|degrees?|°|kPa|kg/cm²|kg/cm2|N/cm2|attacks?|episodes?|hours?|doses?"
+BY_CHANGE = guarded(re.compile(rf"\b(?:changed|fell|dropped|decreased|declined|improved|increased|rose|reduced|lowered|diminished)\s+(?:by\s+)?(?:a mean of\s+|an average of\s+)?(?P<v>[-−–]?\d+(?:[.·]\d+)?)\s*(?P<u>{_CHANGE_UNITS})(?![\w±])"))
+BY_ONLY = guarded(re.compile(rf"\bby\s+(?P<v>[-−–]?\d+(?:[.·]\d+)?)\s*(?P<u>{_CHANGE_UNITS})(?![\w])"))
 # "... by 12 points with needling versus 4 points with usual care": the second arm's change.
-VERSUS_CHANGE = re.compile(rf"[^.;()\d]{{0,40}}?\b(?:versus|vs\.?|compared with|and)\s+(?:by\s+)?(?P<v>\d+(?:[.·]\d+)?)\s*(?P<u>{_CHANGE_UNITS})(?![\w])")
+VERSUS_CHANGE = re.compile(rf"[^.;()\d]{{0,40}}?\b(?:versus|vs\.?|compared with|and)\s+(?:by\s+)?(?P<v>[-−–]?\d+(?:[.·]\d+)?)\s*(?P<u>{_CHANGE_UNITS})(?![\w])")
 # "fell by 4.4 and 4.9 days", "by 3.5 and 1.6 doses per month": two arms' changes sharing one unit.
 BY_PAIR = guarded(re.compile(
     rf"\bby\s+(?:a mean of\s+)?(?P<v>\d+(?:[.·]\d+)?)\s*(?:{_CHANGE_UNITS})?\s+(?:and|versus|vs\.?)\s+(?:by\s+)?"
@@ -122,7 +122,7 @@ CHANGED_FROM_TO = guarded(re.compile(
     rf"\b(?:changed|fell|dropped|decreased|declined|improved|increased|rose|reduced|lowered|diminished)\s+from\s+"
     rf"(?P<a>{_N})(?:/10)?\s+to\s+(?P<b>{_N})(?:/10)?(?![\d.,·]*\s*(?:years?|months?|weeks?)\b)"
 ))
-COLON_FROM_TO = re.compile(rf":\s*(?P<a>{_N})\s+to\s+(?P<b>{_N})(?=\s*[;,)])")
+COLON_FROM_TO = re.compile(rf":\s*(?:from\s+)?(?P<a>{_N})\s+to\s+(?P<b>{_N})(?=\s*[;,)])")
 # "(10.3 vs 13.1 days)": two arms' results side by side.
 # (Percentages are left to the percentage rules, which check they are results.)
 _PAIR_UNITS = _CHANGE_UNITS.replace("%|percent|", "")
@@ -139,13 +139,15 @@ GROUP_SHARE = re.compile(
 )
 # Words that make a mean ± SD or a percentage descriptive rather than a result.
 DESCRIPTIVE = guarded(re.compile(
-    r"\b(?:age[ds]?|years? old|aged|BMI|body mass|height|weight|female|male|women|men|"
-    r"disease duration|history|baseline|prevalence|reported comorbid|comorbid)\b",
+    # "49 women" describes a sample; "in women and −1.2 days in men" names a subgroup's result
+    r"\b(?:age[ds]?|years? old|aged|BMI|body mass|height|weight|female|male|(?<=\d\s)(?:women|men)|"
+    r"disease duration|history|(?<!from )(?<!since )(?<!over )(?<!to )baseline|prevalence|reported comorbid|comorbid)\b",
     re.I,
 ))
 # Harms are reported, but they are not the effect on headache this table tracks.
-SAFETY = guarded(re.compile(r"\badverse (?:events?|effects?|reactions?)|\bside[- ]effects?|\bcomplications?\b|\bbruising\b|\bsoreness\b", re.I))
-SUBSTANCE_AFTER = re.compile(r"^\s*(?:[a-z]+\s+)?(?:lidocaine|lignocaine|saline|nacl|bupivacaine|procaine|gel|solution|cream|ethanol|dextrose|glucose|botulinum|w/v|v/v)\b", re.I)
+SAFETY = guarded(re.compile(r"\badverse (?:events?|effects?|reactions?)|\bside[- ]effects?|\bcomplications?\b|\bbruising\b|\bsoreness\b|\bdrowsiness\b|\bdry mouth\b|\bnausea\b|\bdizziness\b|\bdiscontinued (?:because|due)\b", re.I))
+# "0.5% lidocaine", "2% lidocaine gel": a concentration (but "45% with bupivacaine" is a group's share).
+SUBSTANCE_AFTER = re.compile(r"^\s*(?:(?!(?:with|in|on|after|among|and|or|vs|versus)\b)[a-z]+\s+)?(?:lidocaine|lignocaine|saline|nacl|bupivacaine|procaine|gel|solution|cream|ethanol|dextrose|glucose|botulinum|w/v|v/v)\b", re.I)
 TIME_POINT = guarded(re.compile(
     r"\b(?:at|after|by)\s+(?:the\s+)?(?:week|month|day)\s+\d+\b|"
     r"\bat\s+\d+(?:[- ](?:weeks?|months?|days?))\b|"

@@ -14,7 +14,8 @@ from functools import lru_cache
 # sentences describe the question or the method rather than what was found.
 # Section labels are read by their words, so compound labels ("PATIENTS AND
 # METHODS", "BACKGROUND AND PURPOSE", "RESULTS AND CONCLUSIONS") work too.
-RESULT_SECTIONS = re.compile(r"\b(?:results?|findings|conclusions?|discussion|interpretation|perspective|outcomes? and results?)\b", re.I)
+# "OUTCOMES" or "INTERVENTION AND OUTCOME" heads a case report's results ("MAIN OUTCOME MEASURES" is methods).
+RESULT_SECTIONS = re.compile(r"\b(?:results?|findings|conclusions?|discussion|interpretation|perspective|outcomes? and results?|outcomes?(?!\s+(?:measures?|variables?|assessments?)))\b", re.I)
 PREAMBLE_SECTIONS = re.compile(
     r"\b(?:background|introduction|context|rationale|objectives?|aims?|purpose|importance|methods?|"
     r"methodology|materials?|design|patients|participants|setting|subjects|interventions?|measures|"

@@ -407,3 +407,30 @@ def test_a_responder_threshold_is_not_a_result_and_responders_take_the_defining_
     found = [(e.outcome, e.value) for e in find_effects(text)]
     assert ("pain_intensity", 1.87) in found and ("pain_intensity", 58.0) in found
     assert all(v not in (50.0, 30.0) for _, v in found)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # a change keeps its printed sign
+    ("RESULTS: Headache intensity changed by −32.4 mm with real needling and −12.9 mm with sham (P<0.0001).",
+     [("pain_intensity", -32.4), ("pain_intensity", -12.9)]),
+    # each group's change after "(group: from A to B; ...)"
+    ("RESULTS: Both interventions reduced headache intensity (dry needling: from 6.8 to 3.9; kinesio taping: from 6.5 to 4.1).",
+     [("pain_intensity", 3.9), ("pain_intensity", 4.1)]),
+    # a group's share next to a drug is not a concentration
+    ("RESULTS: The responder rate was 45% with bupivacaine and 19% with saline.", [("frequency", 45.0), ("frequency", 19.0)]),
+    # "from baseline" is a change, not a baseline description
+    ("RESULTS: Dry needling reduced headache frequency by 48% from baseline, compared with 27% with TENS.",
+     [("frequency", 48.0), ("frequency", 27.0)]),
+    # a subgroup's estimate ("in women and ... in men") is a result
+    ("RESULTS: The between-group difference in headache frequency was −3.9 days (95% CI −6.2 to −1.6) in women "
+     "and −1.2 days (95% CI −4.3 to 1.9) in men.", [("frequency", -3.9), ("frequency", -1.2)]),
+    ("RESULTS: Mean headache frequency was 6.2 days per month in the DN group and 9.0 days in the control group.",
+     [("frequency", 6.2), ("frequency", 9.0)]),
+    # a case report's "OUTCOMES" section holds its results
+    ("INTERVENTION AND OUTCOME: Migraine days fell from twelve to four per month, and the HIT-6 score decreased from 66 to 52.",
+     [("disability", 52.0)]),
+    # adverse events are not effects
+    ("RESULTS: Drowsiness or dry mouth occurred in 40% of patients taking amitriptyline and in 6% after dry needling.", []),
+])
+def test_group_results_as_journals_write_them(text, expected):
+    assert [(e.outcome, e.value) for e in find_effects(text)] == expected
