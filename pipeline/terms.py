@@ -27,7 +27,7 @@ OUTCOME_TERMS: dict[str, str] = {
     "medication_use": r"(?:rescue |analgesic |pain |acute )?medications? (?:use|intake|consumption|days)|(?:rescue|analgesic|symptomatic|acute) medications?|medication intake|drug (?:use|intake)|analgesic (?:use|intake|consumption|tablets)|triptan (?:use|intake|days)",
     "disability": r"disabilit\w*|\bNDI\b|\bHDI\b|HIT-?6|headache impact|functional (?:rating )?index|function index|\bFFI\b|\bfunction(?:al)? (?:capacity|status|outcome)|\b(?:Ped)?MIDAS\b|\bODI\b|\bSPADI\b|"
     r"shoulder pain and disability index",
-    "frequency": r"headache (?:frequency|days?)|frequency|monthly (?:headache|migraine) days|\bMHDs?\b|(?:painful|headache|migraine) days|attacks?(?: per month| number)?|number of (?:attacks|headaches|paroxysms|episodes)|paroxysms|episodes per (?:week|month)|\bFPD\b|responders?|responder rate|\bresponded\b|\bresponse(?=\s+(?:rate|was|were))|"
+    "frequency": r"headache (?:frequency|days?)|frequency|(?:headache |migraine )?(?:recurrences?|relapses?)\b|monthly (?:headache|migraine) days|\bMHDs?\b|(?:painful|headache|migraine) days|attacks?(?: per month| number)?|number of (?:attacks|headaches|paroxysms|episodes)|paroxysms|episodes per (?:week|month)|\bFPD\b|responders?|responder rate|\bresponded\b|\bresponse(?=\s+(?:rate|was|were))|"
     r"(?:headache|migraine|pain)-free days|(?:≥|>=|at least )\s*50\s*% (?:reduction|improvement|decrease)",
     "duration": r"duration of (?:the )?(?:attacks?|headaches?|migraines?|episodes?)|time to (?:headache )?(?:resolution|relief)|"
     r"(?<!disease )(?<!treatment )(?<!follow-up )duration|hours per (?:day|attack)|attack length",

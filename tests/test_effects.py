@@ -434,3 +434,18 @@ def test_a_responder_threshold_is_not_a_result_and_responders_take_the_defining_
 ])
 def test_group_results_as_journals_write_them(text, expected):
     assert [(e.outcome, e.value) for e in find_effects(text)] == expected
+
+
+def test_results_written_like_a_table_and_lists_of_changes():
+    table = ("RESULTS: Monthly migraine days, DN plus exercise vs exercise alone: baseline 8.4 vs 8.1; "
+             "at 4 weeks: 6.2 vs 7.5; at 12 weeks: 4.9 vs 7.0 (group × time interaction, P = 0.008).")
+    assert [e.value for e in find_effects(table)] == [6.2, 7.5, 4.9, 7.0]  # the baseline pair is not a result
+    listed = ("RESULTS: Compared with sham, DN reduced monthly migraine days by 1.9, 2.4 and 1.7 days at 1, 3 and "
+              "6 months, respectively (all P < .05).")
+    assert [(e.measure, e.value, e.level) for e in find_effects(listed)] == [
+        ("MD", 1.9, "between_groups"), ("MD", 2.4, "between_groups"), ("MD", 1.7, "between_groups")]
+    medians = ("RESULTS: The median reduction in headache days over 4 weeks was 4.0 (IQR 2.0–7.0) with bupivacaine "
+               "and 1.0 (IQR 0.0–3.0) with placebo (p<.001). Over 6 months, headache recurrence occurred in 21% of "
+               "the needling group and in 38% of the physiotherapy-alone group.")
+    assert [(e.outcome, e.value) for e in find_effects(medians)] == [
+        ("frequency", 4.0), ("frequency", 1.0), ("frequency", 21.0), ("frequency", 38.0)]
