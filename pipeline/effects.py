@@ -136,7 +136,7 @@ _PAIR_UNITS = _CHANGE_UNITS.replace("%|percent|", "")
 VS_PAIR = guarded(re.compile(
     rf"(?P<a>{_N})\s*(?P<ua>{_PAIR_UNITS})?\s+(?:vs\.?|versus)\s+(?P<b>{_N})\s*"
     # a unit, or none where a p-value or the clause's end follows ("was 3.4 vs 5.0 (p = 0.003)")
-    rf"(?:(?P<u>{_PAIR_UNITS})(?![\w])|(?=\s*(?:\(\s*(?:[Pp]\b|group|interaction|between)|[;,.](?:\s|$))))"
+    rf"(?:(?P<u>{_PAIR_UNITS})(?![\w])|(?=\s*(?:\(\s*(?:[Pp]\b|group|interaction|between)|[;,.](?:\s|$)|\))))"
 ))
 PERCENT_RE = guarded(re.compile(r"(?<![\w.])(?P<v>\d+(?:[.·]\d+)?)\s?%"))
 GROUP_SHARE = re.compile(
@@ -290,6 +290,22 @@ def _primary_outcome(split: list[Sentence], painful: bool) -> str | None:
     return None
 
 
+# "… (adjusted OR 1.89 …) and needed fewer visits (mean 7.2 vs 8.9)": a clause with a
+# verb of its own speaks of its own outcome, not of the one named before it.
+OWN_CLAUSE = re.compile(
+    r"(?:,\s*|\s)and\s+(?:also\s+)?(?:needed|had|required|used|took|made|attended|missed|returned|received)\b", re.IGNORECASE
+)
+
+
+def _outcome(text: str, pos: int, context: str | None, painful: bool) -> str:
+    """The outcome a number at `pos` belongs to, read in its own clause where it has one."""
+    starts = [m.end() for m in OWN_CLAUSE.finditer(text, 0, pos)]
+    if starts:
+        cs = starts[-1]
+        return outcome_at(text[cs:], pos - cs, default="other", painful=painful) or "other"
+    return outcome_at(text, pos, default=context or "other", painful=painful) or "other"
+
+
 def _only_responders(text: str, painful: bool) -> bool:
     """True if the sentence's only frequency words are responder words."""
     spans = [text[a:b] for a, b, k in outcome_spans(text, painful) if k == "frequency"]
@@ -326,7 +342,7 @@ def _sentence_effects(s: Sentence, context_outcome: str | None = None, painful: 
             marks, comparison = list(TIME_POINT.finditer(text)), _comparison(text)
         value_at = value_m.start("v") if isinstance(value_m, re.Match) and "v" in value_m.re.groupindex else pos
         found.append((pos, Effect(
-            outcome=outcome_at(text, max(pos, value_at), default=context_outcome or "other", painful=painful),
+            outcome=_outcome(text, max(pos, value_at), context_outcome, painful),
             measure=measure,
             value=value,
             ci_low=lo,
@@ -577,6 +593,8 @@ def _percent_is_not_a_result(text: str, m: re.Match) -> bool:
     after = text[m.end() : m.end() + 40]
     if re.search(r"(?:least|more than|over|under|up to|by|≥|>=|>|≤|<=|<)\s*(?:an?\s+)?$", before, re.I) or re.match(r"\s*or (?:more|greater|higher)\b", after, re.I):
         return True  # responder thresholds ("at least 50%", "50% or more"), changes read above
+    if re.search(r"\bfrom\s*$", before, re.I) and re.match(r"\s*to\s+[-−–]?\d", after, re.I):
+        return True  # "from 28% to 8%": the value before treatment; the one after is the result
     if re.search(r"\bI\s*(?:2|²|\^2)\s*[=:]?\s*$", before):
         return True  # heterogeneity of a meta-analysis, not an effect
     if re.search(r"\b(?:SUCRA|P-score)\s*[=:]?\s*$", before):

@@ -29,7 +29,8 @@ INLINE_LABEL = re.compile(
     r"((?:Background|Introduction|Context|Objectives?|Aims?|Purpose|Methods?|Methodology|Materials and methods|"
     r"Patients and methods|Subjects and methods|Design|Setting|Participants|Patients|Interventions?|"
     r"Main outcome measures?|Outcome measures|Results?|Findings|Conclusions?|Discussion|Interpretation|"
-    r"Significance|Trial registration)(?: and [A-Za-z]+)?):\s+",
+    r"Significance|Trial registration|Case (?:description|presentation|report|summary)s?|Clinical features|Outcomes?)"
+    r"(?: and [A-Za-z]+)?):\s+",
     re.I,
 )
 INLINE_SECTION = re.compile(r"\((\d{1,2})\)\s*([A-Z][A-Za-z ]{2,40}):\s")

@@ -449,3 +449,15 @@ def test_results_written_like_a_table_and_lists_of_changes():
                "the needling group and in 38% of the physiotherapy-alone group.")
     assert [(e.outcome, e.value) for e in find_effects(medians)] == [
         ("frequency", 4.0), ("frequency", 1.0), ("frequency", 21.0), ("frequency", 38.0)]
+
+
+def test_a_case_reports_inline_outcomes_section_and_changes_in_percent():
+    text = ("Introduction: Cervicogenic headache is often managed with manual therapy. Outcomes: Headache intensity "
+            "decreased from 7/10 to 1/10 on the NPRS, and the Neck Disability Index improved from 28% to 8%.")
+    assert [(e.outcome, e.value) for e in find_effects(text)] == [("pain_intensity", 1.0), ("disability", 8.0)]
+    signed = "RESULTS: Headache days fell in both groups (dry needling −3.1, sham −2.7 days/month); fewer visits (mean 7.2 vs 8.9)."
+    assert [e.value for e in find_effects(signed)] == [-3.1, -2.7, 7.2, 8.9]
+    # a clause with a verb of its own is about its own outcome
+    own = ("RESULTS: Patients who received dry needling had greater odds of improvement in headache intensity "
+           "(adjusted OR 1.89, 95% CI 1.05 to 3.40) and needed fewer visits (mean 7.2 vs 8.9).")
+    assert [(e.outcome, e.value) for e in find_effects(own)] == [("pain_intensity", 1.89), ("other", 7.2), ("other", 8.9)]
