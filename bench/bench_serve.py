@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import sqlite3
@@ -116,7 +117,7 @@ def measure(base: str, path: str, repeat: int) -> dict:
         r = session.get(base + path, timeout=60)
         times.append((time.perf_counter() - t0) * 1000)
     times.sort()
-    p95 = times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))]
+    p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
     return {
         "status": r.status_code, "p50": statistics.median(times), "p95": p95,
         "timed_out": "timed out" in first.text.lower() or "timed out" in r.text.lower(),
@@ -151,6 +152,7 @@ def main(argv: list[str] | None = None) -> None:
     cited = sqlite3.connect(db).execute("select count(distinct pmid) from citations").fetchone()[0]
 
     results = []
+    load_before = os.getloadavg()
     with running(lambda port: evidence_serve_args(db, port)) as (_, base):
         for kind, label, path in pages():
             r = measure(base, path, args.requests)
@@ -160,7 +162,8 @@ def main(argv: list[str] | None = None) -> None:
             results.append(r)
             log(f"{label}: {r['status']} p50 {r['p50']:.0f} ms p95 {r['p95']:.0f} ms{' TIMED OUT' if r['timed_out'] else ''}")
     data = {"studies": n, "cited": cited, "digest_cold": digest_cold, "digest_warm": min(digest_warm),
-            "requests": args.requests, "pages": results, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+            "requests": args.requests, "pages": results, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "load": [round(x, 2) for x in load_before], "load_after": [round(x, 2) for x in os.getloadavg()]}
     (OUT / f"serve-{n}.json").write_text(json.dumps(data, indent=1))
     table = report(data)
     print(table)
@@ -175,10 +178,12 @@ def report(data: dict) -> str:
 
     m = machine()
     lines = [
-        f"Run {data['date']} on {m['cpu']}, {m['cores']} cores; Python {m['python']}, SQLite {m['sqlite']}; "
-        f"code at {m['commit']}. `python bench/bench_serve.py`: {data['studies']:,} studies (the snapshot's "
-        f"extracted studies cloned in SQL), {data['cited']:,} of them cited by the digest; each page requested "
-        f"{data['requests']}× after one warm-up request, over HTTP on loopback.",
+        (f"Run {data['date']} on {m['cpu']}, {m['cores']} cores; Python {m['python']}, SQLite {m['sqlite']}; "
+         f"code at {m['commit']}. `python bench/bench_serve.py`: {data['studies']:,} studies (the snapshot's "
+         f"extracted studies cloned in SQL), {data['cited']:,} of them cited by the digest; each page requested "
+         f"{data['requests']}× after one warm-up request, over HTTP on loopback. Load average (1, 5, 15 min) "
+         f"{' / '.join(map(str, data.get('load', [])))} before the pages, "
+         f"{' / '.join(map(str, data.get('load_after', [])))} after (other work on the machine counts)."),
         "",
         "| what | target | p50 ms | p95 ms | status | met |",
         "|---|---:|---:|---:|---|---|",
@@ -199,8 +204,8 @@ def report(data: dict) -> str:
 def write_section(table: str) -> None:
     text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Performance\n"
     section = f"## Serving 100,000 studies\n\n{table}\n"
-    if re.search(r"^## Serving", text, flags=re.M):
-        text = re.sub(r"^## Serving.*?(?=^## |\Z)", section + "\n", text, flags=re.S | re.M)
+    if re.search(r"^## Serving", text, flags=re.MULTILINE):
+        text = re.sub(r"^## Serving.*?(?=^## |\Z)", section + "\n", text, flags=re.DOTALL | re.MULTILINE)
     else:
         text = text.rstrip() + "\n\n" + section
     DOC.write_text(text, encoding="utf-8")

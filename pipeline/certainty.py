@@ -163,8 +163,10 @@ class Rating:
     ceiling: ReviewJudgement | None = None  # the lowest of them
     capped: str | None = None  # how the review's judgement lowered the rating
     above_review: str | None = None  # why the rating is above a review's, when it is
-    rated: list[str] = field(default_factory=list)  # PMIDs of the rated body
-    set_aside: dict[str, str] = field(default_factory=dict)  # PMID -> why listed but not rated
+    rated: list[str] | RatedPmids = field(default_factory=list)  # PMIDs of the rated body
+    set_aside: dict[str, str] = field(default_factory=dict)  # PMID -> why listed but not rated (not kept streamed)
+    comparators: list[str] = field(default_factory=list)  # the rated studies' comparators, in order of appearance
+    reviews_total: int = 0  # counted reviews that state their certainty (`reviews` may keep only the first few)
 
     @property
     def reasons(self) -> list[str]:
@@ -193,6 +195,30 @@ def level_word(level: str | None) -> str:
 # --- reading the studies -----------------------------------------------------------------
 
 
+def _once(study: dict, name: str, fn):
+    """`fn()` computed once per study however many claims ask (kept in the study's
+    "_memo", as `claims._once`): the regexes over the abstract are the costliest step
+    of the rating, and each claim that a study bears on would run them again."""
+    memo = study.setdefault("_memo", {})
+    if name not in memo:
+        memo[name] = fn()
+    return memo[name]
+
+
+def _study_sentences(study: dict) -> list[str]:
+    return _once(study, "sentences", lambda: _sentences(study.get("abstract") or ""))
+
+
+def _outcomes_named(study: dict, sentence: str) -> set[str]:
+    """The outcomes a sentence of the study names (`terms.outcome_spans`), once per sentence."""
+    from . import terms
+
+    named = _once(study, "named", dict)
+    if sentence not in named:
+        named[sentence] = {k for _, _, k in terms.outcome_spans(sentence)}
+    return named[sentence]
+
+
 def _sentences(text: str) -> list[str]:
     """The abstract's sentences, its background left out (it speaks of other people's work)."""
     out = []
@@ -208,27 +234,37 @@ def stated_certainty(study: dict, outcomes: list[str] | None = None) -> list[Rev
     """Every sentence in which a review states its certainty or quality of evidence,
     with the level read from it. Sentences that name an outcome apply only to the
     claim's outcomes; those that name none apply to all."""
-    from . import terms  # local: terms is heavy and only needed here
-
     found = []
-    for sentence in _sentences(study.get("abstract") or ""):
+    for sentence, level in _once(study, "stated", lambda: _stated_sentences(study)):
+        if outcomes:
+            named = _outcomes_named(study, sentence) - {"other"}
+            if named and not named & set(outcomes):
+                continue
+        found.append(ReviewJudgement(study["pmid"], level, sentence, _year(study)))
+    # The most specific first: a sentence naming the claim's outcomes, else the closing one.
+    if outcomes:
+        found.sort(key=lambda j: not (_outcomes_named(study, j.sentence) & set(outcomes)))
+    else:
+        found.reverse()
+    return found
+
+
+def _stated_sentences(study: dict) -> list[tuple[str, str]]:
+    """(sentence, the lowest level it states) of each sentence stating a certainty."""
+    out = []
+    for sentence in _study_sentences(study):
+        # Every pattern needs "certainty", "quality" or "evidence" (in any case): a cheap
+        # test first, the same answer.
+        low = sentence.lower()
+        if "certa" not in low and "qual" not in low and "denc" not in low:
+            continue
         levels = []
         for pattern in STATED_CERTAINTY:
             for m in pattern.finditer(sentence):
                 levels += [_WORD_LEVEL[g.lower().replace("-", " ")] for g in m.groups() if g]
-        if not levels:
-            continue
-        if outcomes:
-            named = {k for _, _, k in terms.outcome_spans(sentence)} - {"other"}
-            if named and not named & set(outcomes):
-                continue
-        found.append(ReviewJudgement(study["pmid"], min(levels, key=LEVELS.index), sentence, _year(study)))
-    # The most specific first: a sentence naming the claim's outcomes, else the closing one.
-    if outcomes:
-        found.sort(key=lambda j: not ({k for _, _, k in terms.outcome_spans(j.sentence)} & set(outcomes)))
-    else:
-        found.reverse()
-    return found
+        if levels:
+            out.append((sentence, min(levels, key=LEVELS.index)))
+    return out
 
 
 def _year(study: dict) -> int | None:
@@ -241,12 +277,19 @@ def _year(study: dict) -> int | None:
 
 def is_add_on(study: dict) -> bool:
     """Needling added to a treatment, against that treatment alone."""
-    return bool(ADD_ON.search(f"{study.get('title') or ''}\n{study.get('abstract') or ''}"))
+    def read() -> bool:
+        text = f"{study.get('title') or ''}\n{study.get('abstract') or ''}"
+        # Each of its forms holds "alone" or "add" (in any case): a cheap test first, the same answer.
+        low = text.lower()
+        return ("alone" in low or "add" in low) and bool(ADD_ON.search(text))
+    return _once(study, "add_on", read)
 
 
 def blinded(study: dict) -> bool:
-    text = f"{study.get('title') or ''}\n{study.get('abstract') or ''}"
-    return bool(BLINDED.search(text)) and not NOT_BLINDED.search(text)
+    def read() -> bool:
+        text = f"{study.get('title') or ''}\n{study.get('abstract') or ''}"
+        return bool(BLINDED.search(text)) and not NOT_BLINDED.search(text)
+    return _once(study, "blinded", read)
 
 
 def sham_controlled(study: dict) -> bool:
@@ -260,17 +303,26 @@ def uncontrolled(study: dict) -> bool:
 def participants(study: dict, outcomes: list[str] | None = None) -> int | None:
     """Participants of a trial, or of a review: the total it states, or the n's of
     its pooled estimates for the claim's outcomes (summed per sentence), the larger."""
-    from . import terms
-
     if study["design"] not in REVIEWS:
         return study.get("n_randomized")
-    found = [int(n.replace(",", "")) for n in REVIEW_N.findall(study.get("abstract") or "")]
-    for sentence in _sentences(study.get("abstract") or ""):
-        pooled = [int(n.replace(",", "")) for n in POOLED_N.findall(sentence)]
-        named = {k for _, _, k in terms.outcome_spans(sentence)}
-        if pooled and (not outcomes or named & set(outcomes)):
-            found.append(sum(pooled))
+    stated, pooled = _once(study, "participants", lambda: _review_sizes(study))
+    found = list(stated)
+    for total, named in pooled:
+        if not outcomes or named & set(outcomes):
+            found.append(total)
     return max(found) if found else None
+
+
+def _review_sizes(study: dict) -> tuple[list[int], list[tuple[int, set[str]]]]:
+    """A review's stated totals of participants, and (sum, outcomes named) of each
+    sentence giving pooled n's."""
+    stated = [int(n.replace(",", "")) for n in REVIEW_N.findall(study.get("abstract") or "")]
+    pooled = []
+    for sentence in _study_sentences(study):
+        ns = [int(n.replace(",", "")) for n in POOLED_N.findall(sentence)] if "=" in sentence else []
+        if ns:
+            pooled.append((sum(ns), _outcomes_named(study, sentence)))
+    return stated, pooled
 
 
 def comparator_indirect(claim, study: dict) -> str | None:
@@ -279,7 +331,8 @@ def comparator_indirect(claim, study: dict) -> str | None:
     if claim.comparators:
         return None  # relevance already required one of the claim's comparators
     if study["design"] in REVIEWS:
-        if REVIEW_ACTIVE.search(study.get("abstract") or "") and "sham" not in comps:
+        if _once(study, "review_active", lambda: bool(REVIEW_ACTIVE.search(study.get("abstract") or ""))) \
+                and "sham" not in comps:
             return "pooled comparisons with other treatments, not with sham or no treatment"
         return None
     if comps and not set(comps) & set(INACTIVE) and not is_add_on(study):
@@ -289,10 +342,12 @@ def comparator_indirect(claim, study: dict) -> str | None:
 
 
 def population_indirect(study: dict) -> str | None:
-    title = study.get("title") or ""
-    if NECK_POPULATION.search(title) and not HEADACHE_WORD.search(title):
-        return f"population: {NECK_POPULATION.search(title).group(0).lower()}, headache only in some"
-    return None
+    def read() -> str | None:
+        title = study.get("title") or ""
+        if NECK_POPULATION.search(title) and not HEADACHE_WORD.search(title):
+            return f"population: {NECK_POPULATION.search(title).group(0).lower()}, headache only in some"
+        return None
+    return _once(study, "population", read)
 
 
 def outcome_indirect(claim, study: dict) -> str | None:
@@ -314,7 +369,8 @@ def bias_concern(study: dict) -> str | None:
     if uncontrolled(study):
         return "uncontrolled (before-after)"
     if study["design"] in REVIEWS:
-        return "trials at high risk of bias or of varying quality" if REVIEW_BIAS.search(study.get("abstract") or "") else None
+        biased = _once(study, "review_bias", lambda: bool(REVIEW_BIAS.search(study.get("abstract") or "")))
+        return "trials at high risk of bias or of varying quality" if biased else None
     if not sham_controlled(study) and not blinded(study):
         return "no sham control and no blinding"
     return None
@@ -330,136 +386,348 @@ def estimates(study: dict, outcomes: list[str]) -> list[dict]:
 # --- the rating -------------------------------------------------------------------------
 
 
-def rate(claim, evidence: list, studies: dict[str, dict]) -> Rating:
-    """Direction and certainty of one claim from its evidence (claims.Evidence rows)."""
-    counted = [e for e in evidence if e.counted]
-    if not counted:
-        return Rating("none", None)
-    set_aside: dict[str, str] = {}
-    informative = []
-    for e in counted:
-        s = studies[e.pmid]
+TIE_ASIDE = "a tie with an active treatment answers another question (not a test against sham or nothing)"
+NON_RANDOMIZED_ASIDE = "non-randomized or uncontrolled: adds no certainty beside randomized evidence"
+NAMED = 12  # newer trials named in a rating's reason before "and N more" (its row stays small at any size)
+
+
+class RatedPmids:
+    """The PMIDs of a rated body when it was streamed (`Body(keep=...)`): how many
+    there are (`len`), and membership for the PMIDs a caller registered (`add`: the
+    studies the digest shows), without holding every PMID."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.known: set[str] = set()
+
+    def add(self, pmid: str) -> None:
+        self.known.add(pmid)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+    def __contains__(self, pmid: object) -> bool:
+        return pmid in self.known
+
+    def __iter__(self):
+        return iter(sorted(self.known))
+
+
+class _Part:
+    """What the rules read of one candidate body of evidence (the randomized informative
+    studies, or every informative study): counts, sets of reasons, sums and extremes,
+    never the studies themselves."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.kinds: set[str] = set()
+        self.stances: set[str] = set()
+        self.supports = self.contradicts = self.worse = self.same = self.unsettled = 0
+        self.concerned, self.concern_kinds = 0, set()
+        self.trials, self.first_trial_n, self.trial_n = 0, None, 0
+        self.review_n, self.unknown, self.review_neutral = 0, False, False
+        self.indirect, self.indirect_kinds = 0, set()
+        self.estimates, self.crossing, self.sides = 0, 0, set()
+        self.low: float | None = None
+        self.high: float | None = None
+        self.comps: dict[str, None] = {}  # comparators, in order of first appearance
+        self.pmids: list[str] = []  # kept only for `rate` (Body(keep=None))
+
+    def add(self, stance: str, s: dict, concern: str | None, why: str | None, people: int | None,
+            ests: list[dict]) -> None:
+        self.n += 1
+        self.kinds.add(_design_word(s["design"]))
+        self.stances.add(stance)
+        self.supports += stance == "supports"
+        self.contradicts += stance == "contradicts"
+        if stance == "contradicts" and s.get("direction") == "favours_comparator":
+            self.worse += 1
+        elif stance in ("contradicts", "comparable"):
+            self.same += 1
+        self.unsettled += stance == "neutral"
+        if concern:
+            self.concerned += 1
+            self.concern_kinds.add(concern)
+        if s["design"] in REVIEWS:
+            self.review_n = max(self.review_n, people or 0)
+            self.review_neutral |= stance in ("neutral", "contradicts")
+        else:
+            self.trials += 1
+            if self.trials == 1:
+                self.first_trial_n = s.get("n_randomized")
+            self.trial_n += s.get("n_randomized") or 0
+        self.unknown |= not people
+        if why:
+            self.indirect += 1
+            self.indirect_kinds.add(why)
+        for x in ests:
+            self.estimates += 1
+            if x["value"] is not None:
+                v, null = x["value"], NO_EFFECT[x["measure"]]
+                self.sides.add((v > null) - (v < null))
+                self.low = v if self.low is None else min(self.low, v)
+                self.high = v if self.high is None else max(self.high, v)
+            if x["ci_low"] is not None and x["ci_high"] is not None and x["ci_low"] <= NO_EFFECT[x["measure"]] <= x["ci_high"]:
+                self.crossing += 1
+        for c in s.get("comparators") or []:
+            if c != "none":
+                self.comps.setdefault(c)
+
+
+    def merge(self, other: _Part) -> None:
+        """Add `other`'s studies, which came after this part's (as `add` would have)."""
+        if not self.trials:
+            self.first_trial_n = other.first_trial_n
+        self.n += other.n
+        self.kinds |= other.kinds
+        self.stances |= other.stances
+        self.supports += other.supports
+        self.contradicts += other.contradicts
+        self.worse += other.worse
+        self.same += other.same
+        self.unsettled += other.unsettled
+        self.concerned += other.concerned
+        self.concern_kinds |= other.concern_kinds
+        self.trials += other.trials
+        self.trial_n += other.trial_n
+        self.review_n = max(self.review_n, other.review_n)
+        self.unknown |= other.unknown
+        self.review_neutral |= other.review_neutral
+        self.indirect += other.indirect
+        self.indirect_kinds |= other.indirect_kinds
+        self.estimates += other.estimates
+        self.crossing += other.crossing
+        self.sides |= other.sides
+        for mine, theirs, pick in (("low", other.low, min), ("high", other.high, max)):
+            value = getattr(self, mine)
+            setattr(self, mine, theirs if value is None else value if theirs is None else pick(value, theirs))
+        for c in other.comps:
+            self.comps.setdefault(c)
+        self.pmids += other.pmids
+
+
+class Body:
+    """The rating of one claim built one counted study at a time (`add`, in the order of
+    the evidence), then `rating()`: what the certainty rules below need is kept as
+    counts and summaries, so a claim resting on 30,000 studies holds no study.
+
+    `keep=None` (what `rate` uses) also keeps every rated PMID, every set-aside note and
+    every review judgement; `keep=k` keeps the first k reviews' judgements (and the one
+    the ceiling comes from) and names the first `NAMED` newer trials, counting the rest."""
+
+    def __init__(self, claim, keep: int | None = None) -> None:
+        self.claim, self.keep = claim, keep
+        self.counted = 0
+        self.randomized, self.informative = _Part(), _Part()
+        self.set_aside: dict[str, str] = {}
+        self.judgements: list[ReviewJudgement] = []
+        self.judged: set[str] = set()  # reviews whose judgement is kept (keep=k)
+        self.reviews_judging = 0  # reviews stating their certainty, all of them
+        self.ceiling: ReviewJudgement | None = None
+        self.newer: dict[tuple[str, int], list] = {}  # (stance, year) -> [count, [(order, name)]]
+        self.order = 0
+
+    def add(self, e, s: dict) -> tuple[bool, bool]:
+        """Count one counted study (`e`: its claims.Evidence). Returns (informative,
+        randomized): whether it can be rated, and is randomized evidence."""
+        claim = self.claim
+        self.counted += 1
+        self.order += 1
+        if s["design"] in REVIEWS:
+            found = stated_certainty(s, claim.outcomes)
+            if found:
+                self.reviews_judging += 1
+            for j in found:
+                if self.ceiling is None or LEVELS.index(j.level) < LEVELS.index(self.ceiling.level):
+                    self.ceiling = j
+            if self.keep is None:
+                self.judgements += found
+            elif found and len(self.judged) < self.keep:
+                self.judged.add(s["pmid"])
+                self.judgements.append(found[0])
         if e.stance == "comparable" and not set(claim.comparators) & set(s.get("comparators") or []):
-            set_aside[e.pmid] = "a tie with an active treatment answers another question (not a test against sham or nothing)"
-            continue
-        informative.append(e)
-    if not informative:
-        r = Rating("unclear", "very_low", None, "", set_aside=set_aside)
-        r.downgrades.append(Downgrade("indirectness", 0, "very low: only comparisons with an active treatment; no study answers the claim's question"))
-        _apply_reviews(claim, r, [], studies, counted)
-        return r
+            if self.keep is None:
+                self.set_aside[e.pmid] = TIE_ASIDE
+            return False, False
+        randomized = s["design"] in RANDOMIZED
+        why = indirectness(claim, s)
+        facts = (e.stance, s, bias_concern(s), why, participants(s, claim.outcomes), estimates(s, claim.outcomes))
+        self.informative.add(*facts)
+        if randomized:
+            self.randomized.add(*facts)
+        if self.keep is None:
+            self.informative.pmids.append(e.pmid)
+            if randomized:
+                self.randomized.pmids.append(e.pmid)
+        if s["design"] == "rct" and not why and (sham_controlled(s) or blinded(s)):
+            bucket = self.newer.setdefault((e.stance, _year(s) or 0), [0, []])
+            bucket[0] += 1
+            if self.keep is None or len(bucket[1]) < NAMED:
+                bucket[1].append((self.order, f"PMID {s['pmid']} ({_year(s)}, {_n(s.get('n_randomized'))})"))
+        return True, randomized
 
-    best_randomized = [e for e in informative if studies[e.pmid]["design"] in RANDOMIZED]
-    if best_randomized:
-        body, start = best_randomized, "high"
-        kinds = sorted({_design_word(studies[e.pmid]["design"]) for e in body})
-        start_reason = f"best design {' and '.join(kinds)}"
-        for e in informative:
-            if e not in body:
-                set_aside[e.pmid] = "non-randomized or uncontrolled: adds no certainty beside randomized evidence"
-    else:
-        body, start = informative, "low"
-        kinds = sorted({_design_word(studies[e.pmid]["design"]) for e in body})
-        start_reason = f"best design {' and '.join(kinds)} (not randomized)"
-    rows = [(e, studies[e.pmid]) for e in body]
+    @property
+    def body(self) -> _Part:
+        """The rated body: the randomized informative studies where there are any."""
+        return self.randomized if self.randomized.n else self.informative
 
-    direction, why_unclear = _direction(claim, rows)
-    downgrades: list[Downgrade] = []
+    def merge(self, other: Body) -> None:
+        """Add `other`'s studies, which came after this body's (the same claim, the next
+        PMIDs: a body built in parts, in worker processes, reads as one built whole)."""
+        offset = self.order
+        self.counted += other.counted
+        self.order += other.order
+        self.randomized.merge(other.randomized)
+        self.informative.merge(other.informative)
+        self.set_aside.update(other.set_aside)
+        if self.keep is None:
+            self.judgements += other.judgements
+        else:
+            for j in other.judgements:
+                if len(self.judged) < self.keep and j.pmid not in self.judged:
+                    self.judged.add(j.pmid)
+                    self.judgements.append(j)
+        self.reviews_judging += other.reviews_judging
+        if other.ceiling is not None and (
+                self.ceiling is None or LEVELS.index(other.ceiling.level) < LEVELS.index(self.ceiling.level)):
+            self.ceiling = other.ceiling
+        for key, (n, named) in other.newer.items():
+            bucket = self.newer.setdefault(key, [0, []])
+            bucket[0] += n
+            bucket[1] += [(order + offset, name) for order, name in named]
+            if self.keep is not None:
+                del bucket[1][NAMED:]
 
-    # Risk of bias.
-    concerns = [(s, bias_concern(s)) for _, s in rows]
-    concerned = [(s, c) for s, c in concerns if c]
-    trials = [s for _, s in rows if s["design"] not in REVIEWS]
-    if concerned and len(concerned) * 2 >= len(rows):
-        kinds = sorted({c for _, c in concerned})
-        downgrades.append(Downgrade("risk of bias", 1, f"{'; '.join(kinds)} ({_of(len(concerned), len(rows))})"))
-    elif len(rows) == 1 and trials and (trials[0].get("n_randomized") or 0) < SMALL_TRIAL:
-        downgrades.append(Downgrade("risk of bias", 1, f"a single small trial ({_n(trials[0].get('n_randomized'))})"))
+    def rated(self, informative: bool, randomized: bool) -> tuple[bool, str | None]:
+        """(rated, note) of one counted study, once every study was added: the note says
+        why a counted study is listed but not rated."""
+        if not informative:
+            return False, TIE_ASIDE
+        if self.randomized.n and not randomized:
+            return False, NON_RANDOMIZED_ASIDE
+        return True, None
 
-    # Inconsistency.
-    outcomes = claim.outcomes
-    ests = [x for _, s in rows for x in estimates(s, outcomes)]
-    sides = {(x["value"] > NO_EFFECT[x["measure"]]) - (x["value"] < NO_EFFECT[x["measure"]]) for x in ests if x["value"] is not None}
-    stances = {e.stance for e, _ in rows}
-    review_neutral = [s for e, s in rows if s["design"] in REVIEWS and e.stance in ("neutral", "contradicts")]
-    if "supports" in stances and "contradicts" in stances:
-        n_for = sum(1 for e, _ in rows if e.stance == "supports")
-        n_against = sum(1 for e, _ in rows if e.stance == "contradicts")
-        downgrades.append(Downgrade("inconsistency", 1, f"studies disagree: {n_for} found a benefit, {n_against} did not"))
-    elif {1, -1} <= sides:
-        values = sorted(x["value"] for x in ests if x["value"] is not None)
-        downgrades.append(Downgrade("inconsistency", 1, f"estimates on both sides of no effect ({_fmt(values[0])} to {_fmt(values[-1])})"))
-    elif "supports" in stances and review_neutral:
-        downgrades.append(Downgrade("inconsistency", 1, "a review finds no clear effect where trials report a benefit"))
+    def _rated_pmids(self) -> list[str] | RatedPmids:
+        if self.keep is None:
+            return list(self.body.pmids)
+        return RatedPmids(self.body.n)
 
-    # Indirectness.
-    indirect = [(s, indirectness(claim, s)) for _, s in rows]
-    indirect = [(s, why) for s, why in indirect if why]
-    if indirect and len(indirect) * 2 >= len(rows):
-        kinds = sorted({why for _, why in indirect})
-        downgrades.append(Downgrade("indirectness", 1, f"{'; '.join(kinds)} ({_of(len(indirect), len(rows))})"))
+    def _set_aside(self) -> dict[str, str]:
+        if self.keep is None and self.randomized.n:
+            randomized = set(self.randomized.pmids)
+            return self.set_aside | {p: NON_RANDOMIZED_ASIDE for p in self.informative.pmids if p not in randomized}
+        return dict(self.set_aside)
 
-    # Imprecision.
-    trial_n = sum(s.get("n_randomized") or 0 for s in trials)
-    review_n = max([participants(s, outcomes) or 0 for _, s in rows if s["design"] in REVIEWS] or [0])
-    total = max(trial_n, review_n)
-    crossing = [x for x in ests if x["ci_low"] is not None and x["ci_high"] is not None
-                and x["ci_low"] <= NO_EFFECT[x["measure"]] <= x["ci_high"]]
-    unknown = [s for _, s in rows if not participants(s, outcomes)]
-    imprecise = []
-    if not total and unknown:
-        imprecise.append("number of participants not stated")
-    elif total < VERY_SMALL:
-        imprecise.append(f"fewer than {VERY_SMALL} participants in all ({_n(total)})")
-    elif total < OPTIMAL_INFORMATION_SIZE:
-        imprecise.append(f"fewer than {OPTIMAL_INFORMATION_SIZE} participants in all ({total}; GRADE's optimal information size rule of thumb)")
-    if crossing and direction != "no_difference":
-        imprecise.append(f"intervals cross no effect ({len(crossing)} of {len(ests)} estimates)")
-    if imprecise:
-        downgrades.append(Downgrade("imprecision", 2 if total and total < VERY_SMALL else 1, "; ".join(imprecise)))
+    def rating(self) -> Rating:
+        if not self.counted:
+            return Rating("none", None)
+        if not self.informative.n:
+            r = Rating("unclear", "very_low", None, "", set_aside=self._set_aside(), rated=self._rated_pmids())
+            r.downgrades.append(Downgrade("indirectness", 0, "very low: only comparisons with an active treatment; no study answers the claim's question"))
+            self._apply_reviews(r)
+            return r
+        p = self.body
+        start = "high" if self.randomized.n else "low"
+        start_reason = f"best design {' and '.join(sorted(p.kinds))}" + ("" if self.randomized.n else " (not randomized)")
+        direction, why_unclear = _direction_counts(p.supports, p.worse, p.same, p.unsettled)
+        downgrades: list[Downgrade] = []
 
-    level = max(0, LEVELS.index(start) - sum(d.levels for d in downgrades))
-    rating = Rating(direction, LEVELS[level], start, start_reason, downgrades, rated=[e.pmid for e in body], set_aside=set_aside)
-    if direction == "unclear" and level > LEVELS.index("low"):
-        rating.certainty = "low"
-        rating.cap(f"capped at low: the direction is unclear ({why_unclear})")
-    _apply_reviews(claim, rating, rows, studies, counted)
-    return rating
+        # Risk of bias.
+        if p.concerned and p.concerned * 2 >= p.n:
+            kinds = sorted(p.concern_kinds)
+            downgrades.append(Downgrade("risk of bias", 1, f"{'; '.join(kinds)} ({_of(p.concerned, p.n)})"))
+        elif p.n == 1 and p.trials and (p.first_trial_n or 0) < SMALL_TRIAL:
+            downgrades.append(Downgrade("risk of bias", 1, f"a single small trial ({_n(p.first_trial_n)})"))
 
+        # Inconsistency.
+        if "supports" in p.stances and "contradicts" in p.stances:
+            downgrades.append(Downgrade("inconsistency", 1, f"studies disagree: {p.supports} found a benefit, {p.contradicts} did not"))
+        elif {1, -1} <= p.sides:
+            downgrades.append(Downgrade("inconsistency", 1, f"estimates on both sides of no effect ({_fmt(p.low)} to {_fmt(p.high)})"))
+        elif "supports" in p.stances and p.review_neutral:
+            downgrades.append(Downgrade("inconsistency", 1, "a review finds no clear effect where trials report a benefit"))
 
-def _apply_reviews(claim, rating: Rating, rows, studies: dict[str, dict], counted) -> None:
-    reviews = [studies[e.pmid] for e in counted if studies[e.pmid]["design"] in REVIEWS]
-    judgements = [j for s in reviews for j in stated_certainty(s, claim.outcomes)]
-    rating.reviews = judgements
-    if not judgements:
-        return
-    ceiling = min(judgements, key=lambda j: LEVELS.index(j.level))  # the lowest; among equals the most specific
-    rating.ceiling = ceiling
-    if LEVELS.index(rating.certainty) <= LEVELS.index(ceiling.level):
-        return
-    newer = [
-        s for e, s in rows
-        if s["design"] == "rct" and ceiling.year and (_year(s) or 0) > ceiling.year
-        and _agrees(e.stance, rating.direction) and not indirectness(claim, s) and (sham_controlled(s) or blinded(s))
-    ]
-    consistent = not any(d.domain == "inconsistency" for d in rating.downgrades)
-    if newer and consistent:
-        allowed = LEVELS[min(LEVELS.index(ceiling.level) + 1, LEVELS.index(rating.certainty))]
-        names = ", ".join(f"PMID {s['pmid']} ({_year(s)}, {_n(s.get('n_randomized'))})" for s in newer)
-        rating.above_review = (
-            f"rated {level_word(allowed)}, above the {level_word(ceiling.level)} certainty that review PMID "
-            f"{ceiling.pmid} ({ceiling.year}) states: {len(newer)} newer trial{'s' if len(newer) != 1 else ''} "
-            f"published after it and not in it add direct, consistent, controlled evidence: {names}"
+        # Indirectness.
+        if p.indirect and p.indirect * 2 >= p.n:
+            kinds = sorted(p.indirect_kinds)
+            downgrades.append(Downgrade("indirectness", 1, f"{'; '.join(kinds)} ({_of(p.indirect, p.n)})"))
+
+        # Imprecision.
+        total = max(p.trial_n, p.review_n)
+        imprecise = []
+        if not total and p.unknown:
+            imprecise.append("number of participants not stated")
+        elif total < VERY_SMALL:
+            imprecise.append(f"fewer than {VERY_SMALL} participants in all ({_n(total)})")
+        elif total < OPTIMAL_INFORMATION_SIZE:
+            imprecise.append(f"fewer than {OPTIMAL_INFORMATION_SIZE} participants in all ({total}; GRADE's optimal information size rule of thumb)")
+        if p.crossing and direction != "no_difference":
+            imprecise.append(f"intervals cross no effect ({p.crossing} of {p.estimates} estimates)")
+        if imprecise:
+            downgrades.append(Downgrade("imprecision", 2 if total and total < VERY_SMALL else 1, "; ".join(imprecise)))
+
+        level = max(0, LEVELS.index(start) - sum(d.levels for d in downgrades))
+        rating = Rating(direction, LEVELS[level], start, start_reason, downgrades, rated=self._rated_pmids(),
+                        set_aside=self._set_aside())
+        rating.comparators = list(p.comps)
+        if direction == "unclear" and level > LEVELS.index("low"):
+            rating.certainty = "low"
+            rating.cap(f"capped at low: the direction is unclear ({why_unclear})")
+        self._apply_reviews(rating)
+        return rating
+
+    def _apply_reviews(self, rating: Rating) -> None:
+        rating.reviews_total = self.reviews_judging
+        if self.ceiling is None:
+            return
+        ceiling = self.ceiling  # the lowest; among equals the first (the most specific of the first review)
+        rating.reviews = list(self.judgements)
+        if ceiling.pmid not in {j.pmid for j in rating.reviews}:
+            rating.reviews.append(ceiling)
+        rating.ceiling = ceiling
+        if LEVELS.index(rating.certainty) <= LEVELS.index(ceiling.level):
+            return
+        count, names = 0, []
+        if self.informative.n:  # newer trials count only in a rated body (a tie set aside is not one)
+            for (stance, year), (n, named) in self.newer.items():
+                if ceiling.year and year > ceiling.year and _agrees(stance, rating.direction):
+                    count += n
+                    names += named
+        names = [name for _, name in sorted(names)]
+        consistent = not any(d.domain == "inconsistency" for d in rating.downgrades)
+        if count and consistent:
+            allowed = LEVELS[min(LEVELS.index(ceiling.level) + 1, LEVELS.index(rating.certainty))]
+            if self.keep is not None and count > NAMED:
+                listed = ", ".join(names[:NAMED]) + f", and {count - NAMED:,} more"
+            else:
+                listed = ", ".join(names)
+            rating.above_review = (
+                f"rated {level_word(allowed)}, above the {level_word(ceiling.level)} certainty that review PMID "
+                f"{ceiling.pmid} ({ceiling.year}) states: {count} newer trial{'s' if count != 1 else ''} "
+                f"published after it and not in it add direct, consistent, controlled evidence: {listed}"
+            )
+            rating.certainty = allowed
+            return
+        why = ("newer trials do not lift it: the evidence is inconsistent" if count
+               else "no trial published after it adds direct, consistent, controlled evidence")
+        rating.cap(
+            f"capped at {level_word(ceiling.level)}: review PMID {ceiling.pmid}"
+            f"{f' ({ceiling.year})' if ceiling.year else ''} rates its own evidence {level_word(ceiling.level)}; {why}"
         )
-        rating.certainty = allowed
-        return
-    why = ("newer trials do not lift it: the evidence is inconsistent" if newer
-           else "no trial published after it adds direct, consistent, controlled evidence")
-    rating.cap(
-        f"capped at {level_word(ceiling.level)}: review PMID {ceiling.pmid}"
-        f"{f' ({ceiling.year})' if ceiling.year else ''} rates its own evidence {level_word(ceiling.level)}; {why}"
-    )
-    rating.certainty = ceiling.level
+        rating.certainty = ceiling.level
+
+
+def rate(claim, evidence: list, studies: dict[str, dict]) -> Rating:
+    """Direction and certainty of one claim from its evidence (claims.Evidence rows):
+    `Body` fed every counted study, keeping every PMID and judgement."""
+    body = Body(claim)
+    for e in evidence:
+        if e.counted:
+            body.add(e, studies[e.pmid])
+    return body.rating()
 
 
 def _agrees(stance: str, direction: str) -> bool:
@@ -467,25 +735,30 @@ def _agrees(stance: str, direction: str) -> bool:
         direction == "no_difference" and stance == "comparable")
 
 
-def _direction(claim, rows) -> tuple[str, str]:
-    sup = [s for e, s in rows if e.stance == "supports"]
-    worse = [s for e, s in rows if e.stance == "contradicts" and s.get("direction") == "favours_comparator"]
-    same = [s for e, s in rows if (e.stance == "contradicts" and s.get("direction") != "favours_comparator") or e.stance == "comparable"]
+def _direction_counts(sup: int, worse: int, same: int, unsettled: int) -> tuple[str, str]:
     # A rated study that showed no effect either way (`neutral`: e.g. a pooled
     # estimate whose interval includes no effect) did not find a benefit, so it
     # weighs against "benefit" (else a lone positive trial beside a null
     # meta-analysis reads as "benefit"); it is not evidence of no difference.
-    unsettled = [s for e, s in rows if e.stance == "neutral"]
     against = worse + same
-    if sup and len(sup) >= 2 * (len(against) + len(unsettled)):
+    if sup and sup >= 2 * (against + unsettled):
         return "benefit", ""
-    if against and len(against) >= 2 * len(sup):
-        if len(same) >= len(worse):
+    if against and against >= 2 * sup:
+        if same >= worse:
             return "no_difference", ""
         return "harm", ""
     if sup:
         return "unclear", "studies disagree"
     return "unclear", "no rated study shows a difference either way"
+
+
+def _direction(claim, rows) -> tuple[str, str]:
+    """Direction of rated (Evidence, study) rows (`_direction_counts` over them)."""
+    sup = sum(1 for e, _ in rows if e.stance == "supports")
+    worse = sum(1 for e, s in rows if e.stance == "contradicts" and s.get("direction") == "favours_comparator")
+    same = sum(1 for e, s in rows if (e.stance == "contradicts" and s.get("direction") != "favours_comparator")
+               or e.stance == "comparable")
+    return _direction_counts(sup, worse, same, sum(1 for e, _ in rows if e.stance == "neutral"))
 
 
 def _design_word(design: str) -> str:

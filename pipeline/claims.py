@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import sqlite_utils
 
@@ -161,6 +161,7 @@ class Verdict:
     comparable: int = 0  # counted studies no different from an active treatment
     rating: certainty.Rating | None = None  # direction and GRADE certainty, with the reasons
     statement: str = ""  # what it suggests and how certain, in Cochrane's plain words
+    indirect_total: int = 0  # off-topic studies that measured the outcome, all (`indirect` may list the first few)
 
     @property
     def direction(self) -> str:
@@ -236,8 +237,18 @@ def _rewording(entry: object, where: str) -> Rewording:
     return Rewording(" ".join(entry["text"].split()), str(entry["written_for"]))
 
 
+_PARSED: dict[str, list] = {}  # the few distinct JSON lists of the vocabulary columns, parsed once
+
+
 def _loads(value: str | None) -> list:
-    return json.loads(value) if value else []
+    if not value:
+        return []
+    parsed = _PARSED.get(value)
+    if parsed is None:
+        parsed = json.loads(value)
+        if len(_PARSED) < 10_000:
+            _PARSED[value] = parsed
+    return list(parsed)
 
 
 # Columns of `studies` the matching, the certainty rules, the digest and its
@@ -251,56 +262,92 @@ STUDY_FIELDS = (
 )
 
 
+# Of those, what the matching and the certainty rules read (the digest reads the rest,
+# for citations, of the few studies it shows): a narrower row a study as they stream by.
+ASSESS_FIELDS = (
+    "pmid", "title", "abstract", "year", "pub_date", "retracted", "design", "on_topic", "headache_types",
+    "comparators", "n_randomized", "outcomes", "direction", "deleted_from_pubmed",
+)
+
+
 def studies_for_claims(db: sqlite_utils.Database) -> list[dict]:
     """Extracted studies with their effects, as the matching reads them."""
     return list(iter_studies(db))
 
 
-def iter_studies(db: sqlite_utils.Database, *, page: int = 1000):
+def iter_studies(db: sqlite_utils.Database, *, page: int = 1000, attach=None, pmids: list[str] | None = None,
+                 fields: tuple[str, ...] = STUDY_FIELDS, after: str = "", upto: str | None = None):
     """`studies_for_claims` one study at a time, read a page at a time in PMID order
     (studies and their effects walked together by PMID), so that only the studies a
-    caller keeps stay in memory."""
-    columns = [c for c in STUDY_FIELDS if c in db["studies"].columns_dict]
+    caller keeps stay in memory. `attach(after, upto)`, where given, returns PMID →
+    a value for the page's studies (after, upto] (with `pmids`: `attach(None, None,
+    pmids)`, for those), set as each study's "check".
+    `pmids`: only these studies (a few: the digest's cited ones it did not keep).
+    `fields`: the columns read (`ASSESS_FIELDS`: what the assessment needs).
+    `after`, `upto`: only the studies whose PMID is in (after, upto] (a worker's share)."""
+    columns = [c for c in fields if c in db["studies"].columns_dict]
     cols = ", ".join(f"[{c}]" for c in columns)
-    last = ""
+    last = after
+    wanted = sorted(set(pmids)) if pmids is not None else None
+    until, bound = ("and pmid <= ?", [upto]) if upto is not None else ("", [])
     while True:
-        rows = db.execute(
-            f"select {cols} from studies where extractor_version is not null and pmid > ? order by pmid limit {int(page)}",
-            [last],
-        ).fetchall()
-        if not rows:
-            return
+        if wanted is not None:
+            chunk, wanted = wanted[:page], wanted[page:]
+            if not chunk:
+                return
+            rows = db.execute(
+                f"select {cols} from studies where pmid in ({', '.join('?' * len(chunk))}) order by pmid", chunk
+            ).fetchall()
+            if not rows:
+                continue
+        else:
+            rows = db.execute(
+                f"select {cols} from studies where extractor_version is not null and pmid > ? {until} "
+                f"order by pmid limit {int(page)}",
+                [last, *bound],
+            ).fetchall()
+            if not rows:
+                return
         effects: dict[str, list[dict]] = {}
         cursor = db.execute(
             "select * from effects where pmid > ? and pmid <= ? order by pmid, id", [last, rows[-1][0]]
+        ) if wanted is None else db.execute(
+            f"select * from effects where pmid in ({', '.join('?' * len(rows))}) order by pmid, id", [r[0] for r in rows]
         )
         names = [d[0] for d in cursor.description]
         for values in cursor:
             e = dict(zip(names, values))
             effects.setdefault(e["pmid"], []).append(e)
-        harms = _harms_between(db, last, rows[-1][0])
+        harms = _harms_between(db, rows[0][0] if wanted is not None else last, rows[-1][0], inclusive=wanted is not None)
+        attached = (attach(last, rows[-1][0]) if wanted is None else attach(None, None, [r[0] for r in rows])) \
+            if attach else {}
         for values in rows:
             row = dict(zip(columns, values))
             for key in ("headache_types", "comparators", "outcomes"):
                 row[key] = _loads(row[key])
             row["effects"] = effects.get(row["pmid"], [])
             row["harms_state"], row["harms"] = harms.get(row["pmid"], ("not_reported", []))
+            if attach:
+                row["check"] = attached.get(row["pmid"])
             yield row
-        if len(rows) < page:
+        if wanted is None and len(rows) < page:
             return
         last = rows[-1][0]
 
 
-def _harms_between(db: sqlite_utils.Database, after: str, upto: str) -> dict[str, tuple[str, list[dict]]]:
-    """PMID → (harms reporting state, its harms) for studies in (after, upto], for safety claims."""
+def _harms_between(db: sqlite_utils.Database, after: str, upto: str,
+                   inclusive: bool = False) -> dict[str, tuple[str, list[dict]]]:
+    """PMID → (harms reporting state, its harms) for studies in (after, upto] ([after, upto]
+    if `inclusive`), for safety claims."""
     if not db["harms_reporting"].exists():
         return {}
+    low = ">=" if inclusive else ">"
     out: dict[str, tuple[str, list[dict]]] = {
         pmid: (state, []) for pmid, state in
-        db.execute("select pmid, state from harms_reporting where pmid > ? and pmid <= ?", [after, upto])
+        db.execute(f"select pmid, state from harms_reporting where pmid {low} ? and pmid <= ?", [after, upto])
     }
     for h in db.query("select pmid, event, kind, affected, denominator, severity, arm, sentence from harms "
-                      "where pmid > ? and pmid <= ? order by pmid, id", [after, upto]):
+                      f"where pmid {low} ? and pmid <= ? order by pmid, id", [after, upto]):
         if h["pmid"] in out:
             out[h["pmid"]][1].append(h)
     return out
@@ -314,11 +361,11 @@ def weight(study: dict) -> float:
 
 
 def relevant(claim: Claim, study: dict) -> bool:
-    if claim.outcomes and not set(claim.outcomes) & set(study["outcomes"]):
+    if claim.outcomes and set(claim.outcomes).isdisjoint(study["outcomes"]):
         return False
-    if claim.headache_types and not set(claim.headache_types) & set(study["headache_types"]):
+    if claim.headache_types and set(claim.headache_types).isdisjoint(study["headache_types"]):
         return False
-    if claim.comparators and not set(claim.comparators) & set(study["comparators"]):
+    if claim.comparators and set(claim.comparators).isdisjoint(study["comparators"]):
         return False
     return True
 
@@ -357,7 +404,7 @@ def stance(claim: Claim, study: dict) -> tuple[str, str, str | None]:
     direction = study["direction"]
     versus = ", ".join(c.replace("_", " ") for c in comps) or (
         "the same treatment without needling" if add_on else "no comparison group")
-    sentence = _finding_sentence(study)
+    sentence = _once(study, "finding", _finding_sentence)
     if direction == "favours_needling":
         return "supports", f"favours dry needling ({versus}) on {_names(set(outcomes) & set(study['outcomes']) or outcomes)}", sentence
     if direction == "favours_comparator":
@@ -398,11 +445,14 @@ def _active_names(comps: list[str]) -> str:
 
 def all_groups_improved(study: dict) -> bool:
     """Only the study's own words may say that every group got better."""
-    return improved_sentence(study) is not None
+    return _once(study, "improved", improved_sentence) is not None
 
 
 def improved_sentence(study: dict) -> str | None:
     """The study's sentence saying all groups improved, to quote beside the claim."""
+    low = (study.get("abstract") or "").lower()
+    if "group" not in low and "arm" not in low:
+        return None  # every form of it names the groups or arms (a cheap test first, the same answer)
     for sentence in re.split(r"(?<=[.!?])\s+(?=[A-Z])", (study.get("abstract") or "").strip()):
         if ALL_GROUPS_IMPROVED.search(sentence):
             return sentence.split(":", 1)[1].strip() if re.match(r"[A-Z ]+:", sentence) else sentence
@@ -433,7 +483,13 @@ def _once(study: dict, name: str, fn) -> object:
 
 
 def _mentions_needling(study: dict) -> bool:
-    return bool(terms.DRY_NEEDLING.search(f"{study['title']}\n{study['abstract'] or ''}"))
+    text = f"{study['title']}\n{study['abstract'] or ''}"
+    # Every way of naming it holds one of these (in any case): most abstracts hold none,
+    # and the test is a hundred times cheaper than the pattern (the same answer).
+    low = text.lower()
+    if "needl" not in low and "ntramu" not in low and "dn" not in low:
+        return False
+    return bool(terms.DRY_NEEDLING.search(text))
 
 
 def assess(claims: list[Claim], studies) -> list[tuple[Claim, Verdict, list[Evidence]]]:
@@ -441,122 +497,244 @@ def assess(claims: list[Claim], studies) -> list[tuple[Claim, Verdict, list[Evid
     return assess_studies(claims, studies)[0]
 
 
-def assess_studies(claims: list[Claim], studies) -> tuple[list[tuple[Claim, Verdict, list[Evidence]]], dict[str, dict]]:
-    """`assess` in one pass over `studies` (any iterable, e.g. `iter_studies`), also
-    returning the studies that bear on some claim (counted, excluded or indirect), by
-    PMID: the only ones the digest cites, and the only ones kept in memory."""
-    evidence: dict[str, list[Evidence]] = {c.id: [] for c in claims}
-    indirect: dict[str, list[str]] = {c.id: [] for c in claims}
+# A safety claim's verdict reads each counted study's harms; the silent ones are all alike.
+_SILENT = {"pmid": None, "harms_state": "not_reported", "harms": []}
+
+
+class Tally:
+    """One claim's assessment built one study at a time (`add`, `add_indirect`), then
+    `finish`: the verdict, its counts and explanation, and the certainty rating
+    (`certainty.Body`) are kept as counts and summaries, never as the studies.
+
+    `keep=None` keeps every Evidence (what `assess` returns). `keep=k` keeps, of each
+    stance, the k most informative studies (`shown`: design weight, then newest, then
+    PMID) with their study, and the first k indirect studies; the rest is counted."""
+
+    def __init__(self, claim: Claim, keep: int | None = None) -> None:
+        self.claim, self.keep = claim, keep
+        self.body = certainty.Body(claim, keep)
+        self.evidence: list[Evidence] = []  # every one (keep=None)
+        self.roles: dict[int, tuple[bool, bool]] = {}  # id(Evidence) -> (informative, randomized), keep=None
+        self.counts: dict[str, int] = dict.fromkeys(STANCES, 0)  # counted studies by stance
+        self.all_by_stance: dict[str, int] = dict.fromkeys(STANCES, 0)  # every Evidence, counted or not
+        self.listed: dict[str, list[str]] = {st: [] for st in STANCES}  # the explanation's first EXPLAIN_LIST
+        self.indirect: list[str] = []
+        self.indirect_studies: list[dict] = []  # keep=k: the first k indirect studies themselves
+        self.indirect_total = 0
+        self.harms: list[dict] = []  # safety: each counted study's harms, as claim_kinds reads them
+        self.found: list[str] = []  # background: the PMIDs of the studies that address it
+        self.candidates: dict[str, list[tuple]] = {st: [] for st in STANCES}  # keep=k: (key, e, study, role)
+        self.verdict: Verdict | None = None
+
+    def add(self, e: Evidence, s: dict) -> tuple[bool, bool]:
+        """Count one study's Evidence. Returns (informative, randomized) as the certainty
+        rules classed it (both False where they do not rate it)."""
+        self.all_by_stance[e.stance] += 1
+        role = (False, False)
+        if e.counted:
+            self.counts[e.stance] += 1
+            kind = self.claim.kind
+            if kind == "safety":
+                self.harms.append({"pmid": s["pmid"], "harms_state": s.get("harms_state"), "harms": s.get("harms")}
+                                  if (s.get("harms_state") or "not_reported") != "not_reported" and s.get("harms")
+                                  else _SILENT)
+            elif kind == "background":
+                self.found.append(s["pmid"])
+            else:
+                role = self.body.add(e, s)
+                listed = self.listed[e.stance]
+                if len(listed) < EXPLAIN_LIST:
+                    listed.append(_describe_tie(s) if e.stance == "comparable" else _describe(s))
+        if self.keep is None:
+            self.evidence.append(e)
+            self.roles[id(e)] = role
+        else:
+            pool = self.candidates[e.stance]
+            pool.append((shown_order(s, e.weight), e, s, role))
+            if len(pool) >= 2 * self.keep:
+                pool.sort(key=lambda c: c[0])
+                del pool[self.keep:]
+        return role
+
+    def add_indirect(self, s: dict) -> None:
+        self.indirect_total += 1
+        if self.keep is None or len(self.indirect) < self.keep:
+            self.indirect.append(s["pmid"])
+            if self.keep is not None:
+                self.indirect_studies.append(s)
+
+    def merge(self, other: Tally) -> None:
+        """Add `other`'s studies (the same claim, the PMIDs after this tally's: a claim
+        assessed in parts, in worker processes, reads as one assessed whole)."""
+        for st in STANCES:
+            self.counts[st] += other.counts[st]
+            self.all_by_stance[st] += other.all_by_stance[st]
+            self.listed[st] = (self.listed[st] + other.listed[st])[:EXPLAIN_LIST]
+            pool = self.candidates[st] + other.candidates[st]
+            if self.keep is not None:
+                pool.sort(key=lambda c: c[0])
+                del pool[self.keep:]
+            self.candidates[st] = pool
+        self.body.merge(other.body)
+        self.evidence += other.evidence
+        self.roles.update(other.roles)
+        self.indirect = (self.indirect + other.indirect)[: self.keep]
+        self.indirect_studies = (self.indirect_studies + other.indirect_studies)[: self.keep]
+        self.indirect_total += other.indirect_total
+        self.harms += other.harms
+        self.found += other.found
+
+    def finish(self, pool: int) -> Verdict:
+        """The verdict, once every study was added; sets `rated` and `note` on the
+        Evidence kept (every one, or the shown)."""
+        claim = self.claim
+        if claim.kind == "safety":
+            key, said = claim_kinds.safety_verdict(self.harms)
+        elif claim.kind == "background":
+            key, said = claim_kinds.background_verdict(self.found)
+        if claim.kind in ("safety", "background"):
+            v = Verdict(
+                claim_id=claim.id, verdict=key, explanation=said, supporting=self.counts["supports"],
+                contradicting=self.counts["contradicts"], neutral=self.counts["neutral"], considered=pool,
+                statement=said,
+            )
+        else:
+            rating = self.body.rating()
+            key = verdict_key(rating.direction, rating.certainty)
+            v = Verdict(
+                claim_id=claim.id,
+                verdict=key,
+                explanation=explain(key, self.listed, self.counts, pool, self.indirect_total),
+                supporting=self.counts["supports"],
+                contradicting=self.counts["contradicts"],
+                neutral=self.counts["neutral"],
+                considered=pool,
+                indirect=self.indirect,
+                comparable=self.counts["comparable"],
+                rating=rating,
+            )
+            v.statement = certainty.plain(
+                claim, rating, rating.comparators if rating.direction in ("no_difference", "harm") else [])
+            for e, role in self.kept():
+                if e.counted:
+                    e.rated, e.note = self.body.rated(*role)
+                    if e.rated and isinstance(rating.rated, certainty.RatedPmids):
+                        rating.rated.add(e.pmid)
+        v.indirect_total = self.indirect_total
+        self.verdict = v
+        return v
+
+    def kept(self) -> list[tuple[Evidence, tuple[bool, bool]]]:
+        if self.keep is None:
+            return [(e, self.roles[id(e)]) for e in self.evidence]
+        return [(e, role) for _, e, _, role in self.shown()]
+
+    def shown(self) -> list[tuple[tuple, Evidence, dict, tuple[bool, bool]]]:
+        """keep=k: of each stance the k most informative, stance by stance (`STANCES`' order)."""
+        out = []
+        for st in STANCES:
+            out += sorted(self.candidates[st], key=lambda c: c[0])[: self.keep]
+        return out
+
+    @property
+    def evidence_total(self) -> int:
+        """Every study bearing on the claim (its `claim_evidence` rows), counted or not."""
+        return sum(self.all_by_stance.values())
+
+    @property
+    def hidden(self) -> dict[str, int]:
+        """keep=k: how many studies of each stance are not shown."""
+        return {st: n - min(n, self.keep) for st, n in self.all_by_stance.items()}
+
+
+def shown_order(study: dict, weight: float) -> tuple:
+    """The order in which a claim's studies are shown, within a stance: the design
+    weight first (systematic reviews, meta-analyses and sham-controlled randomized
+    trials; then other randomized trials; then non-randomized and observational
+    studies: the order in which the certainty rules let them count), then one a
+    person checked (its numbers can be quoted as they are), then the newest (a newer
+    review covers the older trials, and a writer cites current evidence), then the
+    PMID as a number (the same order on every run)."""
+    check = study.get("check")
+    pmid = str(study["pmid"])
+    return (-weight, not getattr(check, "checked", False), -(study.get("year") or 0), len(pmid), pmid)
+
+
+def _match(claim: Claim, s: dict, counted_study: bool) -> Evidence | str | None:
+    """One study against one claim: its Evidence, "indirect" (a needling study outside
+    headache that measured the outcome: shown, never counted), or None."""
+    if claim.kind == "safety":
+        # Every counted study bears on safety: its harms, or its silence about them.
+        if counted_study:
+            st, reason, sentence = claim_kinds.harms_stance(s)
+            return Evidence(claim.id, s["pmid"], st, reason, sentence, weight(s), True)
+        return None
+    if claim.kind == "background":
+        if not s["retracted"] and not s.get("deleted_from_pubmed") and claim_kinds.addresses(s, claim.terms):
+            return Evidence(
+                claim.id, s["pmid"], "neutral",
+                "an observational study of people with headache that addresses it (read it before citing)",
+                None, 1.0, True)
+        return None
+    if not relevant(claim, s):
+        return None
+    if s["retracted"]:
+        return Evidence(claim.id, s["pmid"], "excluded", "retracted: never counted", None, 0.0, False, True)
+    if s.get("deleted_from_pubmed"):
+        return Evidence(claim.id, s["pmid"], "excluded", "withdrawn from PubMed: not counted", None, 0.0, False)
+    if not s["on_topic"]:
+        if claim.outcomes and _once(s, "needling", _mentions_needling):
+            return "indirect"
+        return None
+    if s["design"] == "protocol":
+        return None
+    st, reason, sentence = stance(claim, s)
+    return Evidence(claim.id, s["pmid"], st, reason, sentence, weight(s), True)
+
+
+def assess_studies(claims: list[Claim], studies, *, keep: int | None = None, sink: EvidenceSink | None = None,
+                   finish: bool = True):
+    """`assess` in one pass over `studies` (any iterable, e.g. `iter_studies`).
+
+    keep=None (the default) returns (results, kept): every claim with its verdict and
+    all its Evidence, and the studies that bear on some claim (counted, excluded or
+    indirect) by PMID. keep=k returns the claims' `Tally`s, each holding its verdict
+    and only the k most informative studies of each stance: the studies are not kept,
+    and with a `sink` each Evidence is written as it is found, so memory does not grow
+    with the number of studies. finish=False returns (tallies, pool) unfinished: a part
+    of the studies, whose tallies `Tally.merge` adds to another part's."""
+    tallies = [Tally(c, keep) for c in claims]
     kept: dict[str, dict] = {}
     pool = 0
     for s in studies:
-        counted_study = (
+        counted_study = bool(
             s["on_topic"] and s["design"] != "protocol" and not s["retracted"] and not s.get("deleted_from_pubmed")
         )
-        pool += bool(counted_study)
-        keep = False
-        for claim in claims:
-            if claim.kind == "safety":
-                # Every counted study bears on safety: its harms, or its silence about them.
-                if counted_study:
-                    st, reason, sentence = claim_kinds.harms_stance(s)
-                    evidence[claim.id].append(Evidence(claim.id, s["pmid"], st, reason, sentence, weight(s), True))
-                    keep = True
+        pool += counted_study
+        bears = False
+        for t in tallies:
+            found = _match(t.claim, s, counted_study)
+            if found is None:
                 continue
-            if claim.kind == "background":
-                if not s["retracted"] and not s.get("deleted_from_pubmed") and claim_kinds.addresses(s, claim.terms):
-                    evidence[claim.id].append(Evidence(
-                        claim.id, s["pmid"], "neutral",
-                        "an observational study of people with headache that addresses it (read it before citing)",
-                        None, 1.0, True))
-                    keep = True
+            bears = True
+            if found == "indirect":
+                t.add_indirect(s)
                 continue
-            if not relevant(claim, s):
-                continue
-            if s["retracted"]:
-                evidence[claim.id].append(
-                    Evidence(claim.id, s["pmid"], "excluded", "retracted: never counted", None, 0.0, False, True))
-                keep = True
-                continue
-            if s.get("deleted_from_pubmed"):
-                evidence[claim.id].append(
-                    Evidence(claim.id, s["pmid"], "excluded", "withdrawn from PubMed: not counted", None, 0.0, False))
-                keep = True
-                continue
-            if not s["on_topic"]:
-                # Needling studies outside headache that measured the outcome: shown
-                # to writers as indirect, never counted.
-                if claim.outcomes and _once(s, "needling", _mentions_needling):
-                    indirect[claim.id].append(s["pmid"])
-                    keep = True
-                continue
-            if s["design"] == "protocol":
-                continue
-            st, reason, sentence = stance(claim, s)
-            evidence[claim.id].append(Evidence(claim.id, s["pmid"], st, reason, sentence, weight(s), True))
-            keep = True
-        if keep:
+            role = t.add(found, s)
+            if sink is not None:
+                sink.add(found, role)
+        if bears and keep is None:
             kept[s["pmid"]] = s
-    results = [
-        (claim, verdict(claim, evidence[claim.id], kept, pool, indirect[claim.id]), evidence[claim.id])
-        for claim in claims
-    ]
-    return results, kept
+    if not finish:
+        return tallies, pool
+    for t in tallies:
+        t.finish(pool)
+    if keep is not None:
+        return tallies
+    return [(t.claim, t.verdict, t.evidence) for t in tallies], kept
 
 
-def verdict(claim: Claim, evidence: list[Evidence], studies: dict[str, dict], pool: int, indirect: list[str]) -> Verdict:
-    counted = [e for e in evidence if e.counted]
-    if claim.kind in ("safety", "background"):
-        return _other_kind_verdict(claim, counted, studies, pool)
-    sup = [e for e in counted if e.stance == "supports"]
-    con = [e for e in counted if e.stance == "contradicts"]
-    neu = [e for e in counted if e.stance == "neutral"]
-    tie = [e for e in counted if e.stance == "comparable"]
-    rating = certainty.rate(claim, evidence, studies)
-    for e in counted:
-        e.rated = e.pmid in rating.rated
-        e.note = rating.set_aside.get(e.pmid)
-    v = verdict_key(rating.direction, rating.certainty)
-    result = Verdict(
-        claim_id=claim.id,
-        verdict=v,
-        explanation=explain(v, sup, con, neu, studies, pool, indirect, tie),
-        supporting=len(sup),
-        contradicting=len(con),
-        neutral=len(neu),
-        considered=pool,
-        indirect=indirect,
-        comparable=len(tie),
-        rating=rating,
-    )
-    result.statement = statement(claim, result, studies)
-    return result
-
-
-def _other_kind_verdict(claim: Claim, counted: list[Evidence], studies: dict[str, dict], pool: int) -> Verdict:
-    """A safety or background claim: its own verdict words (claim_kinds.RULES), no efficacy grade."""
-    if claim.kind == "safety":
-        key, said = claim_kinds.safety_verdict([studies[e.pmid] for e in counted])
-    else:
-        key, said = claim_kinds.background_verdict([e.pmid for e in counted])
-    by = {st: sum(e.stance == st for e in counted) for st in ("supports", "contradicts", "neutral")}
-    return Verdict(
-        claim_id=claim.id, verdict=key, explanation=said, supporting=by["supports"],
-        contradicting=by["contradicts"], neutral=by["neutral"], considered=pool, statement=said,
-    )
-
-
-def statement(claim: Claim, v: Verdict, studies: dict[str, dict]) -> str:
-    """What the evidence suggests and how certain, in Cochrane's plain words."""
-    comps: list[str] = []
-    if v.rating and v.rating.direction in ("no_difference", "harm"):
-        for pmid in v.rating.rated:
-            comps += [c for c in studies[pmid]["comparators"] if c != "none"]
-    return certainty.plain(claim, v.rating or certainty.Rating("none", None), comps)
-
-
-def _describe(e: Evidence, studies: dict[str, dict]) -> str:
-    s = studies[e.pmid]
+def _describe(s: dict) -> str:
     label = {"meta_analysis": "a meta-analysis", "systematic_review": "a systematic review", "rct": "a randomized trial",
              "non_randomized_trial": "an uncontrolled study", "cohort": "a cohort study", "case_report": "a case report",
              "case_series": "a case series"}.get(s["design"], "a study")
@@ -566,21 +744,22 @@ def _describe(e: Evidence, studies: dict[str, dict]) -> str:
     return f"{label}{n}"
 
 
-def explain(v: str, sup, con, neu, studies: dict[str, dict], pool: int, indirect: list[str], tie=()) -> str:
-    """Two plain sentences on what the evidence shows: for and against, then the rest."""
+def explain(v: str, listed: dict[str, list[str]], counts: dict[str, int], pool: int, indirect: int) -> str:
+    """Two plain sentences on what the evidence shows: for and against, then the rest
+    (`listed`: the first studies of each stance described; `counts`: how many in all)."""
     if v == "no_direct_evidence":
         first = f"No direct evidence among {pool} studies of dry needling for headache with results: none measured this."
         second = (
-            f"{len(indirect)} other stud{'y' if len(indirect) == 1 else 'ies'} measured it outside headache "
+            f"{indirect} other stud{'y' if indirect == 1 else 'ies'} measured it outside headache "
             "(not counted), so the claim rests on theory, not on trials in people with headache."
             if indirect else "The claim rests on theory, not on trials in people with headache."
         )
         return f"{first} {second}"
-    first = _clauses([("Supporting", [_describe(e, studies) for e in sup]),
-                      ("Against", [_describe(e, studies) for e in con])])
-    second = _clauses([("No effect shown", [_describe(e, studies) for e in neu]),
-                       ("No difference from an active treatment", [_describe_tie(e, studies) for e in tie])])
-    if tie:
+    group = lambda label, st: (label, listed[st], counts[st])
+    first = _clauses([group("Supporting", "supports"), group("Against", "contradicts")])
+    second = _clauses([group("No effect shown", "neutral"),
+                       group("No difference from an active treatment", "comparable")])
+    if counts["comparable"]:
         # Said outright, so that a tie never reads as needling having failed.
         second = second[:-1] + " — not evidence against the claim, and not a test against no treatment."
     text = " ".join(x for x in (first, second) if x)
@@ -592,25 +771,24 @@ def explain(v: str, sup, con, neu, studies: dict[str, dict], pool: int, indirect
 EXPLAIN_LIST = 12
 
 
-def _listed(items: list[str]) -> str:
-    if len(items) <= EXPLAIN_LIST:
+def _listed(items: list[str], total: int) -> str:
+    if total <= EXPLAIN_LIST:
         return "; ".join(items)
-    return "; ".join(items[:EXPLAIN_LIST]) + f"; and {len(items) - EXPLAIN_LIST:,} more"
+    return "; ".join(items[:EXPLAIN_LIST]) + f"; and {total - EXPLAIN_LIST:,} more"
 
 
-def _clauses(groups: list[tuple[str, list[str]]]) -> str:
+def _clauses(groups: list[tuple[str, list[str], int]]) -> str:
     """'Supporting: a; b; against: c.' — one sentence of labelled lists, empty ones left out."""
-    clauses = [f"{label}: {_listed(items)}" for label, items in groups if items]
+    clauses = [f"{label}: {_listed(items, total)}" for label, items, total in groups if total]
     if not clauses:
         return ""
     return "; ".join([clauses[0]] + [c[0].lower() + c[1:] for c in clauses[1:]]) + "."
 
 
-def _describe_tie(e: Evidence, studies: dict[str, dict]) -> str:
+def _describe_tie(s: dict) -> str:
     """'a randomized trial of 45 people vs lidocaine or another injection, in which all groups improved'."""
-    s = studies[e.pmid]
     improved = ", in which all groups improved" if all_groups_improved(s) else ""
-    return f"{_describe(e, studies)} vs {_active_names(s['comparators'])}{improved}"
+    return f"{_describe(s)} vs {_active_names(s['comparators'])}{improved}"
 
 
 def review_certainty(v: Verdict) -> str | None:
@@ -622,10 +800,121 @@ def review_certainty(v: Verdict) -> str | None:
     return f'{certainty.level_word(j.level)} (PMID {j.pmid}{f", {j.year}" if j.year else ""}): "{j.sentence}"'
 
 
+_EVIDENCE_COLUMNS = ("claim_id", "pmid", "stance", "reason", "sentence", "weight", "counted", "retracted", "rated", "note")
+
+
+class EvidenceSink:
+    """`claim_evidence` rows written as they are found (to a temporary table, a batch
+    at a time), then made the table's content by `finish` in SQL, writing only the rows
+    that differ: no assessment holds all its rows in memory. Rows added with a role
+    (informative, randomized) get `rated` and `note` from their claim's rating at the end."""
+
+    BATCH = 2000
+
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+        self.buffer: list[tuple] = []
+        db.execute("drop table if exists temp.claim_evidence_new")
+        db.execute(
+            "create temp table claim_evidence_new (claim_id text, pmid text, stance text, reason text, sentence text, "
+            "weight real, counted integer, retracted integer, rated integer, note text, "
+            "informative integer, randomized integer, primary key (claim_id, pmid))"
+        )
+
+    def add(self, e: Evidence, role: tuple[bool, bool] | None = None) -> None:
+        informative, randomized = role if role is not None else (None, None)
+        self.buffer.append((e.claim_id, e.pmid, e.stance, e.reason, e.sentence, e.weight, int(e.counted),
+                            int(e.retracted), int(e.rated), e.note, informative, randomized))
+        if len(self.buffer) >= self.BATCH:
+            self.flush()
+
+    def absorb(self, path: str) -> None:
+        """Add the rows another process's sink left in the file `path` (`keep_rows`)."""
+        self.flush()
+        with self.db.conn:
+            self.db.execute("attach database ? as part", [path])
+        try:
+            with self.db.conn:
+                self.db.execute("insert into temp.claim_evidence_new select * from part.rows")
+        finally:
+            self.db.execute("detach database part")
+
+    def keep_rows(self, path: str) -> None:
+        """Leave the rows in the file `path` for the process that `absorb`s them."""
+        self.flush()
+        self.db.execute("attach database ? as part", [path])
+        with self.db.conn:
+            self.db.execute("create table part.rows as select * from temp.claim_evidence_new")
+        self.db.execute("detach database part")
+
+    def flush(self) -> None:
+        if self.buffer:
+            self.db.conn.executemany(
+                f"insert into temp.claim_evidence_new values ({', '.join('?' * 12)})", self.buffer)
+            self.buffer = []
+
+    def finish(self, tallies: list[Tally] | None = None) -> int:
+        """Set rated/note of the rows added with a role (from each claim's `Body`), then
+        sync `claim_evidence` to the rows. Returns the rows written."""
+        self.flush()
+        db = self.db
+        _ensure_columns(db)
+        with db.conn:
+            for t in tallies or []:
+                if t.claim.kind in ("safety", "background") or t.verdict is None:
+                    continue
+                body = t.body
+                db.execute(
+                    "update temp.claim_evidence_new set "
+                    "rated = (counted = 1 and informative = 1 and (? = 0 or randomized = 1)), "
+                    "note = case when counted = 0 then null when informative = 0 then ? "
+                    "when ? = 1 and randomized = 0 then ? end "
+                    "where claim_id = ? and informative is not null",
+                    [int(bool(body.randomized.n)), certainty.TIE_ASIDE, int(bool(body.randomized.n)),
+                     certainty.NON_RANDOMIZED_ASIDE, t.claim.id],
+                )
+            cols = ", ".join(f"[{c}]" for c in _EVIDENCE_COLUMNS)
+            same = " and ".join(f"c.[{c}] is n.[{c}]" for c in _EVIDENCE_COLUMNS)
+            before = db.conn.total_changes
+            db.execute(
+                "delete from claim_evidence where not exists (select 1 from temp.claim_evidence_new n "
+                "where n.claim_id = claim_evidence.claim_id and n.pmid = claim_evidence.pmid)"
+            )
+            deleted = db.conn.total_changes - before
+            updates = ", ".join(f"[{c}] = excluded.[{c}]" for c in _EVIDENCE_COLUMNS if c not in ("claim_id", "pmid"))
+            before = db.conn.total_changes
+            db.execute(
+                f"insert into claim_evidence ({cols}) select {cols} from temp.claim_evidence_new n "
+                f"where not exists (select 1 from claim_evidence c where {same}) "
+                f"on conflict(claim_id, pmid) do update set {updates}"
+            )
+            written = db.conn.total_changes - before
+        db.execute("drop table temp.claim_evidence_new")
+        return deleted + written
+
+
+def _ensure_columns(db: sqlite_utils.Database) -> None:
+    """Columns `claim_evidence` lacks are added (`rated` and `note` came after the first schema)."""
+    types = {"weight": float, "counted": int, "retracted": int, "rated": int}
+    have = db["claim_evidence"].columns_dict
+    for name in _EVIDENCE_COLUMNS:
+        if name not in have:
+            db["claim_evidence"].add_column(name, types.get(name, str))
+
+
 def save(db: sqlite_utils.Database, results: list[tuple[Claim, Verdict, list[Evidence]]]) -> int:
     """Make the `claims` and `claim_evidence` tables the current assessment, writing
     only the rows that differ (an unchanged assessment writes nothing; a few changed
     studies rewrite their own rows). Returns the rows written."""
+    sink = EvidenceSink(db)
+    for _, _, evidence in results:
+        for e in evidence:
+            sink.add(e)
+    return save_claims(db, [(c, v) for c, v, _ in results]) + sink.finish()
+
+
+def save_claims(db: sqlite_utils.Database, verdicts: list[tuple[Claim, Verdict]]) -> int:
+    """Make the `claims` table the current verdicts (rows that differ only). Returns the rows written."""
     claim_rows = [
         {
             "id": c.id, "position": i, "kind": c.kind, "text": c.text, "quote": c.quote,
@@ -639,19 +928,10 @@ def save(db: sqlite_utils.Database, results: list[tuple[Claim, Verdict, list[Evi
             "supporting": v.supporting, "contradicting": v.contradicting, "neutral": v.neutral,
             "comparable": v.comparable, "studies_considered": v.considered,
         }
-        for i, (c, v, _) in enumerate(results, 1)
+        for i, (c, v) in enumerate(verdicts, 1)
     ]
-    evidence_rows = [
-        {k: val for k, val in asdict(e).items()}
-        | {"counted": int(e.counted), "retracted": int(e.retracted), "rated": int(e.rated)}
-        for _, _, evidence in results
-        for e in evidence
-    ]
-    written = 0
     with db.conn:
-        written += _sync(db, "claims", ("id",), claim_rows)
-        written += _sync(db, "claim_evidence", ("claim_id", "pmid"), evidence_rows)
-    return written
+        return _sync(db, "claims", ("id",), claim_rows)
 
 
 def _sync(db: sqlite_utils.Database, table: str, pk: tuple[str, ...], rows: list[dict]) -> int:

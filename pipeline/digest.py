@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -26,10 +27,9 @@ from markupsafe import Markup
 from . import claim_kinds, certainty as certainty_module
 from . import claims as claims_module
 from . import registry as registry_module
-from . import store
+from . import store, vocab
 from .cite import citations
 from .claims import VERDICTS, Claim, Verdict
-from .extract import DESIGN_LABELS
 from .files import write_atomic_chunks
 from .forest import forest_plot
 from .freshness import freshness
@@ -47,6 +47,11 @@ KIND_COUNT_WORDS = {
     "safety": (("supporting", "minor or none"), ("contradicting", "serious"), ("neutral", "silent")),
     "background": (("neutral", "to read"),),
 }
+# A stance → its count on a Verdict (and so its words above); the studies a claim does
+# not show are counted in the same words, those never counted in their own.
+STANCE_COUNTS = {"supports": "supporting", "contradicts": "contradicting", "neutral": "neutral",
+                 "comparable": "comparable"}
+HIDDEN_WORDS = {"excluded": "excluded (retracted or withdrawn)"}
 # The values a claim rests on, for a low-confidence reading, in a writer's words.
 FIELD_WORDS = {"on_topic": "on topic", "design": "design", "direction": "direction", "comparators": "comparators",
                "n_randomized": "n", "outcomes": "outcomes", "headache_types": "headache types"}
@@ -94,6 +99,23 @@ class ClaimSection:
     reviews: list[dict] = field(default_factory=list)  # each review's own stated certainty: judgement + ref
     checks: dict = field(default_factory=dict)  # how far a person checked the studies it rests on (`claim_checks`)
     trials: dict | None = None  # registered trials bearing on it (`claim_trials`); None: registry not loaded or n/a
+    hidden: dict[str, int] = field(default_factory=dict)  # stance -> studies not shown (listed in Datasette)
+    total: int = 0  # every study bearing on the claim (its claim_evidence rows)
+    indirect_total: int = 0  # every indirect study (`indirect` names the first few)
+    reviews_total: int = 0  # counted reviews stating their certainty (`reviews` quotes the first few)
+    link: str | None = None  # the Datasette page listing every study behind it
+
+    @property
+    def more(self) -> int:
+        """Studies bearing on the claim that are not shown."""
+        return sum(self.hidden.values())
+
+    @property
+    def hidden_words(self) -> list[str]:
+        """['1,200 for', '30 no effect shown']: the studies not shown, by stance, in the
+        overview's words for the claim's kind."""
+        words = dict(KIND_COUNT_WORDS.get(self.claim.kind, COUNT_WORDS))
+        return [f"{n:,} {words.get(STANCE_COUNTS.get(st, ''), HIDDEN_WORDS.get(st, st))}" for st, n in self.hidden.items()]
 
     @property
     def rating(self) -> certainty_module.Rating | None:
@@ -109,7 +131,7 @@ class ClaimSection:
     def counts(self) -> list[str]:
         """['2 for', '2 no effect shown'], or ['no counted study']."""
         words_for = KIND_COUNT_WORDS.get(self.claim.kind, COUNT_WORDS)
-        parts = [f"{getattr(self.verdict, key)} {words}" for key, words in words_for if getattr(self.verdict, key)]
+        parts = [f"{getattr(self.verdict, key):,} {words}" for key, words in words_for if getattr(self.verdict, key)]
         return parts or ["no counted study"]
 
 
@@ -124,16 +146,116 @@ class Digest:
     ledger_row: dict = field(default_factory=dict)  # its `digests` row, entered once written
 
 
+# Of each stance, the studies a claim shows in full with their citations (`claims.shown_order`:
+# reviews and sham-controlled trials first, then the newest); the rest are counted, and
+# listed in Datasette (`claim_evidence`). The counts and the verdict are of all of them.
+SHOWN_PER_STANCE = 5
+INDIRECT_SHOWN = 5  # needling studies outside headache, named per claim
+REVIEWS_SHOWN = 5  # reviews' own certainty statements quoted per claim
+NEW_STUDIES_SHOWN = 50  # new studies named in the changes since the previous digest
+
+
+class _CheckTally:
+    """What a person checked of the studies the claims rest on, counted as the studies
+    stream by (`claims.EvidenceSink.add` sees each claim's Evidence of one study in
+    turn): per claim, and across claims for the methods note. Holds no study."""
+
+    def __init__(self, claims: list[Claim]) -> None:
+        self.fields = {c.id: claim_fields(c) for c in claims}
+        self.claim: dict[str, dict[str, int]] = {
+            c.id: dict.fromkeys(("checked", "stale", "low", "low_informative", "low_randomized"), 0) for c in claims}
+        self.page: dict[str, StudyCheck] = {}
+        self.note = dict.fromkeys(("studies", "checked", "checked_values", "stale", "low_values", "low_studies"), 0)
+        self.current: str | None = None
+        self.current_low: set[str] = set()
+
+    def attach(self, db: sqlite_utils.Database):
+        def page(after: str | None, upto: str | None, pmids: list[str] | None = None) -> dict[str, StudyCheck]:
+            self.page = load_checks(db, pmids, after=after, upto=upto)
+            return self.page
+        return page
+
+    def add(self, e, role: tuple[bool, bool]) -> None:
+        if e.pmid != self.current:
+            self.close()
+            self.current, self.current_low = e.pmid, set()
+            self.current_counted = False
+        if not e.counted:
+            return
+        check = self.page.get(e.pmid) or StudyCheck()
+        n = self.claim[e.claim_id]
+        n["checked"] += check.checked
+        n["stale"] += check.state == "stale"
+        low = check.low_unchecked(self.fields[e.claim_id])
+        if low:
+            n["low"] += 1
+            n["low_informative"] += role[0]
+            n["low_randomized"] += role[0] and role[1]
+        self.current_counted = True
+        self.current_check = check
+        self.current_low.update(low)
+
+    def merge(self, other: _CheckTally) -> None:
+        """Add another part's counts (its studies came after this one's)."""
+        for cid, counts in other.claim.items():
+            for key, n in counts.items():
+                self.claim[cid][key] += n
+        for key, n in other.note.items():
+            self.note[key] += n
+
+    def close(self) -> None:
+        """The study whose Evidence came last, into the methods note's counts (once)."""
+        if self.current is None or not getattr(self, "current_counted", False):
+            return
+        c, n = self.current_check, self.note
+        n["studies"] += 1
+        n["checked"] += c.checked
+        n["checked_values"] += len(c.fields) + len(c.effect_checks) if c.checked else 0
+        n["stale"] += c.state == "stale"
+        n["low_values"] += len(self.current_low)
+        n["low_studies"] += bool(self.current_low)
+        self.current_counted = False
+
+
+class _Sink(claims_module.EvidenceSink):
+    """The claim_evidence rows, and on the way what a person checked of them."""
+
+    def __init__(self, db: sqlite_utils.Database, checks: _CheckTally) -> None:
+        super().__init__(db)
+        self.checks = checks
+
+    def add(self, e, role=None) -> None:
+        super().add(e, role)
+        self.checks.add(e, role or (False, False))
+
+
 def build(db: sqlite_utils.Database, topic: Topic) -> Digest:
     """Assess the claims (saving them to `claims`/`claim_evidence`) and gather the digest.
 
-    The studies are read one page at a time and only those bearing on a claim are
-    kept; their citations come from the `citations` cache (`cite.citations`)."""
+    The studies are read one page at a time and streamed through the claims: each
+    claim keeps counts and summaries (its verdict and certainty are of every study)
+    and its `SHOWN_PER_STANCE` most informative studies of each stance, which alone
+    are shown in full and cited (their citations from the `citations` cache,
+    `cite.citations`); the claim_evidence rows are written as they are found."""
     claim_list = claims_module.load_claims(topic)
-    results, by_pmid = claims_module.assess_studies(claim_list, claims_module.iter_studies(db))
-    claims_module.save(db, results)
+    tallies, checks = assess(db, claim_list)
+    claims_module.save_claims(db, [(t.claim, t.verdict) for t in tallies])
     ref_numbers: dict[str, int] = {}
     references: list[dict] = []
+    by_pmid: dict[str, dict] = {}
+    for t in tallies:
+        for _, _, s, _ in t.shown():
+            by_pmid[s["pmid"]] = s
+        for s in t.indirect_studies:
+            by_pmid.setdefault(s["pmid"], s)
+    # The studies shown were read narrow (what the rules read): their whole rows now, for
+    # the citations and the forest plots' labels; and the reviews quoted that are not shown.
+    wanted = {j.pmid for t in tallies if t.verdict.rating for j in t.verdict.rating.reviews} | set(by_pmid)
+    for s in claims_module.iter_studies(db, pmids=sorted(wanted), attach=checks.attach(db)) if wanted else ():
+        if s["pmid"] in by_pmid:
+            by_pmid[s["pmid"]].update((k, v) for k, v in s.items() if k not in by_pmid[s["pmid"]])
+        else:
+            by_pmid[s["pmid"]] = s
 
     def cite(pmid: str) -> int:
         if pmid not in ref_numbers:
@@ -141,21 +263,21 @@ def build(db: sqlite_utils.Database, topic: Topic) -> Digest:
             references.append({"number": ref_numbers[pmid], "study": by_pmid[pmid], "text": None, "ama": None})
         return ref_numbers[pmid]
 
-    study_checks = load_checks(db, list(by_pmid))
+    link = evidence_link(db)
     sections = []
-    for number, (claim, verdict, evidence) in enumerate(results, 1):
+    for number, t in enumerate(tallies, 1):
+        claim, verdict = t.claim, t.verdict
         rows = []
-        for e in sorted(evidence, key=lambda e: (STANCE_ORDER[e.stance], -e.weight, e.pmid)):
-            study = by_pmid[e.pmid]
+        for _, e, study, _ in t.shown():
             outcome_effects = [
-                x for x in study["effects"] if not claim.outcomes or x["outcome"] in claim.outcomes
+                dict(x) for x in study["effects"] if not claim.outcomes or x["outcome"] in claim.outcomes
             ] if claim.kind in ("efficacy", "mechanism") else []  # a safety or background claim quotes, it does not measure
             quotes = _quotes(e.sentence, outcome_effects)
             improved = claims_module.improved_sentence(study) if e.stance == "comparable" else None
             if improved and improved not in {q["sentence"] for q in quotes}:
                 # "all groups improved" is said only on the study's own words: show them.
                 quotes.insert(0, {"sentence": improved, "estimates": []})
-            check = study_checks.get(e.pmid) or StudyCheck()
+            check = study.get("check") or StudyCheck()
             for x in outcome_effects:
                 x["unchecked"] = not check.effect_checked(x)
             rows.append({
@@ -163,28 +285,115 @@ def build(db: sqlite_utils.Database, topic: Topic) -> Digest:
                 "check": check, "low": check.low_unchecked(claim_fields(claim)) if e.counted else [],
                 "n_unchecked": "n_randomized" not in check.fields,
             })
-        indirect = [{"study": by_pmid[p], "ref": cite(p)} for p in verdict.indirect]
-        sections.append(
-            ClaimSection(number, claim, verdict, VERDICTS.get(verdict.verdict, verdict_label(verdict.verdict)), rows,
-                         forest_plots(rows), indirect, advise(claim, verdict, rows), review_judgements(verdict, cite),
-                         claim_checks(rows))
-        )
+        indirect = [{"study": s, "ref": cite(s["pmid"])} for s in t.indirect_studies]
+        section = ClaimSection(
+            number, claim, verdict, VERDICTS.get(verdict.verdict, verdict_label(verdict.verdict)), rows,
+            forest_plots(rows), indirect, advise(claim, verdict, rows), review_judgements(verdict, cite),
+            claim_checks(rows, t, checks.claim[claim.id]))
+        section.hidden = {st: n for st, n in t.hidden.items() if n}
+        section.total = t.evidence_total
+        section.indirect_total = t.indirect_total
+        section.reviews_total = verdict.rating.reviews_total if verdict.rating else 0
+        section.link = f"{link}?claim_id={quote(claim.id, safe='')}&_sort_desc=weight" if link else None
+        sections.append(section)
     today = _today()
     overdue = {u["nct"]: u for u in registry_module.unpublished(db, today)} if _has(db, "trials") else {}
     for section in sections:
         section.trials = claim_trials(db, section.claim, overdue, ref_numbers)
-    for study in by_pmid.values():
-        study["abstract"] = None  # read (stances, certainty, quotes); the pages do not show it
     texts = citations(db, [r["study"] for r in references], ("vancouver", "ama"))
     for r in references:
         pmid = str(r["study"]["pmid"])
         r["text"], r["ama"] = texts[(pmid, "vancouver")], texts[(pmid, "ama")]
     methods = methods_note(db, topic)
-    methods["checks"] = checks_note(sections, study_checks)
+    methods["checks"] = checks_note(checks.note)
     methods["registry"] = registry_note(db, today)
     digest = Digest(topic, _now(), sections, references, methods)
     digest.changes = changes_since_last(db, digest)
     return digest
+
+
+# From this many extracted studies the claims are assessed in two worker processes, each
+# a half of the studies by PMID (forked: no start-up); below, a worker costs more than it saves.
+PARALLEL_FROM = 20_000
+
+
+def assess(db: sqlite_utils.Database, claim_list: list[Claim]) -> tuple[list, _CheckTally]:
+    """The claims assessed over every study, streamed (`claims.assess_studies`, keeping
+    `SHOWN_PER_STANCE` of each stance), their claim_evidence rows synced, and what a
+    person checked of their studies counted. In parts, in worker processes, where the
+    database is large and the machine has cores to spare: the parts' tallies merged in
+    PMID order read exactly as one pass (`claims.Tally.merge`)."""
+    n = db.execute("select count(*) from studies where extractor_version is not null").fetchone()[0]
+    path = _db_file(db)
+    # Workers read through their own connections: only what is committed (else one pass).
+    procs = min(2, os.cpu_count() or 1) if n >= PARALLEL_FROM and path and not db.conn.in_transaction else 1
+    if procs == 1:
+        checks = _CheckTally(claim_list)
+        sink = _Sink(db, checks)
+        tallies = claims_module.assess_studies(
+            claim_list, claims_module.iter_studies(db, attach=checks.attach(db), fields=claims_module.ASSESS_FIELDS),
+            keep=SHOWN_PER_STANCE, sink=sink)
+        checks.close()
+        sink.finish(tallies)
+        return tallies, checks
+    import multiprocessing
+    import tempfile
+    from concurrent.futures import ProcessPoolExecutor
+
+    bounds = [db.execute("select pmid from studies where extractor_version is not null order by pmid "
+                         "limit 1 offset ?", [n * i // procs - 1]).fetchone()[0] for i in range(1, procs)]
+    ranges = list(zip(["", *bounds], [*bounds, None]))
+    with tempfile.TemporaryDirectory(prefix="digest-") as tmp:
+        parts = [str(Path(tmp) / f"part{i}.db") for i in range(procs)]
+        with ProcessPoolExecutor(procs, mp_context=multiprocessing.get_context("fork")) as pool:
+            done = [f.result() for f in [pool.submit(_assess_part, path, claim_list, after, upto, part)
+                                         for (after, upto), part in zip(ranges, parts)]]
+        tallies, total, checks = done[0]
+        for more, count, more_checks in done[1:]:
+            for t, o in zip(tallies, more):
+                t.merge(o)
+            total += count
+            checks.merge(more_checks)
+        sink = claims_module.EvidenceSink(db)
+        for part in parts:
+            sink.absorb(part)
+        for t in tallies:
+            t.finish(total)
+        sink.finish(tallies)
+    return tallies, checks
+
+
+def _assess_part(path: str, claim_list: list[Claim], after: str, upto: str | None, part: str):
+    """In a worker: the claims over the studies in (after, upto], unfinished (tallies,
+    the pool, the checks), the claim_evidence rows left in the file `part`."""
+    import sqlite3
+
+    db = sqlite_utils.Database(sqlite3.connect(path))
+    checks = _CheckTally(claim_list)
+    sink = _Sink(db, checks)
+    tallies, count = claims_module.assess_studies(
+        claim_list, claims_module.iter_studies(db, attach=checks.attach(db), fields=claims_module.ASSESS_FIELDS,
+                                               after=after, upto=upto),
+        keep=SHOWN_PER_STANCE, sink=sink, finish=False)
+    checks.close()
+    checks.page = {}
+    sink.keep_rows(part)
+    db.conn.close()
+    return tallies, count, checks
+
+
+def _db_file(db: sqlite_utils.Database) -> str | None:
+    for _, name, path in db.execute("pragma database_list").fetchall():
+        if name == "main" and path:
+            return path
+    return None
+
+
+def evidence_link(db: sqlite_utils.Database) -> str | None:
+    """The Datasette page listing a claim's studies (`claim_evidence`, paged, with its
+    stance facet), as `evidence serve` names the database: after the file's stem."""
+    path = _db_file(db)
+    return f"/{quote(Path(path).stem, safe='')}/claim_evidence" if path else None
 
 
 def review_judgements(verdict: Verdict, cite) -> list[dict]:
@@ -201,25 +410,31 @@ def _has(db: sqlite_utils.Database, table: str) -> bool:
     return db[table].exists()
 
 
-def load_checks(db: sqlite_utils.Database, pmids: list[str]) -> dict[str, StudyCheck]:
+def load_checks(db: sqlite_utils.Database, pmids: list[str] | None = None, *,
+                after: str | None = None, upto: str | None = None) -> dict[str, StudyCheck]:
     """PMID → what a person checked of it (`checked_values`, applied checks only: a stale
     check is kept but not applied, so the study reads as unchecked) and which of its
-    values the rules read with low confidence (`extraction_evidence`)."""
+    values the rules read with low confidence (`extraction_evidence`): of `pmids`, or of
+    the studies in (after, upto] (a page of the studies as they stream by)."""
     out: dict[str, StudyCheck] = {}
     has_checks, has_reasons = _has(db, "checked_values"), _has(db, "extraction_evidence")
-    for i in range(0, len(pmids), 500):
-        chunk = pmids[i : i + 500]
-        marks = ", ".join("?" * len(chunk))
+    if pmids is None:
+        chunks = [("pmid > ? and pmid <= ?", [after or "", upto or ""])]
+    else:
+        chunks = [(f"pmid in ({', '.join('?' * len(pmids[i : i + 500]))})", pmids[i : i + 500])
+                  for i in range(0, len(pmids), 500)]
+    for where, args in chunks:
         if has_reasons:
             for pmid, name in db.execute(
-                f"select distinct pmid, field from extraction_evidence where confidence = 'low' and pmid in ({marks})",
-                chunk,
+                # "+confidence": read by PMID (a page's studies), not by the confidence index,
+                # which would visit every low reading of the database for each page (quadratic).
+                f"select distinct pmid, field from extraction_evidence where +confidence = 'low' and {where}", args,
             ):
                 out.setdefault(pmid, StudyCheck()).low.add(name)
         if has_checks:
             for pmid, name, action, value, who, on, applied, stale in db.execute(
                 "select pmid, field, action, value, who, checked_on, applied, stale from checked_values "
-                f"where pmid in ({marks}) order by pmid, field", chunk,
+                f"where {where} order by pmid, field", args,
             ):
                 c = out.setdefault(pmid, StudyCheck())
                 if stale:
@@ -276,42 +491,62 @@ def claim_fields(claim: Claim) -> tuple[str, ...]:
     return names + (("outcomes",) if claim.outcomes else ()) + (("headache_types",) if claim.headache_types else ())
 
 
-def claim_checks(rows: list[dict]) -> dict:
+def claim_checks(rows: list[dict], tally=None, counts: dict[str, int] | None = None) -> dict:
     """How far a person checked the studies a claim rests on (its counted studies): how
     many were checked, which checks are stale, whether any shown number is unchecked, and
     whether its verdict rests only on values read with low confidence that no one checked
-    (the rated studies, or the counted ones where none was rated, each with such a value)."""
+    (the rated studies, or the counted ones where none was rated, each with such a value).
+
+    The references are of the studies shown (`rows`); the counts, with a `tally` and its
+    `counts` (`_CheckTally`), of every counted study."""
     counted = [r for r in rows if r["evidence"].counted]
     rated = [r for r in counted if r["evidence"].rated] or counted
     marks = any(r["n_unchecked"] and r["study"]["n_randomized"] for r in rows) or any(
         e.get("unchecked") for r in rows for q in r["quotes"] for e in q["estimates"])
+    if tally is None:  # the rows are every study
+        n_counted, n_rated = len(counted), len(rated)
+        counts = {"checked": sum(1 for r in counted if r["check"].checked),
+                  "stale": sum(1 for r in counted if r["check"].state == "stale")}
+        low = sum(1 for r in rated if r["low"])
+    else:
+        rating = tally.verdict.rating
+        n_counted = sum(tally.counts.values())
+        n_rated = len(rating.rated) if rating and rating.certainty else 0
+        if n_rated:
+            low = counts["low_randomized"] if tally.body.randomized.n else counts["low_informative"]
+        else:
+            n_rated, low = n_counted, counts["low"]
+    checked = [r["ref"] for r in counted if r["check"].checked]
+    stale = [r["ref"] for r in counted if r["check"].state == "stale"]
+    low_refs = [{"ref": r["ref"], "fields": r["low"]} for r in rated if r["low"]]
     return {
-        "studies": len(counted),
-        "checked": [r["ref"] for r in counted if r["check"].checked],
-        "stale": [r["ref"] for r in counted if r["check"].state == "stale"],
+        "studies": n_counted,
+        "checked": checked,
+        "checked_total": counts["checked"],
+        "checked_more": counts["checked"] - len(checked),
+        "stale": stale,
+        "stale_total": counts["stale"],
+        "stale_more": counts["stale"] - len(stale),
         "marks": marks,
-        "only_low": bool(rated) and all(r["low"] for r in rated),
-        "low": [{"ref": r["ref"], "fields": r["low"]} for r in rated if r["low"]],
+        "only_low": bool(n_rated) and low == n_rated,
+        "low": low_refs,
+        "low_more": low - len(low_refs),
     }
 
 
-def checks_note(sections: list[ClaimSection], study_checks: dict[str, StudyCheck]) -> dict:
+def checks_note(counts: dict[str, int]) -> dict:
     """For the methods note: of the studies the verdicts rest on (counted for any claim),
     how many a person checked, how many checks are stale, and how many low-confidence
-    readings no one checked."""
-    pmids = {r["study"]["pmid"] for s in sections for r in s.studies if r["evidence"].counted}
-    checks = [study_checks.get(p) or StudyCheck() for p in sorted(pmids)]
-    checked = sum(1 for c in checks if c.checked)
-    low = {(p, f) for s in sections for r in s.studies if r["evidence"].counted
-           for p, f in ((r["study"]["pmid"], f) for f in r["low"])}
+    readings no one checked (`_CheckTally.note`: counted as the studies streamed by)."""
+    studies, checked = counts["studies"], counts["checked"]
     return {
-        "studies": len(pmids),
+        "studies": studies,
         "checked": checked,
-        "share": round(100 * checked / len(pmids)) if pmids else 0,
-        "checked_values": sum(len(c.fields) + len(c.effect_checks) for c in checks if c.checked),
-        "stale": sum(1 for c in checks if c.state == "stale"),
-        "low_values": len(low),
-        "low_studies": len({p for p, _ in low}),
+        "share": round(100 * checked / studies) if studies else 0,
+        "checked_values": counts["checked_values"],
+        "stale": counts["stale"],
+        "low_values": counts["low_values"],
+        "low_studies": counts["low_studies"],
         "mark": UNCHECKED_MARK,
     }
 
@@ -452,9 +687,11 @@ def changes_since_last(db: sqlite_utils.Database, digest: Digest) -> dict:
     if previous:
         old_verdicts = json.loads(previous["verdicts"] or "{}")
         old_retracted = set(json.loads(previous["retracted"] or "[]"))
+        new_studies, new_count = _new_studies(db, previous)
         changes.update(
             since=previous["created_at"],
-            new_studies=_new_studies(db, previous),
+            new_studies=new_studies,
+            new_count=new_count,
             verdicts=[
                 {"claim": cid, "before": old_verdicts.get(cid), "after": v}
                 for cid, v in verdicts.items() if old_verdicts.get(cid) != v
@@ -480,13 +717,18 @@ def record(db: sqlite_utils.Database, digest: Digest) -> None:
         db["digests"].insert(digest.ledger_row, alter=True)
 
 
-def _new_studies(db: sqlite_utils.Database, previous: dict) -> list[dict]:
-    """Studies first stored after the previous digest."""
+def _new_studies(db: sqlite_utils.Database, previous: dict) -> tuple[list[dict], int]:
+    """The first `NEW_STUDIES_SHOWN` studies first stored after the previous digest (PMID
+    and title), and how many there are."""
     if previous.get("last_run") is not None:
-        return list(db.query("select * from studies where first_seen_run > ? order by pmid", [previous["last_run"]]))
+        where, args = "first_seen_run > ?", [previous["last_run"]]
+        count = db.execute(f"select count(*) from studies where {where}", args).fetchone()[0]
+        return list(db.query(f"select pmid, title from studies where {where} order by pmid "
+                             f"limit {NEW_STUDIES_SHOWN}", args)), count
     # A digest written before digests kept the run: compare with its PMID list, once.
     old = set(json.loads(previous.get("pmids") or "[]"))
-    return [r for r in db.query("select * from studies order by pmid") if r["pmid"] not in old]
+    new = [r for r in db.query("select pmid, title from studies order by pmid") if r["pmid"] not in old]
+    return new[:NEW_STUDIES_SHOWN], len(new)
 
 
 def stale_wordings(digest: Digest) -> list[dict]:
@@ -549,7 +791,7 @@ def environment() -> Environment:
     env.filters["verdict_label"] = verdict_label
     env.filters["level"] = certainty_module.level_word
     env.filters["direction"] = lambda d: certainty_module.DIRECTIONS.get(d or "", (d or "").replace("_", " "))
-    env.filters["design"] = lambda v: DESIGN_LABELS.get(v, v or "")
+    env.filters["design"] = lambda v: vocab.DESIGN_LABELS.get(v, v or "")
     env.filters["fromjson"] = lambda v: json.loads(v) if v else []
     env.filters["paragraphs"] = paragraphs
     env.filters["sentence"] = lambda v: (v or "")[:1].upper() + (v or "")[1:]  # keeps "UTC" as it is
@@ -566,7 +808,7 @@ def render(digest: Digest, out_dir: Path) -> tuple[Path, Path]:
     of studies is tens of megabytes: it is never held whole in memory)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     env = environment()
-    context = {"d": digest, "verdicts": VERDICTS}
+    context = {"d": digest, "verdicts": VERDICTS, "shown": SHOWN_PER_STANCE}
     html_path, md_path = out_dir / "digest.html", out_dir / "digest.md"
     # Atomic: a kill mid-write leaves yesterday's digest, never an empty one.
     write_atomic_chunks(html_path, env.get_template("digest.html.j2").generate(**context))

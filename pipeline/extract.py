@@ -24,7 +24,7 @@ from .provenance import Reason, as_value
 from .sample_size import sample_size
 from .text import Sentence
 from .version import EXTRACTOR_VERSION  # the code's version and a hash of rules and topic words (version.py)
-from .vocab import COMPARATORS, EVIDENCE_LEVELS, OUTCOMES
+from .vocab import COMPARATORS, DESIGN_LABELS, EVIDENCE_LEVELS, OUTCOMES
 
 
 
@@ -553,19 +553,6 @@ ADD_ON = re.compile(
 
 # --- the one-line summary -------------------------------------------------------
 
-DESIGN_LABELS = {
-    "meta_analysis": "Meta-analysis",
-    "systematic_review": "Systematic review",
-    "rct": "RCT",
-    "non_randomized_trial": "Non-randomized trial",
-    "cohort": "Cohort study",
-    "case_series": "Case series",
-    "case_report": "Case report",
-    "protocol": "Protocol",
-    "narrative_review": "Narrative review",
-    "mechanism_study": "Mechanism study",
-    "other": "Other design",
-}
 DIRECTION_PHRASES = {
     "favours_needling": "favours dry needling",
     "no_difference": "no difference",

@@ -140,8 +140,11 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
             studies.add_column(name, kind)
     # on_topic: a default facet and most canned queries' filter; first_seen_at: the
     # "new" feeds and queries (serving 100,000 studies, issue 15).
-    for cols in (["year"], ["design"], ["entrez_date"], ["first_seen_run"], ["on_topic"], ["first_seen_at"]):
+    # (on_topic, year): the studies page opens on the on-topic rows, newest first, and
+    # counts them (it replaced an index on on_topic alone, of which it is a prefix).
+    for cols in (["year"], ["entrez_date"], ["first_seen_run"], ["on_topic", "year"], ["first_seen_at"]):
         studies.create_index(cols, if_not_exists=True)
+    db.execute("drop index if exists idx_studies_on_topic")
     # The first version kept the index with row triggers; `save_studies` now
     # writes it in bulk, so old triggers would index every change twice.
     old_triggers = [t.name for t in db.triggers if t.name in ("studies_ai", "studies_ad", "studies_au")]
@@ -154,6 +157,8 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
         # index in bulk per batch, about four times faster than row triggers, and
         # updates of other columns (extraction) do not touch the index at all.
         studies.enable_fts(FTS_COLUMNS, create_triggers=False, tokenize="porter")
+
+    ensure_study_facets(db)
 
     db.table("raw_records").create(
         {"pmid": str, "xml": str, "content_hash": str}, pk="pmid", if_not_exists=True
@@ -227,7 +232,7 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
     )
     if "level" not in db["effects"].columns_dict:  # databases made before effects had a level
         db["effects"].add_column("level", str)
-    db.table("effects").create_index(["pmid"], if_not_exists=True)
+    db.table("effects").create_index(["pmid", "outcome"], if_not_exists=True)
     db.table("effects").create_index(["outcome", "measure"], if_not_exists=True)
     db.table("claims").create(
         {
@@ -292,8 +297,161 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
     )
     provenance.ensure_table(db)
     harms.ensure_table(db)
+    ensure_serving_indexes(db)
     db.table("meta").create({"key": str, "value": str}, pk="key", if_not_exists=True)
     db.table("meta").upsert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
+
+
+# --- study_facets: the studies' facet columns in a narrow table ------------------
+# Serving 100,000 studies (issue 15): the studies page counts its facets (design,
+# on topic, direction, year, headache types, comparators, outcomes) over every
+# row its filters or search match. Read from `studies` that is a row of ~4 kB
+# (abstract, authors, sections: most rows spill onto an overflow page) per study
+# per facet; the three JSON-list facets parse every list besides. `study_facets`
+# holds just those columns (and a few more one filters on), one narrow row per
+# study under the study's own rowid (so Datasette's search clause, `rowid in
+# (select rowid from studies_fts ...)`, and its filters apply to it unchanged),
+# and `facet_id`: the study's facet values but year, as one JSON array, are a
+# row of `facet_keys` (one per distinct combination). The plugin counts the
+# matching rows per (facet_id, year) in one query and expands the few keys into
+# each facet's counts (pipeline/datasette_plugin.py, "Facets of the studies table").
+#
+# Triggers on `studies` keep it in step with every writer: the loader
+# (save_studies), the extractor (save_extractions), a person's corrections
+# (pipeline/checked.py updates studies), anything else that inserts, updates or
+# deletes a study. Like the FTS index it relies on a study's rowid staying the
+# same; VACUUM keeps rowids (tests/test_serve_scale.py checks it). `facet_keys`
+# only grows (a combination no study has any more counts for nothing) until
+# rebuild_study_facets.
+STUDY_FACET_COLUMNS: dict[str, str] = {
+    "pmid": "text", "year": "integer", "design": "text", "on_topic": "integer", "direction": "text",
+    "evidence_level": "text", "n_randomized": "integer", "retracted": "integer",
+    "headache_types": "text", "comparators": "text", "outcomes": "text",
+}
+# The facets counted through facet_keys, in the key's order; the JSON lists are
+# marked. Not year: ~50 values would multiply the distinct keys by as much.
+FACET_KEY_COLUMNS = ("design", "on_topic", "direction", "headache_types", "comparators", "outcomes")
+FACET_KEY_LISTS = {"headache_types", "comparators", "outcomes"}
+
+
+def _facet_key_sql(row: str) -> str:
+    """The facet key of a studies row (`new` or a table name): a JSON array of the
+    columns' values as stored, the lists as their JSON text (not parsed here: a
+    trigger runs on every write, and must never fail one on a malformed list;
+    facet_values reads them)."""
+    return f"json_array({', '.join(f'{row}.[{c}]' for c in FACET_KEY_COLUMNS)})"
+
+
+def facet_values(key: str) -> dict[str, object]:
+    """A facet key as {column: value}, the lists parsed (a list that is not valid
+    JSON, or not a list, counts as none)."""
+    values = dict(zip(FACET_KEY_COLUMNS, json.loads(key)))
+    for column in FACET_KEY_LISTS:
+        try:
+            items = json.loads(values[column]) if values[column] else []
+        except (TypeError, ValueError):
+            items = []
+        values[column] = items if isinstance(items, list) else []
+    return values
+
+
+def _study_facets_values(row: str) -> str:
+    key = _facet_key_sql(row)
+    return ", ".join([f"{row}.rowid", *(f"{row}.[{c}]" for c in STUDY_FACET_COLUMNS),
+                      f"(SELECT id FROM facet_keys WHERE key = {key})"])
+
+
+_FACET_NAMES = ", ".join(["id", *(f"[{c}]" for c in STUDY_FACET_COLUMNS), "facet_id"])
+_WRITE_FACETS = (
+    f"INSERT OR IGNORE INTO facet_keys (key) VALUES ({_facet_key_sql('new')}); "
+    f"INSERT OR REPLACE INTO study_facets ({_FACET_NAMES}) VALUES ({_study_facets_values('new')}); "
+)
+STUDY_FACET_TRIGGERS = {
+    "study_facets_insert": f"CREATE TRIGGER study_facets_insert AFTER INSERT ON studies BEGIN {_WRITE_FACETS}END",
+    "study_facets_update": (
+        f"CREATE TRIGGER study_facets_update AFTER UPDATE OF {', '.join(f'[{c}]' for c in STUDY_FACET_COLUMNS)} "
+        "ON studies WHEN "
+        + " OR ".join(["old.rowid IS NOT new.rowid", *(f"old.[{c}] IS NOT new.[{c}]" for c in STUDY_FACET_COLUMNS)])
+        + " BEGIN DELETE FROM study_facets WHERE id = old.rowid AND old.rowid IS NOT new.rowid; "
+        + f"{_WRITE_FACETS}END"
+    ),
+    "study_facets_delete": (
+        "CREATE TRIGGER study_facets_delete AFTER DELETE ON studies BEGIN "
+        "DELETE FROM study_facets WHERE id = old.rowid; END"
+    ),
+}
+
+
+def ensure_study_facets(db: sqlite_utils.Database) -> None:
+    """Create `study_facets` and `facet_keys`, their indexes and triggers; refill them
+    when new, when the triggers changed, or when study_facets has not the studies'
+    row count (a database written by a version without it)."""
+    wanted = {"id", *STUDY_FACET_COLUMNS, "facet_id"}
+    rebuild = not db["study_facets"].exists() or not db["facet_keys"].exists()
+    if db["study_facets"].exists() and set(db["study_facets"].columns_dict) != wanted:
+        db.execute("drop table study_facets")
+        rebuild = True
+    cols = ", ".join(f"[{c}] {t}" for c, t in STUDY_FACET_COLUMNS.items())
+    db.execute(f"create table if not exists study_facets (id integer primary key, {cols}, facet_id integer)")
+    db.execute("create table if not exists facet_keys (id integer primary key, key text not null unique)")
+    # (facet_id, year): every study's facets in one ordered pass; after on_topic:
+    # the studies page's default view (on-topic rows).
+    db.execute("create index if not exists idx_study_facets_key on study_facets (facet_id, year)")
+    db.execute("create index if not exists idx_study_facets_on_topic_key on study_facets (on_topic, facet_id, year)")
+    existing = dict(db.execute("select name, sql from sqlite_master where type = 'trigger' and name like 'study_facets_%'"))
+    for name, sql in STUDY_FACET_TRIGGERS.items():
+        if existing.get(name) != sql:
+            db.execute(f"drop trigger if exists [{name}]")
+            db.execute(sql)
+            rebuild = True
+    if not rebuild:
+        counts = db.execute("select (select count(*) from studies), (select count(*) from study_facets)").fetchone()
+        rebuild = counts[0] != counts[1]
+    if rebuild:
+        rebuild_study_facets(db)
+
+
+def rebuild_study_facets(db: sqlite_utils.Database) -> None:
+    """Refill `study_facets` and `facet_keys` from `studies` (what the triggers keep them as)."""
+    with db.conn:
+        db.conn.execute("delete from study_facets")
+        db.conn.execute("delete from facet_keys")
+        db.conn.execute(f"insert or ignore into facet_keys (key) select {_facet_key_sql('studies')} from studies")
+        db.conn.execute(
+            f"insert into study_facets ({_FACET_NAMES}) select {_study_facets_values('studies')} from studies"
+        )
+
+
+# Indexes for the canned queries of db/metadata.yml at 100,000 studies (issue 15),
+# each named after what it serves; with the older indexes each one replaces.
+SERVING_INDEXES = {
+    # rct_effects: the trials in the query's order (on topic first, newest first),
+    # so the first rows come without sorting every trial's effects.
+    "idx_studies_design_order": "studies (design, on_topic desc, year desc, pmid)",
+    # new_since: its order, with the two dates it filters on.
+    "idx_studies_new_order": "studies (on_topic desc, coalesce(entrez_date, first_seen_at) desc, first_seen_at, entrez_date)",
+    # retracted_or_flagged: the few flagged studies only (a partial index; its
+    # WHERE is the query's, word for word).
+    "idx_studies_flagged": "studies (retracted desc, year desc) where retracted = 1 or (notices is not null and notices != '[]')",
+    # unchecked_behind_verdicts (study_checks' claims_resting_on_it): the claims
+    # counting each study, found by study (the primary key starts with the claim).
+    "idx_claim_evidence_pmid": "claim_evidence (pmid, counted, claim_id)",
+    # study_checks' low_confidence_values: per study and confidence.
+    "idx_extraction_evidence_pmid_confidence": "extraction_evidence (pmid, confidence)",
+}
+REPLACED_INDEXES = (
+    "idx_studies_design",  # a prefix of idx_studies_design_order
+    "idx_effects_pmid",  # a prefix of idx_effects_pmid_outcome (rct_effects' order within a study)
+)
+
+
+def ensure_serving_indexes(db: sqlite_utils.Database) -> None:
+    tables = set(db.table_names())
+    for name, spec in SERVING_INDEXES.items():
+        if spec.split(" ", 1)[0] in tables:
+            db.execute(f"create index if not exists {name} on {spec}")
+    for name in REPLACED_INDEXES:
+        db.execute(f"drop index if exists {name}")
 
 
 def study_row(study: Study) -> dict:

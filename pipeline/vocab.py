@@ -38,6 +38,21 @@ DESIGNS: dict[str, str] = {
     "other": "cross-sectional, case-control, reliability, bibliometric or other designs",
 }
 
+# A design's short name, as the digest and the one-line summaries show it.
+DESIGN_LABELS: dict[str, str] = {
+    "meta_analysis": "Meta-analysis",
+    "systematic_review": "Systematic review",
+    "rct": "RCT",
+    "non_randomized_trial": "Non-randomized trial",
+    "cohort": "Cohort study",
+    "case_series": "Case series",
+    "case_report": "Case report",
+    "protocol": "Protocol",
+    "narrative_review": "Narrative review",
+    "mechanism_study": "Mechanism study",
+    "other": "Other design",
+}
+
 HEADACHE_TYPES: dict[str, str] = {
     "tension_type": "tension-type headache, episodic or chronic",
     "migraine": "migraine",

@@ -167,3 +167,41 @@ def test_the_digest_holds_only_the_studies_that_bear_on_a_claim(tmp_path, corpus
     # Paged reading gives the same studies, effects and verdicts as reading them all at once.
     again = C.assess(C.load_claims(load_topic()), C.studies_for_claims(db))
     assert [(v, [asdict(e) for e in ev]) for _, v, ev in again] == [(v, [asdict(e) for e in ev]) for _, v, ev in results]
+
+
+def test_the_digest_page_and_its_references_do_not_grow_with_the_corpus(tmp_path, snapshot_xml, monkeypatch):
+    """From N to 4N studies the studies bearing on the claims grow about fourfold, the
+    digest's pages and references hardly at all: each claim shows its most informative
+    studies (`digest.SHOWN_PER_STANCE` of each stance, here 2 so that N already fills
+    it) and counts the rest."""
+    monkeypatch.setattr(digest, "SHOWN_PER_STANCE", 2)
+    monkeypatch.setattr(digest, "INDIRECT_SHOWN", 2)
+    size, refs, bearing = {}, {}, {}
+    for n in (60, 240):
+        db = store.open_db(tmp_path / f"{n}.db")
+        _import(db, with_fresh_pmids(record_bytes(snapshot_xml), n, 70_000_000), tmp_path / f"out{n}")
+        html = (tmp_path / f"out{n}" / "digest.html").read_text()
+        size[n], refs[n] = len(html), html.count('<li id="ref-')
+        bearing[n] = db.execute("select count(distinct pmid) from claim_evidence").fetchone()[0]
+    assert bearing[240] >= 3 * bearing[60]
+    assert refs[240] <= 1.25 * refs[60] and size[240] <= 1.25 * size[60], (size, refs, bearing)
+
+
+def test_the_digest_reads_page_by_page_in_linear_steps(tmp_path, snapshot_xml, monkeypatch):
+    """With pages of 10 studies (so that N and 4N are many pages), the digest's SQLite
+    steps still grow about fourfold: each page's queries (effects, harms, checks,
+    low-confidence readings) visit that page's rows, never the whole table again."""
+    real = C.iter_studies
+    monkeypatch.setattr(C, "iter_studies", lambda *a, **k: real(*a, **{**k, "page": 10}))
+    work = {}
+    for n in (60, 240):
+        db = store.open_db(tmp_path / f"{n}.db")
+        _import(db, with_fresh_pmids(record_bytes(snapshot_xml), n, 70_000_000), tmp_path / f"out{n}")
+        # Many low-confidence readings a study (as a real extraction leaves them): a page
+        # that read them through the confidence index would visit all of them each time.
+        with db.conn:
+            db.conn.executemany(
+                "insert into extraction_evidence (pmid, field, value, rule, confidence) values (?, ?, '', 'r', 'low')",
+                [(p, f"field{i}") for (p,) in db.execute("select pmid from studies") for i in range(40)])
+        work[n] = _work(db, tmp_path / f"out{n}", monkeypatch)
+    assert work[240]["steps"] <= 4.5 * max(work[60]["steps"], 1), work

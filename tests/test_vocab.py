@@ -114,7 +114,7 @@ def test_the_script_checks_and_writes(tmp_path, monkeypatch, capsys):
 
 def test_the_vocabularies_agree_with_each_other_and_the_code_tables():
     assert set(vocab.EVIDENCE_LEVELS) == set(vocab.DESIGNS)
-    assert set(extract.DESIGN_LABELS) == set(vocab.DESIGNS)
+    assert set(vocab.DESIGN_LABELS) == set(vocab.DESIGNS)
     assert set(extract.DIRECTION_PHRASES) == set(vocab.DIRECTIONS)
     assert set(effects.LEVELS) == set(vocab.EFFECT_LEVELS)
     assert set(terms.OUTCOME_TERMS) <= set(vocab.OUTCOMES)
