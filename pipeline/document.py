@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from .text import Sentence, sentences
+from .text import Checked, Sentence, guarded, per_abstract, sentences
 
 # A section label's role, by its words (compound labels such as "PATIENTS AND
 # METHODS" or "RESULTS AND CONCLUSIONS" take the role of their first match in
@@ -35,6 +35,18 @@ PRIOR_WORK = re.compile(
     r"\b(?:have|has) (?:been )?(?:suggested|shown|reported|found|demonstrated)\b|\bagrees? with\b|\bin line with\b|\bconsistent with\b",
     re.I,
 )
+
+# Read on every sentence: run only where one of its words is, and behind a look-ahead
+# on its first letters (text.Checked, text.guarded: the same matches).
+_PRIOR_WORK = Checked(guarded(PRIOR_WORK))
+
+
+@per_abstract  # every sentence of a section asks
+def _concluding(label: str) -> bool:
+    return bool(_CONCLUDING.search(label))
+
+
+_CONCLUDING = re.compile(r"conclu|discussion|interpretation", re.I)
 
 
 def section_role(label: str | None) -> str | None:
@@ -70,13 +82,13 @@ class Document:
         """Sentences that describe this study (not background, discussion, or others' work)."""
         return [
             s for s in self.sentences
-            if not (s.section and NOT_OWN.search(s.section)) and not PRIOR_WORK.search(s.text)
+            if not (s.section and NOT_OWN.search(s.section)) and not _PRIOR_WORK.search(s.text)
         ]
 
     @cached_property
     def conclusion(self) -> list[Sentence]:
         """The conclusion's sentences; in an unstructured abstract, the last two."""
-        found = [s for s in self.sentences if s.section and re.search(r"conclu|discussion|interpretation", s.section, re.I)]
+        found = [s for s in self.sentences if s.section and _concluding(s.section)]
         return found or self.sentences[-2:]
 
     @cached_property

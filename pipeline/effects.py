@@ -27,12 +27,13 @@ Every number returned is read from the text; nothing is computed.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 from . import rules, vocab
 from .rules import phrase_regex
 from .terms import HEADACHE_WORD, outcome_at, outcome_spans
-from .text import NUM, Sentence, guarded, sentences, to_float
+from .text import NUM, Checked, Sentence, Specialised, guarded, sentences, to_float
 
 # The wording rules (rules/*.yml): intervals, between-group and within-group cues,
 # differences written in words, numbers that are time points. Checked when loaded.
@@ -53,8 +54,10 @@ MEASURE_NAMES: list[tuple[str, str]] = [
     (r"number needed to treat|(?-i:\bNNTs?\b)", "other"),
     (r"φ|\bphi\b|hazard ratios?|(?-i:\ba?HRs?\b)|(?<![A-Za-z])r(?=\s*=)|(?-i:\bICC\b)", "other"),
 ]
-# Some thirty alternatives tried at every position: a look-ahead on their first letters halves the work.
-MEASURE_RE = guarded(re.compile("|".join(f"(?P<m{i}>{p})" for i, (p, _) in enumerate(MEASURE_NAMES)), re.I), max_letters=26)
+# Some thirty alternatives tried at every position, of which a sentence names one or
+# two: each sentence is read with only those whose words it has (text.Specialised;
+# the same matches, and the group m{i} of the measure found).
+MEASURE_RE = Specialised([(f"(?P<m{i}>", p, ")") for i, (p, _) in enumerate(MEASURE_NAMES)], re.I)
 # Between a measure's name and its value: "of", "=", ":", ",", "was", brackets.
 # Between an estimate's name and its value: "(Cohen's d)", "in intensity", "of", "=", "was".
 VALUE_AFTER_NAME = re.compile(
@@ -166,6 +169,17 @@ COMPARISON = guarded(re.compile(
     r"\b(?:compared (?:with|to)|versus|vs\.?|against|than)\s+(?P<what>[^,;.()\[\]]{3,60})",
     re.I,
 ))
+
+# Read over every result sentence with digits, most of which lack a word one of them
+# needs ("from", "by", "%"): each is run only where it can match (text.Checked: the
+# same matches). Not the patterns that are cheaper to run than to check.
+_IN_SENTENCE = {p: Checked(p) for p in (FROM_TO_PM, CHANGED_FROM_TO, FROM_TO_PLAIN, BY_ONLY, BY_PAIR, BY_WITH_PAIR, VS_PAIR,
+                                        PERCENT_RE)}
+
+
+def _scan(pattern: re.Pattern, text: str) -> Iterator[re.Match]:
+    """pattern.finditer(text), checked first where _IN_SENTENCE says so."""
+    return _IN_SENTENCE.get(pattern, pattern).finditer(text)
 
 
 @dataclass
@@ -366,7 +380,7 @@ def _sentence_effects(s: Sentence, context_outcome: str | None = None, painful: 
             continue
         if m.group(0).lower().startswith("differ") and DESCRIPTIVE.search(_clause(text, m.start())):
             continue  # "the difference in mean age was 4 years": a baseline, not an effect
-        after_value = re.match(UNIT, text[vm.end():]).end()
+        after_value = _UNIT_RE.match(text[vm.end():]).end()
         ci = CI_RE.match(text, vm.end() + after_value) or BARE_CI.match(text, vm.end() + after_value)
         lo = hi = None
         end = vm.end() + after_value
@@ -407,7 +421,7 @@ def _sentence_effects(s: Sentence, context_outcome: str | None = None, painful: 
             add(a, b, "MD", d.match, to_float(d.group("v")), None, None, d.end, p=p, level="between_groups")
 
     # 2. "from A ± a to B ± b": the value after treatment.
-    for m in FROM_TO_PM.finditer(text):
+    for m in _scan(FROM_TO_PM, text):
         clause = _clause(text, m.start())
         if free(m.start(), m.end()) and not DESCRIPTIVE.search(clause) and not SAFETY.search(clause):
             add(m.start(), m.end(), "other", m, to_float(m.group("b")), None, None, m.end())
@@ -423,7 +437,7 @@ def _sentence_effects(s: Sentence, context_outcome: str | None = None, painful: 
     # 2a. "improved from 64 to 49" after a change verb, and "(group: 8.4 to 4.9; ...)" in a
     #     sentence that says things changed: the value after treatment.
     for pattern in (CHANGED_FROM_TO, COLON_FROM_TO):
-        for m in pattern.finditer(text):
+        for m in _scan(pattern, text):
             if pattern is COLON_FROM_TO and not CHANGE_VERB.search(text[max(0, m.start() - 120) : m.start()]):
                 continue
             clause = _clause(text, m.start())
@@ -431,7 +445,7 @@ def _sentence_effects(s: Sentence, context_outcome: str | None = None, painful: 
                 add(m.start("b"), m.end("b"), "other", m, to_float(m.group("b")), None, None, m.end())
 
     # 2b. "from 10.4 to 6.1 days per month" (no SD), the value after treatment.
-    for m in FROM_TO_PLAIN.finditer(text):
+    for m in _scan(FROM_TO_PLAIN, text):
         clause = _clause(text, m.start())
         if free(m.start(), m.end()) and not DESCRIPTIVE.search(clause) and not SAFETY.search(clause):
             add(m.start("b"), m.end(), "other", m, to_float(m.group("b")), None, None, m.end())
@@ -439,8 +453,8 @@ def _sentence_effects(s: Sentence, context_outcome: str | None = None, painful: 
     # 4. Changes "by N points" (including "score by 28 points" after a first change
     #    verb), the other arm's change written after it, and an interval if one follows.
     for pattern in (BY_CHANGE, BY_ONLY):
-        for m in pattern.finditer(text):
-            if re.match(r"\s*or (?:more|greater|higher)\b", text[m.end():], re.I):
+        for m in _scan(pattern, text):
+            if _OR_MORE_AFTER.match(text[m.end():]):
                 continue  # a threshold: "reduced by 50% or more in 12 patients"
             clause = _clause(text, m.start())
             if SAFETY.search(clause) or DESCRIPTIVE.search(clause):
@@ -471,7 +485,7 @@ def _sentence_effects(s: Sentence, context_outcome: str | None = None, painful: 
                     m.end(), level="between_groups" if between else "within_group")
 
     for pattern in (BY_PAIR, BY_WITH_PAIR):
-        for m in pattern.finditer(text):
+        for m in _scan(pattern, text):
             clause = _clause(text, m.start())
             if SAFETY.search(clause) or DESCRIPTIVE.search(clause) \
                     or not CHANGE_VERB.search(text[max(0, m.start() - 80) : m.start() + 3]):
@@ -482,7 +496,7 @@ def _sentence_effects(s: Sentence, context_outcome: str | None = None, painful: 
                         level="within_group")
 
     # 4b. "(10.3 vs 13.1 days)": both arms' results.
-    for m in VS_PAIR.finditer(text):
+    for m in _scan(VS_PAIR, text):
         if free(m.start(), m.end()) and not DESCRIPTIVE.search(_window(text, m.start(), m.end())) \
                 and not SAFETY.search(_clause(text, m.start())):
             add(m.start("a"), m.end("a"), "other", m, to_float(m.group("a")), None, None, m.end())
@@ -503,7 +517,7 @@ def _sentence_effects(s: Sentence, context_outcome: str | None = None, painful: 
             add(a, b, "other", m.match, to_float(m.group(name)), None, None, b, level=_group_level(text, a))
 
     # 5. Percentages of a group that are results.
-    for m in PERCENT_RE.finditer(text):
+    for m in _scan(PERCENT_RE, text):
         if not free(m.start(), m.end()) or _percent_is_not_a_result(text, m):
             continue
         add(m.start(), m.end(), "other", m, to_float(m.group("v")), None, None, m.end(), level=_group_level(text, m.start()))
@@ -528,17 +542,34 @@ def _has_digit(text: str) -> bool:
     return bool(_ASCII_DIGIT.search(text)) or (not text.isascii() and any(c.isdigit() for c in text))
 
 
+# The small patterns of the helpers below, compiled once (re.search(text, ...) looks
+# each up in re's cache on every call, and they are called for every number).
+_CHANGE = r"\b(?:changed|fell|dropped|decreased|declined|improved|increased|rose|reduced|lowered|diminished)\b"
+_TO_BEFORE = re.compile(r"\bto\s*$")
+_CHANGE_BEFORE = re.compile(rf"(?:{_CHANGE}|\bby)\s+(?:a mean of\s+|an average of\s+)?$", re.I)
+_CHANGE_IN_CLAUSE = re.compile(rf"{_CHANGE}\s+(?:by\s+)?(?:a mean of\s+)?[\d.]", re.I)
+_THRESHOLD_BEFORE = re.compile(r"(?:least|more than|over|under|up to|by|≥|>=|>|≤|<=|<)\s*(?:an?\s+)?$", re.I)
+_OR_MORE_AFTER = re.compile(r"\s*or (?:more|greater|higher)\b", re.I)
+_I2_BEFORE = re.compile(r"\bI\s*(?:2|²|\^2)\s*[=:]?\s*$")
+_RANKING_BEFORE = re.compile(r"\b(?:SUCRA|P-score)\s*[=:]?\s*$")
+_INTERVAL_AFTER = re.compile(r"\s*(?:CI|confidence|credible)", re.I)
+_COUNT_BEFORE = re.compile(r"\bn\s*=\s*\d+\s*/\s*\d+\s*,\s*$|\(\s*$")
+_CLOSE_AFTER = re.compile(r"\s*\)")
+_CLAUSE_STOP = re.compile(r";(?!\s*[Pp]\b)|\b(?:and|while|whereas|but)\b\s+(?![Pp]\b)")
+_DIGIT = re.compile(r"\d")
+_UNIT_RE = re.compile(UNIT)
+
+
 def _group_level(text: str, pos: int) -> str:
     """A group's figure at `pos` is a change within it ("fell by 3.2 (SD 2.9)", "reduced
     58%", "decreased by 52.4% with DN, 41.0% with LLLT") or its value ("fell to 3.9")."""
     before = text[max(0, pos - 30) : pos]
-    if re.search(r"\bto\s*$", before):
+    if _TO_BEFORE.search(before):
         return "arm"
-    change = r"\b(?:changed|fell|dropped|decreased|declined|improved|increased|rose|reduced|lowered|diminished)\b"
-    if re.search(rf"(?:{change}|\bby)\s+(?:a mean of\s+|an average of\s+)?$", before, re.I):
+    if _CHANGE_BEFORE.search(before):
         return "within_group"
     clause = text[max(text.rfind(";", 0, pos), text.rfind(":", 0, pos)) + 1 : pos]
-    return "within_group" if re.search(rf"{change}\s+(?:by\s+)?(?:a mean of\s+)?[\d.]", clause, re.I) else "arm"
+    return "within_group" if _CHANGE_IN_CLAUSE.search(clause) else "arm"
 
 
 def _segment_start(text: str, pos: int, taken: list[tuple[int, int]]) -> int:
@@ -591,17 +622,17 @@ def _p_in_ci(ci: re.Match | None) -> str | None:
 def _percent_is_not_a_result(text: str, m: re.Match) -> bool:
     before = text[max(0, m.start() - 30) : m.start()]
     after = text[m.end() : m.end() + 40]
-    if re.search(r"(?:least|more than|over|under|up to|by|≥|>=|>|≤|<=|<)\s*(?:an?\s+)?$", before, re.I) or re.match(r"\s*or (?:more|greater|higher)\b", after, re.I):
+    if _THRESHOLD_BEFORE.search(before) or _OR_MORE_AFTER.match(after):
         return True  # responder thresholds ("at least 50%", "50% or more"), changes read above
     if re.search(r"\bfrom\s*$", before, re.I) and re.match(r"\s*to\s+[-−–]?\d", after, re.I):
         return True  # "from 28% to 8%": the value before treatment; the one after is the result
-    if re.search(r"\bI\s*(?:2|²|\^2)\s*[=:]?\s*$", before):
+    if _I2_BEFORE.search(before):
         return True  # heterogeneity of a meta-analysis, not an effect
-    if re.search(r"\b(?:SUCRA|P-score)\s*[=:]?\s*$", before):
+    if _RANKING_BEFORE.search(before):
         return True  # a network meta-analysis's ranking, not an effect
-    if re.match(r"\s*(?:CI|confidence|credible)", after, re.I):
+    if _INTERVAL_AFTER.match(after):
         return True  # the level of an interval: "95% CI"
-    if re.search(r"\bn\s*=\s*\d+\s*/\s*\d+\s*,\s*$|\(\s*$", before) and re.match(r"\s*\)", after) and "n =" in before:
+    if _COUNT_BEFORE.search(before) and _CLOSE_AFTER.match(after) and "n =" in before:
         return True
     if SUBSTANCE_AFTER.match(after):
         return True  # a concentration: "0.5% lidocaine"
@@ -619,12 +650,12 @@ def _p_after(text: str, start: int, reach: int = 60) -> str | None:
     the next estimate or clause end."""
     window = text[start : start + reach]
     # Stop at the next clause, but not at "; p < 0.001" which still belongs to the estimate.
-    stop = re.search(r";(?!\s*[Pp]\b)|\b(?:and|while|whereas|but)\b\s+(?![Pp]\b)", window)
+    stop = _CLAUSE_STOP.search(window)
     if stop:
         window = window[: stop.start()]
     m = P_RE.search(window)
     # The p-value belongs to this number only if no other number comes between them.
-    if not m or re.search(r"\d", window[: m.start()]):
+    if not m or _DIGIT.search(window[: m.start()]):
         return None
     return normalise_p(m.group("op"), m.group("pv"))
 

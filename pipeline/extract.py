@@ -22,7 +22,7 @@ from .harms import Harm
 from .harms import find as find_harms
 from .provenance import Reason, as_value
 from .sample_size import sample_size
-from .text import Sentence
+from .text import Checked, Sentence, Specialised, per_abstract
 from .version import EXTRACTOR_VERSION  # the code's version and a hash of rules and topic words (version.py)
 from .vocab import COMPARATORS, DESIGN_LABELS, EVIDENCE_LEVELS, OUTCOMES
 
@@ -109,12 +109,7 @@ class Why:
 
 # --- design -----------------------------------------------------------------
 
-RANDOMISED = re.compile(
-    r"(?<!non-)(?<!non )\brandomi[sz]ed\b(?! (?:controlled )?trials? (?:were|was|published|of|in|met)\b)(?! or observational)|"
-    r"\brandomly (?:assigned|allocated|split|divided|distributed)|allocated at random|"
-    r"assigned at random|random allocation|\brandomi[sz]ation\b",
-    re.I,
-)
+
 def classify_design(record: Record, sents: list[Sentence], *, why: Why | None = None) -> str:
     """The design, read by the rules in rules/design.yml from what the abstract
     says about this study; PubMed's publication types settle what the text leaves open."""
@@ -137,6 +132,12 @@ CONTRAST = re.compile(
     re.I,
 )
 
+# The topic's words as read over every sentence: run only where one of their words is
+# (text.Checked: the same matches).
+_DRY_NEEDLING = Checked(terms.DRY_NEEDLING)
+_HEADACHE_WORD = Checked(terms.HEADACHE_WORD)
+_CONTRAST = Checked(CONTRAST)
+
 
 def is_on_topic(record: Record, sents: list[Sentence], design: str, *, why: Why | None = None) -> bool:
     """Dry needling studied (not merely mentioned) in people with headache."""
@@ -153,7 +154,7 @@ def is_on_topic(record: Record, sents: list[Sentence], design: str, *, why: Why 
         if neighbour:  # the title names another intervention (acupuncture, an injection, manipulation)
             why.add("on_topic", False, "on_topic.neighbour-in-title", neighbour.group(0), scope="title")
             return False
-    mentions = [s for s in sents if terms.DRY_NEEDLING.search(s.text) and not CONTRAST.search(s.text)]
+    mentions = [s for s in sents if _DRY_NEEDLING.search(s.text) and not _CONTRAST.search(s.text)]
     studied = bool(in_title) or len(mentions) >= 2 or (bool(mentions) and mentions[0] is sents[0])
     if not studied:
         why.add("on_topic", False, "on_topic.needling-not-studied",
@@ -161,7 +162,7 @@ def is_on_topic(record: Record, sents: list[Sentence], design: str, *, why: Why 
         return False
     headache_in_title = None if _negated_headache(record.title) else terms.HEADACHE_WORD.search(record.title)
     headache_sentences = [
-        s for s in sents if (terms.HEADACHE_WORD.search(s.text) or _any_type(s.text)) and not _negated_headache(s.text)
+        s for s in sents if (_HEADACHE_WORD.search(s.text) or _any_type(s.text)) and not _negated_headache(s.text)
     ]
     on = bool(headache_in_title) or _any_type(record.title) or len(headache_sentences) >= 2
     needle = in_title.group(0) if in_title else terms.DRY_NEEDLING.search(mentions[0].text).group(0)
@@ -175,12 +176,22 @@ def is_on_topic(record: Record, sents: list[Sentence], design: str, *, why: Why 
     return on
 
 
+# The headache types' patterns, compiled once (with the flags _any_type and found_in
+# give them), each run only where one of its words is (text.Checked).
+_TYPE_PATTERNS = {kind: Checked(re.compile(p, 0 if kind == "tension_type" else re.I)) for kind, p in terms.HEADACHE_TERMS.items()}
+_TYPE_PATTERNS_FOUND = {**_TYPE_PATTERNS, "tension_type": Checked(re.compile(r"(?i:tension[- ]type|tension headaches?)|\bC?E?TTH\b"))}
+_NEGATED_HEADACHE = Checked(re.compile(r"\bno (?:\w+ )?(?:headaches?|pain)\b|\bwithout (?:\w+ )?(?:headaches?|migraines?)\b", re.I))
+
+
+# Asked of each sentence by several fields: answered once per abstract (text.per_abstract).
+@per_abstract
 def _any_type(text: str) -> bool:
-    return any(re.search(p, text, re.I if k != "tension_type" else 0) for k, p in terms.HEADACHE_TERMS.items())
+    return any(p.search(text) for p in _TYPE_PATTERNS.values())
 
 
+@per_abstract
 def _negated_headache(text: str) -> bool:
-    return bool(re.search(r"\bno (?:\w+ )?(?:headaches?|pain)\b|\bwithout (?:\w+ )?(?:headaches?|migraines?)\b", text, re.I))
+    return bool(_NEGATED_HEADACHE.search(text))
 
 
 def headache_types(record: Record, sents: list[Sentence], *, why: Why | None = None) -> list[str]:
@@ -190,11 +201,8 @@ def headache_types(record: Record, sents: list[Sentence], *, why: Why | None = N
     def found_in(texts: list[str]) -> list[tuple[str, str]]:
         joined = "\n".join(texts)
         out = []
-        for kind, pattern in terms.HEADACHE_TERMS.items():
-            flags = 0 if kind == "tension_type" else re.I
-            if kind == "tension_type":
-                pattern = r"(?i:tension[- ]type|tension headaches?)|\bC?E?TTH\b"
-            m = re.search(pattern, joined, flags)
+        for kind, pattern in _TYPE_PATTERNS_FOUND.items():
+            m = pattern.search(joined)
             if m:
                 out.append((kind, m.group(0)))
         return out
@@ -208,7 +216,7 @@ def headache_types(record: Record, sents: list[Sentence], *, why: Why | None = N
     if not found:
         headache_mentions = [
             t for t in [record.title] + [s.text for s in sents]
-            if terms.HEADACHE_WORD.search(t) and not _negated_headache(t)
+            if _HEADACHE_WORD.search(t) and not _negated_headache(t)
         ]
         title_says = terms.HEADACHE_WORD.search(record.title) and not _negated_headache(record.title)
         if headache_mentions and (title_says or len(headache_mentions) >= 2):
@@ -223,16 +231,26 @@ def headache_types(record: Record, sents: list[Sentence], *, why: Why | None = N
 
 
 def _is_background(s: Sentence) -> bool:
-    return bool(s.section and re.match(r"(background|introduction|context|rationale)", s.section.strip(), re.I))
+    return bool(s.section) and _background_label(s.section)
+
+
+@per_abstract  # every sentence of a section asks
+def _background_label(label: str) -> bool:
+    return bool(re.match(r"(background|introduction|context|rationale)", label.strip(), re.I))
 
 
 # --- comparators --------------------------------------------------------------
 
-TRIAL_CUES = re.compile(
-    r"\b(?:versus|vs\.?|compared|comparing|comparison|against|than|control(?:led)? group|"
-    r"randomi[sz]ed|randomly|allocated|assigned|group|arm|G[1-4])\b|\b(?:received|underwent|given)\b[^.;]*\bor\b",
-    re.I,
+_TRIAL_CUE_WORDS = (
+    r"versus", r"vs\.?", r"compared", r"comparing", r"comparison", r"against", r"than", r"control(?:led)? group",
+    r"randomi[sz]ed", r"randomly", r"allocated", r"assigned", r"group", r"arm", r"G[1-4]",
 )
+# (each word as an alternative of its own, \bword\b: the same matches as \b(?:a|b|...)\b)
+TRIAL_CUES = re.compile(
+    "|".join(rf"\b{w}\b" for w in _TRIAL_CUE_WORDS) + r"|\b(?:received|underwent|given)\b[^.;]*\bor\b", re.I
+)
+# Read over every sentence with only the cues whose words it has (text.Specialised).
+_TRIAL_CUES = Specialised([("", TRIAL_CUES.pattern, "")], re.I)
 REVIEW_CUES = re.compile(r"\b(?:versus|vs\.?|compared? (?:with|to)|compar(?:e|es|ing) [^.;]{0,40}\bwith|against|comparators? (?:were|was|included)|control interventions?)\b", re.I)
 VERSUS = re.compile(r"\b(?:versus|vs\.?|compared (?:with|to))\s", re.I)
 SINGLE_ARM = re.compile(
@@ -256,7 +274,7 @@ def comparators(record: Record, sents: list[Sentence], design: str, *, why: Why 
     if design in ("narrative_review", "protocol", "other") and not VERSUS.search(record.title) and not on_topic_review:
         why.add("comparators", "", f"comparators.not-read-for-{design.replace('_', '-')}")
         return []
-    cues = REVIEW_CUES if design in ("meta_analysis", "systematic_review", "narrative_review", "protocol") else TRIAL_CUES
+    cues = REVIEW_CUES if design in ("meta_analysis", "systematic_review", "narrative_review", "protocol") else _TRIAL_CUES
     own = _intervention(record, sents)
     title_after_versus = ""
     v = VERSUS.search(record.title)
@@ -272,7 +290,7 @@ def comparators(record: Record, sents: list[Sentence], design: str, *, why: Why 
         if kind in own and not rule.regex.search(title_after_versus):
             continue
         first = next((
-            m for text in texts for m in rule.regex.finditer(text)
+            m for text in RULES.possible_in(rule.regex, texts) for m in rule.regex.finditer(text)
             if not _co_intervention(text, m.start()) and not _outcome_use(text, m) and not negated_mention(text, m)
         ), None)
         if first is None:
@@ -296,6 +314,11 @@ def comparators(record: Record, sents: list[Sentence], design: str, *, why: Why 
     return sorted(found, key=list(COMPARATORS).index)
 
 
+# Compiled once, here and below: re.search(pattern_text, ...) looks the pattern up in
+# re's cache on every call, and these are called per sentence or per match.
+_RECEIVED = re.compile(r"\b(?:received|underwent|were treated with|had)\b(?P<rest>.{0,60})", re.I)
+
+
 def _intervention(record: Record, sents: list[Sentence]) -> set[str]:
     """Comparator classes that are the study's own intervention rather than comparators.
 
@@ -314,7 +337,7 @@ def _intervention(record: Record, sents: list[Sentence]) -> set[str]:
     if own:
         return own
     for s in sents:
-        m = re.search(r"\b(?:received|underwent|were treated with|had)\b(?P<rest>.{0,60})", s.text, re.I)
+        m = _RECEIVED.search(s.text)
         if m:
             for r in classes:
                 if r.regex.search(m.group("rest")):
@@ -360,15 +383,19 @@ def _prefixed_negation(text: str, m: re.Match) -> bool:
                 or re.match(r"-free\b", text[m.end() : m.end() + 5], re.I))
 
 
+_CO_BEFORE = re.compile(
+    r"\ball (?:groups|patients|participants)\b|\bon (?:migraine )?prophylaxis\b|\bplus\b|\bcombined with\b|"
+    r"\bpairing\b|\bcombining\b|\balongside\b|\bas well as\b|\bboth groups\b|\bin addition to\b|"
+    r"\bneedling and (?:an? )?(?:[\w-]+ ){0,3}$",
+    re.I,
+)
+_WITH_NEEDLING = re.compile(r"\b(?:plus|combined with|and) (?:dry )?needling\b", re.I)
+
+
 def _co_intervention(text: str, pos: int) -> bool:
     """Given to every group, or combined with needling: not a comparator."""
     window = text[max(0, pos - 60) : pos + 40]
-    return bool(re.search(
-        r"\ball (?:groups|patients|participants)\b|\bon (?:migraine )?prophylaxis\b|\bplus\b|\bcombined with\b|"
-        r"\bpairing\b|\bcombining\b|\balongside\b|\bas well as\b|\bboth groups\b|\bin addition to\b|"
-        r"\bneedling and (?:an? )?(?:[\w-]+ ){0,3}$",
-        text[max(0, pos - 60) : pos], re.I,
-    ) or re.search(r"\b(?:plus|combined with|and) (?:dry )?needling\b", window, re.I))
+    return bool(_CO_BEFORE.search(text[max(0, pos - 60) : pos]) or _WITH_NEEDLING.search(window))
 
 
 def _outcome_use(text: str, m: re.Match) -> bool:
@@ -381,6 +408,13 @@ def _outcome_use(text: str, m: re.Match) -> bool:
 # --- outcomes -----------------------------------------------------------------
 
 
+_BARE_PAIN = re.compile(r"pain", re.I)
+_PAIN_CHANGED = re.compile(
+    r"\b(?:reduc|lower|decreas|less|improv|relie|eas)\w*\s+(?:\w+\s+){0,3}pain\b|\bpain\b\s+(?:\w+\s+){0,2}(?:decreased|improved|fell|reduced|was reduced)",
+    re.I,
+)
+
+
 def outcomes(record: Record, sents: list[Sentence], design: str, *, why: Why | None = None) -> list[str]:
     """Outcomes measured or reported: from aims, methods, results, conclusions (not background)."""
     why = why or Why()
@@ -391,9 +425,9 @@ def outcomes(record: Record, sents: list[Sentence], design: str, *, why: Why | N
     found: dict[str, str] = {}
     for text in texts:
         for start, end, kind in terms.outcome_spans(text):
-            if kind == "pain_intensity" and re.fullmatch(r"pain", text[start:end], re.I):
+            if kind == "pain_intensity" and _BARE_PAIN.fullmatch(text[start:end]):
                 # Bare "pain" names an outcome only when something is said to change it.
-                if not re.search(r"\b(?:reduc|lower|decreas|less|improv|relie|eas)\w*\s+(?:\w+\s+){0,3}pain\b|\bpain\b\s+(?:\w+\s+){0,2}(?:decreased|improved|fell|reduced|was reduced)", text, re.I):
+                if not _PAIN_CHANGED.search(text):
                     continue
             found.setdefault(kind, text[start:end])
     order = list(OUTCOMES)
@@ -603,3 +637,4 @@ def _key_number(x: Extraction, sents: list[Sentence], *, p_ok: bool) -> str | No
             if m:
                 return m.group(0)
     return None
+

@@ -122,6 +122,14 @@ def state(reported: bool, harms: list[Harm]) -> str:
 
 def _sentence_harms(rs: RuleSet, s: Sentence) -> list[Harm]:
     text = s.text
+    # Most sentences name no event and have no harms label, and a symptom ("pain") is an
+    # event only inside a frame, which without an event only a withdrawal or an "other
+    # than" opens: nothing below can find a harm in such a sentence, so its other harm
+    # rules are not read.
+    if not rs.find("harm_event", text) and not _section_event(rs, s) and not (
+        rs.find("harm_frame_event", text) and (rs.find("harm_withdrawal", text) or _has_exception(rs, text))
+    ):
+        return []
     masks = [(h.start, h.end) for h in rs.find("harm_not", text)]
     stops = rs.find("harm_terminate", text)
     reports = rs.find("harm_report", text)
@@ -232,6 +240,15 @@ def _sentence_harms(rs: RuleSet, s: Sentence) -> list[Harm]:
             a, b = min(e.start, c.start), max(e.end, c.end)
             out.append(_harm(s, e, affected, _int(c.group("denominator")), percent, severity, arm, c.rule.id, a, b, "high"))
     return out
+
+
+def _has_exception(rs: RuleSet, text: str) -> bool:
+    """Whether an "other than" (a harm_terminate hit with an exception) is in `text`; the
+    label's rules (most of which end clauses) are read only where a rule that gives
+    exceptions matches at all."""
+    if not any(r.regex.search(text) for r in rs.of("harm_terminate") if "exception" in r.regex.groupindex):
+        return False
+    return any(h.group("exception") for h in rs.find("harm_terminate", text))
 
 
 def _event(h: Hit, framed: bool = False) -> _Event:

@@ -42,7 +42,17 @@ from pathlib import Path
 
 import yaml
 
-from .text import NUM, WORD_NUMBER_RE, LiteralIndex, any_of, folded, guarded, required_literals
+from .text import (
+    NUM,
+    SHARED_WORDS,
+    WORD_NUMBER_RE,
+    LiteralIndex,
+    folded,
+    guarded,
+    has_words,
+    required_literal_sets,
+    required_literals,
+)
 
 RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
 ANCHOR_SCOPES = ("sentence", "after", "before")
@@ -141,7 +151,8 @@ class Hit:
 
 
 class RuleSet:
-    def __init__(self, labels: dict[str, str], lists: dict[str, list[str]], rules: list[Rule]):
+    def __init__(self, labels: dict[str, str], lists: dict[str, list[str]], rules: list[Rule],
+                 index: LiteralIndex | None = None):
         self.labels = labels
         self.lists = lists
         self.rules = rules
@@ -153,21 +164,26 @@ class RuleSet:
         self._families: dict[str, list[Rule]] = {}
         # A pattern is run on a text only if one of the words every match of it
         # contains (text.required_literals) is there. A sentence is checked for the
-        # words of every rule read by find() at once (a LiteralIndex, once per text);
-        # a part of a record, for the words of each classifying rule in turn.
+        # words of every rule read by find() at once (a LiteralIndex, once per text,
+        # shared with the outcome terms for the default rules: text.SHARED_WORDS); a
+        # part of a record, for the words of each classifying rule in turn.
         self._words: dict[re.Pattern, frozenset[str] | None] = {}
-        self._any: dict[re.Pattern, re.Pattern] = {}
         for regex in [r.regex for r in rules] + [c.regex for r in rules for c in (*r.also, *r.unless)]:
             words = required_literals(regex)
             if words is not None and min(map(len, words)) >= _MIN_WORD:
                 self._words[regex] = words
-                self._any[regex] = any_of(words)
-        self._index = LiteralIndex(set().union(*(
-            self._words.get(r.regex) or () for r in rules if r.scope in ANCHOR_SCOPES
-        )))
-        self._present: dict[str, set[str] | None] = {}  # text → its words in the index, see forget()
-        # Per label: its rules, highest precedence first, each with the words it needs.
-        self._plan = {label: [(r, self._words.get(r.regex)) for r in rs] for label, rs in self._by_label.items()}
+        self._index = LiteralIndex() if index is None else index
+        self._owns_index = index is None  # a shared index is forgotten by text.forget()
+        # (every rule's words: find() reads a sentence's, and possible() a classifying
+        # rule's where a caller runs it over sentences itself)
+        self._index.add(set().union(*(w for w in self._words.values() if w)))
+        # Per label: its rules, highest precedence first, each with the words it needs
+        # (looked up in the index), or where it has none such, with its sets of shorter
+        # words ("ci", "%", "/"), looked for with `in` (text.has_words).
+        self._plan = {
+            label: [(r, self._words.get(r.regex), None if r.regex in self._words else _sets(r.regex)) for r in rs]
+            for label, rs in self._by_label.items()
+        }
 
     def of(self, label: str) -> list[Rule]:
         if label not in self.labels:
@@ -201,19 +217,16 @@ class RuleSet:
 
     def _words_in(self, text: str) -> set[str] | None:
         """The index's words in `text`; None where folded() cannot be used."""
-        try:
-            return self._present[text]
-        except KeyError:
-            low = folded(text)
-            found = self._present[text] = None if low is None else self._index.present(low)
-            return found
+        return self._index.words_in(text)
 
     def _resolve(self, label: str, text: str) -> tuple[Hit, ...]:
         present = self._words_in(text)
         hits = []
-        for rule, words in self._plan.get(label, ()):
+        for rule, words, sets in self._plan.get(label, ()):
             if words is not None and present is not None and words.isdisjoint(present):
                 continue  # none of the words every match of it contains
+            if sets and not has_words(sets, text):
+                continue
             for m in rule.regex.finditer(text):
                 if m.end() > m.start():
                     hits.append(Hit(rule, m.start(), m.end(), m))
@@ -226,10 +239,28 @@ class RuleSet:
                 kept.append(h)
         return tuple(sorted(kept, key=lambda h: h.start))
 
+    def possible(self, regex: re.Pattern, text: str) -> bool:
+        """False only where `regex` (a rule's or a condition's) cannot match `text`: none
+        of the words every match of it contains is there (looked up in the index)."""
+        words = self._words.get(regex)
+        if words is None:
+            return True
+        present = self._index.words_in(text)
+        return present is None or not words.isdisjoint(present)
+
+    def possible_in(self, regex: re.Pattern, texts: list[str]) -> list[str]:
+        """The `texts` (in order) where `regex` can match (see possible())."""
+        words = self._words.get(regex)
+        if words is None:
+            return texts
+        words_in = self._index.words_in
+        return [t for t in texts if (present := words_in(t)) is None or not words.isdisjoint(present)]
+
     def forget(self) -> None:
         """Drop the remembered matches (the caller reads a new document)."""
         self._memo.clear()
-        self._present.clear()
+        if self._owns_index:
+            self._index.forget()
 
     def at(self, label: str, text: str, pos: int, end: int | None = None) -> Hit | None:
         """The highest-precedence match starting exactly at `pos` (rules of scope `after`)."""
@@ -283,11 +314,12 @@ class RuleSet:
 
         def search(regex: re.Pattern, scope: str) -> re.Match | None:
             text = parts.get(scope, "")
-            words = self._any.get(regex)
+            words = self._words.get(regex)
             if words is not None:
                 if scope not in low:
                     low[scope] = folded(text)
-                if low[scope] is not None and not words.search(low[scope]):
+                # (`in` for each word: a few substring searches cost less than one regex scan)
+                if low[scope] is not None and not any(w in low[scope] for w in words):
                     return None  # none of the words it needs: it cannot match
             return regex.search(text)
 
@@ -299,6 +331,16 @@ class RuleSet:
         if any(search(c.regex, c.scope) for c in rule.unless):
             return None
         return m
+
+
+def _sets(regex: re.Pattern) -> tuple[tuple[str, ...], ...]:
+    """A rule's sets of required words to look for with `in`, or () where there are so
+    many words that looking costs about what running the rule does."""
+    sets = tuple(tuple(sorted(words)) for words in required_literal_sets(regex))
+    return sets if sum(map(len, sets)) <= _MAX_CHECKED_WORDS else ()
+
+
+_MAX_CHECKED_WORDS = 10
 
 
 def _hit(rule: Rule, m: re.Match) -> Hit:
@@ -362,9 +404,10 @@ def parse_file(path: Path) -> tuple[dict[str, str], dict[str, list[str]], list[d
     return dict(data.get("labels") or {}), dict(data.get("lists") or {}), list(data.get("rules") or [])
 
 
-def build(files: list[Path]) -> RuleSet:
+def build(files: list[Path], index: LiteralIndex | None = None) -> RuleSet:
     """Read every file, then check and compile every rule (lists and labels are shared
-    across files, so a rule may use a list another file defines)."""
+    across files, so a rule may use a list another file defines). `index`: the
+    LiteralIndex to look for the rules' words with (default: one of their own)."""
     labels: dict[str, str] = {}
     lists: dict[str, list[str]] = {}
     raw_rules: list[tuple[Path, dict]] = []
@@ -395,7 +438,7 @@ def build(files: list[Path]) -> RuleSet:
                 f"{rule.source}: rule {rule.id}: scope {rule.scope!r} differs from {first.id}'s {first.scope!r} "
                 f"(all rules of label {rule.label!r} are read the same way)"
             )
-    ruleset = RuleSet(labels, lists, rules)
+    ruleset = RuleSet(labels, lists, rules, index)
     for rule in rules:
         check_examples(ruleset, rule)
     return ruleset
@@ -479,12 +522,12 @@ def check_examples(ruleset: RuleSet, rule: Rule) -> None:
             raise RuleError(f"{where}: counterexample fires: {text!r} (matched {m.group(0)!r})")
 
 
-def load(folder: str | Path = RULES_DIR) -> RuleSet:
+def load(folder: str | Path = RULES_DIR, index: LiteralIndex | None = None) -> RuleSet:
     """Every `*.yml` rule file in `folder`, checked."""
     files = sorted(Path(folder).glob("*.yml"))
     if not files:
         raise RuleError(f"no rule files (*.yml) in {folder}")
-    return build(files)
+    return build(files, index)
 
 
 def fingerprint(folder: str | Path = RULES_DIR) -> str:
@@ -498,5 +541,6 @@ def fingerprint(folder: str | Path = RULES_DIR) -> str:
 
 @lru_cache(maxsize=1)
 def default() -> RuleSet:
-    """The project's rules, loaded once per process."""
-    return load(RULES_DIR)
+    """The project's rules, loaded once per process (their words looked for in one
+    pass with the outcome terms': text.SHARED_WORDS)."""
+    return load(RULES_DIR, SHARED_WORDS)

@@ -12,7 +12,7 @@ import yaml
 
 from . import text as _text
 from .version import TOPIC_WORDS, words_fingerprint  # noqa: F401 (words_fingerprint: kept for callers)
-from .text import LiteralIndex, folded, guarded, guarded_pattern, required_literals
+from .text import SHARED_WORDS, Checked, Specialised, guarded, guarded_pattern, required_literals
 
 # Outcome → the ways abstracts name it. Order matters only for ties: a longer
 # match wins over a shorter one inside it ("pressure pain threshold" over "pain").
@@ -47,25 +47,32 @@ OUTCOME_TERMS: dict[str, str] = {
 }
 _OUTCOME_PATTERNS = [(name, re.compile(p, re.I)) for name, p in OUTCOME_TERMS.items()]
 # Each pattern with the words one of which it needs (text.required_literals): most
-# sentences name two or three outcomes, so most patterns need not be run on them;
-# and behind a look-ahead on its first characters (text.guarded) where it is. The
-# words of all of them are looked for in one pass (_OUTCOME_WORDS).
-_OUTCOME_CHECKED = [(name, guarded(pattern), required_literals(pattern)) for name, pattern in _OUTCOME_PATTERNS]
-_OUTCOME_WORDS = LiteralIndex(set().union(*(words for _, _, words in _OUTCOME_CHECKED if words)))
+# sentences name two or three outcomes, so most patterns need not be run on them.
+# The words of all of them are looked for in one pass, with the rules' words
+# (text.SHARED_WORDS: a sentence that both read is scanned once). A pattern that is
+# run is read with only its alternatives whose words are there ("other" has some
+# thirty, of which a sentence names one or two): text.Specialised, the same matches.
+_OUTCOME_RUN = [
+    (name, Specialised([("", OUTCOME_TERMS[name], "")], re.IGNORECASE), required_literals(pattern))
+    for name, pattern in _OUTCOME_PATTERNS
+]
+SHARED_WORDS.add(set().union(*(words for _, _, words in _OUTCOME_RUN if words)))
+# Each whole pattern, behind a look-ahead on its first characters (text.guarded).
+_OUTCOME_CHECKED = [(name, reader.whole, words) for name, reader, words in _OUTCOME_RUN]
 # Words that name an outcome only when the sentence is about headache or pain:
 # "frequency" in a physics abstract is not headache frequency.
 GENERIC = re.compile(r"^(?:frequency|duration|intensity|attacks?)$", re.I)
 PAIN_CONTEXT = guarded(re.compile(r"headache|migrain|\bpain|attack|\bTTH\b|\bCGH\b|\bMHD", re.I))
+_PAIN_CONTEXT = Checked(PAIN_CONTEXT)  # not run on a sentence without one of its words
 
 
 @lru_cache(maxsize=4096)
 def _spans(text: str) -> tuple[tuple[tuple[int, int, str], ...], bool]:
     """Every outcome term in `text`, longest match kept, and whether the text speaks of pain."""
-    low = folded(text)
-    present = None if low is None else _OUTCOME_WORDS.present(low)
+    present = SHARED_WORDS.words_in(text)
     candidates = sorted(
         (
-            (m.start(), m.end(), name) for name, pattern, words in _OUTCOME_CHECKED
+            (m.start(), m.end(), name) for name, pattern, words in _OUTCOME_RUN
             if present is None or words is None or not words.isdisjoint(present)
             for m in pattern.finditer(text)
         ),
@@ -76,7 +83,7 @@ def _spans(text: str) -> tuple[tuple[tuple[int, int, str], ...], bool]:
         if spans and start < spans[-1][1]:
             continue  # inside a longer (or earlier) term
         spans.append((start, end, name))
-    return tuple(spans), bool(PAIN_CONTEXT.search(text))
+    return tuple(spans), bool(_PAIN_CONTEXT.search(text))
 
 
 def outcome_spans(text: str, painful: bool = False) -> tuple[tuple[int, int, str], ...]:

@@ -7,8 +7,11 @@ sentences are kept with their start and end offsets in that exact string.
 from __future__ import annotations
 
 import re
+import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TypeVar
 
 # Section labels (structured abstracts, or "(2) Background:" inline) whose
 # sentences describe the question or the method rather than what was found.
@@ -69,11 +72,36 @@ class Sentence:
     @property
     def is_preamble(self) -> bool:
         """Background, aims or methods: says what was planned, not what was found."""
-        return bool(self.section and not RESULT_SECTIONS.search(self.section) and PREAMBLE_SECTIONS.search(self.section))
+        return bool(self.section) and _section_roles(self.section)[1]
 
     @property
     def is_result(self) -> bool:
-        return bool(self.section and RESULT_SECTIONS.search(self.section))
+        return bool(self.section) and _section_roles(self.section)[0]
+
+
+# Per-abstract memory. The extractor asks the same question of the same sentence
+# several times (one field after another); functions decorated with
+# `per_abstract` answer each text once and are cleared by forget(), which
+# extract() calls before each record, so what is remembered never outlives the
+# abstract being read (and a benchmark that repeats abstracts gains nothing).
+_PER_ABSTRACT: list = []
+_T = TypeVar("_T", bound=Callable)
+
+
+def per_abstract(fn: _T | None = None, *, maxsize: int = 1024) -> _T:
+    """`fn` (a pure function of its arguments) remembered until forget()."""
+    if fn is None:
+        return lambda f: per_abstract(f, maxsize=maxsize)  # type: ignore[return-value]
+    cached = lru_cache(maxsize=maxsize)(fn)
+    _PER_ABSTRACT.append(cached)
+    return cached  # type: ignore[return-value]
+
+
+@per_abstract
+def _section_roles(label: str) -> tuple[bool, bool]:
+    """(is a results label, is a preamble label): every sentence of a section asks."""
+    result = bool(RESULT_SECTIONS.search(label))
+    return result, not result and bool(PREAMBLE_SECTIONS.search(label))
 
 
 def sentences(abstract: str) -> list[Sentence]:
@@ -85,11 +113,13 @@ def sentences(abstract: str) -> list[Sentence]:
 
 
 def forget() -> None:
-    """Drop the remembered splits (a benchmark that repeats abstracts calls this)."""
-    _sentences.cache_clear()
+    """Drop the remembered splits and every per_abstract memory (a benchmark that
+    repeats abstracts calls this)."""
+    for cached in _PER_ABSTRACT:
+        cached.cache_clear()
 
 
-@lru_cache(maxsize=16)
+@per_abstract(maxsize=16)
 def _sentences(abstract: str) -> tuple[Sentence, ...]:
     out: list[Sentence] = []
     pos = 0
@@ -255,27 +285,334 @@ def any_of(words: frozenset[str]) -> re.Pattern:
     return re.compile("|".join(map(re.escape, sorted(words))))
 
 
-class LiteralIndex:
-    """Which of many words occur in a text, found in one pass over it (the words of
-    many patterns' `required_literals`, checked together)."""
+class Checked:
+    """A compiled pattern that is run only on a text containing a word of each of its
+    sets of required words (`required_literal_sets`, looked for with `in` in the
+    folded text, which costs far less than a scan by the regex engine): the same
+    matches, and none where the pattern cannot match. For patterns read over whole
+    sentences or abstracts; a pattern without such words is simply run."""
 
-    def __init__(self, words: set[str] | frozenset[str]):
-        self.words = frozenset(words)
-        # At each position the longest word that starts there (a trie, so each
-        # position costs a character test or two); the shorter words that start
+    __slots__ = ("_indexed", "regex", "sets")
+
+    def __init__(self, regex: re.Pattern):
+        self.regex = regex
+        found = required_literal_sets(regex)
+        self.sets = tuple(tuple(sorted(words)) for words in found)
+        # Words long enough to be worth indexing are also looked up in the words the
+        # shared index has already found in the text (a sentence other readers read),
+        # which costs less than looking for them in it again.
+        self._indexed = found if found and min(len(w) for words in found for w in words) >= _MIN_INDEXED else None
+        if self._indexed:
+            SHARED_WORDS.add(frozenset().union(*found))
+
+    def possible(self, text: str) -> bool:
+        """False only where no match can be in `text`."""
+        if not self.sets:
+            return True
+        if self._indexed and (present := SHARED_WORDS.remembered(text)) is not None:
+            return all(not words.isdisjoint(present) for words in self._indexed)
+        return has_words(self.sets, text)
+
+    def search(self, text: str) -> re.Match | None:
+        return self.regex.search(text) if self.possible(text) else None
+
+    def finditer(self, text: str) -> Iterator[re.Match]:
+        return self.regex.finditer(text) if self.possible(text) else iter(())
+
+
+# The folded form of a text read by several Checked patterns, made once per abstract.
+_folded = per_abstract(folded)
+
+
+def has_words(sets: tuple[tuple[str, ...], ...], text: str) -> bool:
+    """Whether `text` has a word of each of `sets` (of `required_literal_sets`): False
+    only where a pattern with those sets cannot match it."""
+    low = _folded(text)
+    if low is None:
+        return True
+    for words in sets:  # (map: no Python frame per word)
+        if not any(map(low.__contains__, words)):
+            return False
+    return True
+
+
+_TOKEN = re.compile(r"[a-z0-9]+")  # a token of a folded text (LiteralIndex)
+
+
+class LiteralIndex:
+    """Which of many words occur in a text (the words of many patterns'
+    `required_literals`, checked together). Words may be added (the index is then
+    rebuilt); `words_in` remembers each text's words until forget().
+
+    Read by the text's tokens (runs of ASCII letters and digits): a word made of
+    letters and digits occurs in a text exactly where it occurs in one of its tokens,
+    and which words occur in a token is found once (a trie over the token) and
+    remembered for the next text that has it, abstracts sharing most of their
+    vocabulary. A word with other characters ("number of ", "(control)") is looked
+    for with `in`, only in a text whose tokens have its longest run of letters and
+    digits. Exact either way; far less work than a scan of every position."""
+
+    _MAX_TOKENS = 100_000  # remembered tokens, at most (then forgotten and found again)
+
+    def __init__(self, words: set[str] | frozenset[str] = frozenset()):
+        self.words: frozenset[str] = frozenset()
+        self._regex: re.Pattern | None = None
+        self._shorter: dict[str, frozenset[str]] = {}
+        self._plain: frozenset[str] = frozenset()  # words of letters and digits only
+        self._by_piece: dict[str, tuple[str, ...]] = {}  # the other words, by their longest such run
+        self._unpieced: tuple[str, ...] = ()  # words with no letter or digit: looked for in every text
+        self._tokens: dict[str, frozenset[str]] = {}
+        self._memo: dict[str, set[str] | None] = {}
+        self._built = True
+        self.add(words)
+
+    def add(self, words: set[str] | frozenset[str]) -> None:
+        """Look for `words` too (what was remembered of texts is dropped; the index is
+        rebuilt when next read, so that many additions cost one build)."""
+        if not set(words) - self.words:
+            return
+        self.words |= frozenset(words)
+        self._built = False
+        self._tokens.clear()
+        self._memo.clear()
+
+    def _build(self) -> None:
+        self._plain = frozenset(w for w in self.words if _TOKEN.fullmatch(w))
+        by_piece: dict[str, list[str]] = {}
+        for w in self.words - self._plain:
+            pieces = _TOKEN.findall(w)
+            if pieces:
+                by_piece.setdefault(max(pieces, key=len), []).append(w)
+        self._by_piece = {piece: tuple(sorted(ws)) for piece, ws in by_piece.items()}
+        self._unpieced = tuple(sorted(w for w in self.words - self._plain if not _TOKEN.search(w)))
+        pieces = self._plain | self._by_piece.keys()
+        # At each position of a token the longest piece that starts there (a trie, so
+        # each position costs a character test or two); the shorter pieces that start
         # there are its prefixes.
-        self._regex = re.compile("(?=(" + _trie(self.words) + "))") if self.words else None
-        self._shorter = {w: frozenset(o for o in self.words if o != w and w.startswith(o)) for w in self.words}
-        self._shorter = {w: ws for w, ws in self._shorter.items() if ws}
+        self._regex = re.compile("(?=(" + _trie(frozenset(pieces)) + "))")
+        shorter = {w: frozenset(o for o in pieces if o != w and w.startswith(o)) for w in pieces}
+        self._shorter = {w: ws for w, ws in shorter.items() if ws}
+        self._built = True
 
     def present(self, low: str) -> set[str]:
         """The words that occur in `low` (a folded text)."""
+        if not self._built:
+            self._build()
         if self._regex is None:
             return set()
-        found = set(self._regex.findall(low))
-        for w in [w for w in found if w in self._shorter]:
-            found |= self._shorter[w]
-        return found
+        tokens = self._tokens
+        in_text = set(_TOKEN.findall(low))
+        try:
+            found = set().union(*map(tokens.__getitem__, in_text))  # each token's words, found before
+        except KeyError:
+            if len(tokens) > self._MAX_TOKENS:
+                tokens.clear()
+            for token in in_text - tokens.keys():
+                in_token = set(self._regex.findall(token))
+                for w in [w for w in in_token if w in self._shorter]:
+                    in_token |= self._shorter[w]
+                tokens[token] = frozenset(in_token)
+            found = set().union(*map(tokens.__getitem__, in_text))
+        out = found & self._plain
+        for piece in found & self._by_piece.keys():
+            out.update(filter(low.__contains__, self._by_piece[piece]))
+        if self._unpieced:
+            out.update(filter(low.__contains__, self._unpieced))
+        return out
+
+    def words_in(self, text: str) -> set[str] | None:
+        """The words that occur in `text`, remembered; None where folded() cannot be used."""
+        try:
+            return self._memo[text]
+        except KeyError:
+            if len(self._memo) > 4096:
+                self._memo.clear()  # bounded, even for a caller that never calls forget()
+            low = _folded(text)  # (the folded text other readers of it use too)
+            found = self._memo[text] = None if low is None else self.present(low)
+            return found
+
+    def remembered(self, text: str) -> set[str] | None:
+        """The words of `text` if words_in() has read it (and could), else None."""
+        return self._memo.get(text)
+
+    def forget(self) -> None:
+        self._memo.clear()
+
+    cache_clear = forget  # so that text.forget() clears it with the per_abstract memories
+
+
+# The words of the default rule set, the outcome terms and the Specialised patterns:
+# one index, so a sentence that several of them read is looked at once (rules.default,
+# terms._spans, Specialised).
+SHARED_WORDS = LiteralIndex()
+_PER_ABSTRACT.append(SHARED_WORDS)
+
+
+def split_alternatives(pattern: str) -> list[str]:
+    """The top-level alternatives of `pattern` (the pieces a "|" outside any group
+    or character class separates), as text; not for re.VERBOSE patterns."""
+    parts: list[str] = []
+    depth, start, i, in_class = 0, 0, 0, False
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+            i += 1
+            i += pattern.startswith("^", i)
+            i += pattern.startswith("]", i)  # "[]" and "[^]": the "]" is a member
+            continue
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == "|" and depth == 0:
+            parts.append(pattern[start:i])
+            start = i + 1
+        i += 1
+    parts.append(pattern[start:])
+    return parts
+
+
+class Specialised:
+    """A pattern made of many alternatives, most of which cannot match a given text
+    (their required words are absent), read on each text with only those that can.
+    The regex engine tries every alternative at every position; this leaves it two
+    or three. The same matches as the whole pattern: an alternative that cannot
+    match anywhere in a text changes no match there, and where two alternatives
+    match, the leftmost match wins and, at one position, the alternative written
+    first (as the engine's own alternation does).
+
+    `parts` is the pattern as (before, body, after) pieces joined by "|", e.g. named
+    groups `("(?P<m0>", "a|b", ")")`; a match has the groups of its own part only.
+    An alternative is left out where none of its words is among `index`'s words in
+    the text (each alternative's words are added to it) or, for a case-sensitive
+    one without such words ("(?-i:\\bORs?\\b)"), where its words as written are not
+    in the text. The alternatives with neither are read together, as one pattern;
+    each of the others is compiled by itself the first time a text needs it (so
+    the cost of compiling is bounded by the number of alternatives, never by the
+    texts read)."""
+
+    _MAX_CHOICES = 4096
+
+    def __init__(self, parts: list[tuple[str, str, str]], flags: int = 0, index: LiteralIndex | None = None):
+        if flags & re.VERBOSE:
+            raise ValueError("Specialised: not for re.VERBOSE patterns")
+        self._index = SHARED_WORDS if index is None else index
+        self._flags = flags
+        self.whole = guarded(re.compile("|".join(a + body + b for a, body, b in parts), flags))
+        # Each alternative, in order: (its pattern inside its part, index words or None,
+        # the number of its case-sensitive check in self._exact or None).
+        self._alternatives: list[tuple[str, frozenset[str] | None, int | None]] = []
+        self._exact: list[tuple[tuple[str, ...], ...]] = []
+        always: list[tuple[str, list[str], str]] = []
+        readable = True
+        for before, body, after in parts:
+            always.append((before, [], after))
+            for alternative in split_alternatives(body):
+                compiled = re.compile(alternative, flags)
+                words = required_literals(compiled)
+                exact = None
+                if words is not None and min(map(len, words)) < _MIN_INDEXED:
+                    words = None  # a word in nearly every text: not looked for in the index
+                if words is None and (sets := exact_literal_sets(compiled)):
+                    exact = len(self._exact)
+                    self._exact.append(sets)
+                if words is None and exact is None:
+                    always[-1][1].append(alternative)
+                readable = readable and _min_width(compiled) > 0  # (an empty match: read it whole)
+                self._alternatives.append((before + alternative + after, words, exact))
+        self._readable = readable
+        pieces = [before + "|".join(alts) + after for before, alts, after in always if alts]
+        self._always = guarded(re.compile("|".join(pieces), flags)) if pieces else None
+        self._always_at = tuple(i for i, (_, w, e) in enumerate(self._alternatives) if w is None and e is None)
+        self._one: dict[int, re.Pattern] = {}
+        self.words = frozenset().union(*(w for _, w, _ in self._alternatives if w))
+        self._index.add(self.words)
+        self._choices: dict[tuple[frozenset[str], tuple[bool, ...]], tuple[int, ...]] = {}
+
+    def _chosen(self, text: str) -> tuple[int, ...] | None:
+        """The alternatives (other than those always read) that can match `text`; None
+        where the text cannot be checked (then the whole pattern is read)."""
+        present = self._index.words_in(text) if self._readable else None
+        if present is None:
+            return None
+        found = self.words.intersection(present)
+        exact = tuple(all(any(map(text.__contains__, words)) for words in sets) for sets in self._exact)
+        try:
+            return self._choices[found, exact]
+        except KeyError:
+            pass
+        chosen = tuple(
+            i for i, (_, words, e) in enumerate(self._alternatives)
+            if (not words.isdisjoint(found) if words is not None else e is not None and exact[e])
+        )
+        if len(self._choices) >= self._MAX_CHOICES:
+            self._choices.clear()
+        self._choices[found, exact] = chosen
+        return chosen
+
+    def _regex(self, i: int) -> re.Pattern:
+        try:
+            return self._one[i]
+        except KeyError:
+            regex = self._one[i] = guarded(re.compile(self._alternatives[i][0], self._flags))
+            return regex
+
+    def finditer(self, text: str, pos: int = 0, endpos: int = sys.maxsize) -> Iterator[re.Match]:
+        chosen = self._chosen(text)
+        if chosen is None:
+            return self.whole.finditer(text, pos, endpos)
+        regexes = [self._regex(i) for i in chosen]
+        if self._always is not None:
+            regexes.append(self._always)
+        if len(regexes) == 1:
+            return regexes[0].finditer(text, pos, endpos)
+        return self._merged(regexes, chosen, text, pos, endpos) if regexes else iter(())
+
+    def search(self, text: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match | None:
+        return next(self.finditer(text, pos, endpos), None)
+
+    def _merged(self, regexes: list[re.Pattern], chosen: tuple[int, ...], text: str, pos: int, endpos: int
+                ) -> Iterator[re.Match]:
+        """The matches of several patterns read as one alternation: leftmost first; where
+        two start at one position, the one the alternation tries first (whose
+        alternative is written first); then on from its end (no match is empty)."""
+        nexts = [r.search(text, pos, endpos) for r in regexes]
+        while True:
+            starts = [m.start() for m in nexts if m]
+            if not starts:
+                return
+            at = min(starts)
+            tied = [m for m in nexts if m and m.start() == at]
+            m = tied[0] if len(tied) == 1 else self._first_at(chosen, text, at, endpos)
+            yield m
+            pos = m.end()
+            nexts = [n if n is None or n.start() >= pos else r.search(text, pos, endpos) for n, r in zip(nexts, regexes)]
+
+    def _first_at(self, chosen: tuple[int, ...], text: str, at: int, endpos: int) -> re.Match:
+        """The match at `at` of the first alternative, in order, that matches there."""
+        for i in sorted(chosen + self._always_at):
+            m = self._regex(i).match(text, at, endpos)
+            if m:
+                return m
+        raise AssertionError("a pattern matched where none of its alternatives does")
+
+
+def _min_width(regex: re.Pattern) -> int:
+    """The fewest characters a match of `regex` can have (0 where unknown)."""
+    try:
+        return _sre_parse.parse(regex.pattern, regex.flags).getwidth()[0]
+    except Exception:  # noqa: BLE001  (an engine detail changed: take it as possibly empty)
+        return 0
+
+
+# Words shorter than this are in nearly every text: not worth looking for.
+_MIN_INDEXED = 3
 
 
 def _trie(words: frozenset[str]) -> str:
@@ -296,8 +633,46 @@ def _trie(words: frozenset[str]) -> str:
     return emit(root)
 
 
-def _literals(seq: list) -> frozenset[str] | None:
+def _literals(seq: list, fold: bool = True) -> frozenset[str] | None:
     """Words one of which any match of the parsed sequence contains; None if unknown."""
+    candidates = _candidates(seq, fold)
+    if not candidates:
+        return None
+    return max(candidates, key=_selective)
+
+
+def _selective(words: frozenset[str]) -> tuple[int, int]:
+    """How selective a check for one of `words` is: long words first, then few of them."""
+    return min(min(map(len, words)), 4), -len(words)
+
+
+def required_literal_sets(regex: re.Pattern, most: int = 3) -> tuple[frozenset[str], ...]:
+    """Sets of lower-cased ASCII words such that every match of `regex` contains a word
+    of each set (the `most` most selective, most selective first): a text lacking
+    every word of any one set cannot hold a match. () if none is known."""
+    parsed = _parse(regex)
+    found = _candidates(parsed) if parsed is not None else []
+    return tuple(sorted(set(found), key=_selective, reverse=True)[:most])
+
+
+def exact_literal_sets(regex: re.Pattern, most: int = 3) -> tuple[tuple[str, ...], ...]:
+    """For a pattern matched case-sensitively (or one that is a whole "(?-i:...)"
+    group), sets of words as written such that every match contains a word of each
+    (checked with `in` on the text itself: exact, whatever its characters); () if none."""
+    parsed = _parse(regex)
+    if parsed is None:
+        return ()
+    if regex.flags & re.IGNORECASE:
+        if len(parsed) != 1 or parsed[0][0] is not _sre_c.SUBPATTERN or not parsed[0][1][2] & re.IGNORECASE:
+            return ()
+        parsed = list(parsed[0][1][3])
+    found = sorted(set(_candidates(parsed, fold=False)), key=_selective, reverse=True)[:most]
+    return tuple(tuple(sorted(words)) for words in found)
+
+
+def _candidates(seq: list, fold: bool = True) -> list[frozenset[str]]:
+    """Sets of words such that any match of the parsed sequence contains a word of each:
+    lower-cased, or with `fold` False (for a sequence parsed case-sensitively) as written."""
     candidates: list[frozenset[str]] = []
     run: list[str] = []
 
@@ -308,32 +683,31 @@ def _literals(seq: list) -> frozenset[str] | None:
 
     for op, av in seq:
         if op is _sre_c.LITERAL and av < 128:
-            run.append(chr(av).lower())
+            run.append(chr(av).lower() if fold else chr(av))
         elif op in _ZERO_WIDTH:
             continue  # consumes nothing: the letters either side stay adjacent
+        elif op is _sre_c.SUBPATTERN and not fold and av[1] & re.IGNORECASE:
+            end_run()  # case-insensitive inside: its letters are not known as written
         elif op is _sre_c.SUBPATTERN or (_ATOMIC is not None and op is _ATOMIC):
             end_run()
-            inner = _literals(list(av[-1] if op is _sre_c.SUBPATTERN else av))
+            inner = _literals(list(av[-1] if op is _sre_c.SUBPATTERN else av), fold)
             if inner:
                 candidates.append(inner)
         elif op is _sre_c.BRANCH:
             end_run()
-            alternatives = [_literals(list(branch)) for branch in av[1]]
+            alternatives = [_literals(list(branch), fold) for branch in av[1]]
             if all(alternatives):
                 candidates.append(frozenset().union(*alternatives))
         elif op in _REPEATS:
             end_run()
             if av[0] >= 1:
-                inner = _literals(list(av[2]))
+                inner = _literals(list(av[2]), fold)
                 if inner:
                     candidates.append(inner)
         else:
             end_run()  # a class, any character, a character outside ASCII: no fixed letters
     end_run()
-    if not candidates:
-        return None
-    # The most selective: long words first, then few of them.
-    return max(candidates, key=lambda ws: (min(min(map(len, ws)), 4), -len(ws)))
+    return candidates
 
 
 def guarded(regex: re.Pattern, max_letters: int | None = None) -> re.Pattern:
