@@ -4,8 +4,8 @@ Worker processes are started with `spawn` (safe whatever threads or SQLite
 connections the parent holds) and only compute: they are handed plain rows and
 return plain results, and the parent alone writes to the database, one
 transaction per chunk. Below `MIN_PARALLEL` items the work runs in the parent:
-starting a worker (importing the extractor) costs more than a few hundred
-studies take.
+starting a worker (importing the extractor) costs about what a thousand
+studies take on one core.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Callable, Iterable, Iterator, TypeVar
 
 log = logging.getLogger(__name__)
 
-MIN_PARALLEL = 200  # fewer items than this are done in the parent
+MIN_PARALLEL = 1_000  # fewer items than this are done in the parent (measured: 400 studies take 0.5 s less in one process)
 CHUNK = 100  # items per task handed to a worker
 T = TypeVar("T")
 R = TypeVar("R")
