@@ -132,7 +132,8 @@ CHANGED_FROM_TO = guarded(re.compile(
     rf"\b(?:changed|fell|dropped|decreased|declined|improved|increased|rose|reduced|lowered|diminished)\s+from\s+"
     rf"(?P<a>{_N})(?:/10)?\s+to\s+(?P<b>{_N})(?:/10)?(?![\d.,·]*\s*(?:years?|months?|weeks?)\b)"
 ))
-COLON_FROM_TO = re.compile(rf":\s*(?:from\s+)?(?P<a>{_N})\s+to\s+(?P<b>{_N})(?=\s*[;,)])")
+# "(dry needling: 8.4 to 4.9; ...)", "decreased in the DN group (from 6.4 to 2.9)": after a change verb.
+COLON_FROM_TO = re.compile(rf"(?::\s*|\(\s*)(?:from\s+)?(?P<a>{_N})\s+to\s+(?P<b>{_N})(?=\s*[;,)])")
 # "(10.3 vs 13.1 days)": two arms' results side by side.
 # (Percentages are left to the percentage rules, which check they are results.)
 _PAIR_UNITS = _CHANGE_UNITS.replace("%|percent|", "")

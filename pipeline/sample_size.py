@@ -78,12 +78,13 @@ def sample_size(ruleset: rules.RuleSet, record: Document, sents: list[Sentence],
         why.add("n_randomized", n, rule, s.text, confidence=confidence)
         return n
 
-    for s in allocating + [s for s in own if s not in allocating]:
+    ordered = allocating + [s for s in own if s not in allocating]
+    for s in ordered:
         for c in found[id(s)]:
             if c.role == "randomised":
                 return give(c.n, c.rule, s)
     unsure = None  # a count per group whose number of groups is not said
-    for s in allocating + [s for s in own if s not in allocating]:
+    for s in ordered:
         for c in found[id(s)]:
             if c.role == "each":
                 k = c.k or _groups(record, s)

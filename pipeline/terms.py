@@ -33,8 +33,8 @@ OUTCOME_TERMS: dict[str, str] = {
     r"(?<!disease )(?<!treatment )(?<!follow-up )duration|hours per (?:day|attack)|attack length",
     "pain_intensity": r"(?:headache|pain|migraine) (?:intensity|severity)|(?:headache|pain|migraine)\w*(?:\s+\w+){0,3}\s+(?:as\s+)?severe\b|intensity|\bVAS\b|visual analog(?:ue)? scale|\bNPRS\b|\bNRS\b|numeric(?:al)? (?:pain )?rating scale|pain scores?|\bpain\b|"
     r"(?:less|more) intense (?:headaches?|pain|attacks?)|intense headaches?",
-    "blood_flow": r"blood flow|perfusion|oxygen(?:ation| saturation)|\bSO2\b|circulation|hemodynamic\w*|haemodynamic\w*|"
-    r"\bTOI\b|tissue oxygenation(?: index)?",
+    "blood_flow": r"blood flow|perfusion|oxygen(?:ation| saturation)|\b(?:S|St|Sm|Sp)O2\b|circulation|hemodynamic\w*|haemodynamic\w*|"
+    r"\bTOI\b|tissue oxygenation(?: index)?|oxygenated ha?emoglobin|\bHbO2\b",
     "endorphins": r"endorphins?|β-endorphin|beta-endorphin|endogenous opioids?|enkephalins?",
     "other": (
         r"global rating of change|\bGRC\b|\bPASS\b|patient acceptable symptom|joint position (?:error|sense)|"
@@ -42,7 +42,8 @@ OUTCOME_TERMS: dict[str, str] = {
         r"satisfaction|acceptability|electrical pain thresholds?|thresholds?|sensory measures|functional (?:and sensory )?measures|"
         r"muscle (?:activation|strength|thickness)|self-efficacy|kinesiophobia|"
         r"(?:maximum |maximal |pain-free |unassisted )?mouth opening|jaw opening|interincisal opening|"
-        r"return to (?:play|work|sport)|(?:much|very much) improved|global (?:perceived effect|impression of change)|\bPGIC\b"
+        r"return to (?:play|work|sport)|(?:much|very much) improved|global (?:perceived effect|impression of change)|\bPGIC\b|"
+        r"(?:number of|fewer|more) (?:treatment )?visits|return visits|length of stay|(?:total )?effective rate"
     ),
 }
 _OUTCOME_PATTERNS = [(name, re.compile(p, re.I)) for name, p in OUTCOME_TERMS.items()]

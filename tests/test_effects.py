@@ -461,3 +461,20 @@ def test_a_case_reports_inline_outcomes_section_and_changes_in_percent():
     own = ("RESULTS: Patients who received dry needling had greater odds of improvement in headache intensity "
            "(adjusted OR 1.89, 95% CI 1.05 to 3.40) and needed fewer visits (mean 7.2 vs 8.9).")
     assert [(e.outcome, e.value) for e in find_effects(own)] == [("pain_intensity", 1.89), ("other", 7.2), ("other", 8.9)]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("RESULTS: Headache intensity decreased in the DN group (from 6.4 to 2.9) and in the TENS group (from 6.2 to 4.0).",
+     [("pain_intensity", 2.9), ("pain_intensity", 4.0)]),
+    ("RESULTS: PPTs over the temporalis were lower in the migraine group (mean 1.9 kg/cm2) than in the control group "
+     "(mean 2.7 kg/cm2; P < 0.001).", [("pressure_pain_threshold", 1.9), ("pressure_pain_threshold", 2.7)]),
+    ("RESULTS: Patients in the DN cohort required fewer visits (mean 7.2 vs 8.9; P=.03).", [("other", 7.2), ("other", 8.9)]),
+    ("RESULTS: StO2 increased by 4.6% after DN and by 0.8% after sham (P = 0.003).", [("blood_flow", 4.6), ("blood_flow", 0.8)]),
+    ("RESULTS: The total effective rate was 90.0% (27/30) in the dry needling group and 70.0% (21/30) in the control group.",
+     [("other", 90.0), ("other", 70.0)]),
+    # "visits" as the unit of a share is not an outcome of its own
+    ("RESULTS: Pain reduction of at least 50% was achieved in 71% of TPI visits and 63% of prochlorperazine visits.",
+     [("pain_intensity", 71.0), ("pain_intensity", 63.0)]),
+])
+def test_group_values_in_brackets_and_outcomes_named_by_their_unit(text, expected):
+    assert [(e.outcome, e.value) for e in find_effects(text)] == expected

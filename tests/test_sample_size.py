@@ -64,3 +64,5 @@ def test_a_rule_id_must_name_its_role():
     with pytest.raises(rules.RuleError, match="count.ROLE.name"):
         sample_size.role_of("count.guess.something")
     assert sample_size.role_of("count.not_sample.stage") == "not_sample"
+    # every count rule in rules/sample_size.yml names a known role
+    assert {sample_size.role_of(r.id) for r in rules.default().of("count")} == set(sample_size.ROLES)
