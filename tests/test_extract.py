@@ -513,3 +513,26 @@ def test_surveys_and_studies_without_headache_are_off_topic():
     tmd = x("Dry needling versus laser for temporomandibular disorder without headache: a randomized trial",
             "Thirty-four women with TMD and no concurrent headache were randomized to dry needling or laser.")
     assert (tmd.on_topic, tmd.headache_types) == (False, [])
+
+
+def test_a_review_that_did_not_pool_and_a_trial_that_calls_for_randomised_trials():
+    review = x("Dry needling in the management of migraine: a systematic review", (
+        "METHODS: A systematic search of MEDLINE and Embase was conducted. A meta-analysis was not performed owing to "
+        "differences in comparators and outcomes.\nRESULTS: Four randomised trials were included."
+    ))
+    assert review.design == "systematic_review"
+    quasi = x("Effect of dry needling on headache frequency in tension-type headache: a quasi-experimental study", (
+        "Forty patients were allocated, according to the order of referral, to an intervention group (n = 20) or to a "
+        "control group (n = 20). Headache frequency decreased by 38% in the intervention group. Dry needling appears "
+        "to be effective, although randomized trials are needed to confirm these findings."
+    ))
+    assert quasi.design == "non_randomized_trial"
+
+
+def test_needling_more_effective_than_a_comparator_of_any_name():
+    e = x("Dry needling versus TENS in episodic tension-type headache: a randomized controlled trial", (
+        "METHODS: Thirty-six women were randomly assigned to DN or to TENS.\n"
+        "RESULTS: Headache frequency decreased in both groups with no significant between-group difference.\n"
+        "CONCLUSIONS: DN was more effective than TENS in reducing headache intensity."
+    ))
+    assert e.direction == "favours_needling"
