@@ -353,10 +353,15 @@ FIRST_BLIND_3 = {
                   "n_randomized": 1.0, "outcomes": 0.946, "direction": 0.931,
                   "recall": 0.868, "precision": 0.949, "between": 0.981},
     # Set 13 (44 records, written blind on 2026-12-02 as a realistic picture of the
-    # topic, sealed until 4132b09): its first blind run. No rule fixed against it yet.
+    # topic, sealed until 4132b09): its first blind run.
     "heldout13": {"design": 0.931, "on_topic": 0.977, "headache_types": 0.967, "comparators": 0.93,
                   "n_randomized": 0.977, "outcomes": 0.965, "direction": 0.840,
                   "recall": 0.962, "precision": 0.987, "between": 0.974},
+    # Set 14 (44 records, written blind on 2026-12-02 as a realistic picture of the
+    # topic, sealed until 9583fe9): its first blind run, every target met.
+    "heldout14": {"design": 1.0, "on_topic": 1.0, "headache_types": 0.967, "comparators": 0.866,
+                  "n_randomized": 0.977, "outcomes": 0.978, "direction": 0.931,
+                  "recall": 0.955, "precision": 0.988, "between": 0.974},
 }
 
 
