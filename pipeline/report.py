@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import sqlite_utils
 
 from . import store
+from .version import EXTRACTOR_VERSION
 
 if TYPE_CHECKING:
     from .update import RunResult
@@ -25,6 +26,12 @@ def run_summary(db: sqlite_utils.Database, db_path: Path, result: "RunResult", d
         f"  extracted: {extracted} studies (new, changed, or read by an older extractor; "
         f"{db['effects'].count} effects in the database)",
     ]
+    # A study the extractor failed on stays pending (its error was logged as it
+    # happened): said here too, so that a count of extracted studies does not hide it.
+    failed = store.pending_count(db, version=EXTRACTOR_VERSION)
+    if failed:
+        lines.append(f"  NOT extracted: {failed} {'study' if failed == 1 else 'studies'} (the extractor failed on "
+                     "them; the error is above, and the next run tries again)")
     for pmid, reason in c.problems[:10]:
         lines.append(f"  skipped PMID {pmid or '?'}: {reason}")
     if len(c.problems) > 10:

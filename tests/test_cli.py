@@ -33,6 +33,29 @@ def test_run_snapshot_builds_the_database_then_adds_nothing(db_path):
     assert db["studies"].count == 27 and db["runs"].count == 2
 
 
+def test_a_study_the_extractor_fails_on_is_named_in_the_summary(db_path, monkeypatch):
+    """One abstract that breaks the extractor fails alone, and the run's summary says so."""
+    from pipeline import extract as extract_module
+
+    real = extract_module.extract
+
+    def breaks_on_one(record):
+        if "dry needling" in record.title.lower() and "sham" in record.title.lower():
+            raise ValueError("a test: this abstract breaks the extractor")
+        return real(record)
+
+    monkeypatch.setattr(extract_module, "extract", breaks_on_one)
+    result = invoke("run", "--source", "snapshot", "--db", db_path)
+    db = sqlite_utils.Database(db_path)
+    failed = db.execute("select count(*) from studies where extractor_version is null").fetchone()[0]
+    assert result.exit_code == 0 and failed >= 1, result.output
+    noun = "study" if failed == 1 else "studies"
+    assert f"NOT extracted: {failed} {noun} (the extractor failed on them" in result.output
+    monkeypatch.setattr(extract_module, "extract", real)
+    again = invoke("run", "--source", "snapshot", "--db", db_path)
+    assert "NOT extracted" not in again.output and f"extracted: {failed} studies" in again.output
+
+
 def test_db_defaults_to_the_environment(tmp_path, monkeypatch):
     target = tmp_path / "env.db"
     monkeypatch.setenv("EVIDENCE_DB", str(target))
