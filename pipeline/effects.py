@@ -105,8 +105,6 @@ BY_PAIR = guarded(re.compile(
     rf"\bby\s+(?:a mean of\s+)?(?P<v>\d+(?:[.·]\d+)?)\s*(?:{_CHANGE_UNITS})?\s+(?:and|versus|vs\.?)\s+(?:by\s+)?"
     rf"(?P<v2>\d+(?:[.·]\d+)?)\s*(?P<u>{_CHANGE_UNITS})(?![\w])"
 ))
-# "by 2.1 with BoNT-A and 1.6 with saline", "by 3.8 with bupivacaine and by 1.2 with placebo":
-# each change next to its group, no unit needed.
 # "reduced monthly migraine days by 1.9, 2.4 and 1.7 days at 1, 3 and 6 months": one change per time point.
 BY_LIST = guarded(re.compile(
     rf"\bby\s+(?:a mean of\s+)?(?P<v>[-−–]?\d+(?:[.·]\d+)?)\s*,\s*(?P<v2>[-−–]?\d+(?:[.·]\d+)?)\s*,?\s*and\s+"
@@ -114,6 +112,8 @@ BY_LIST = guarded(re.compile(
 ))
 # "Compared with sham, DN reduced ...": a change said against the other arm is a difference between groups.
 COMPARED_FIRST = re.compile(r"^\W*(?:compared (?:with|to)|relative to|versus|vs\.?)\b|\bmore (?:with|than)\b|\bthan (?:with )?\w+", re.IGNORECASE)
+# "by 2.1 with BoNT-A and 1.6 with saline", "by 3.8 with bupivacaine and by 1.2 with placebo":
+# each change next to its group, no unit needed.
 BY_WITH_PAIR = guarded(re.compile(
     rf"\bby\s+(?:a mean of\s+)?(?P<v>\d+(?:[.·]\d+)?)\s*(?:{_CHANGE_UNITS})?\s+(?:with|in|after)\s+[^;,.()\d]{{1,50}}?"
     rf"\s+(?:and|versus|vs\.?)\s+(?:by\s+)?(?P<v2>\d+(?:[.·]\d+)?)\s*(?:{_CHANGE_UNITS})?\s+(?:with|in|after)\b"
@@ -474,27 +474,18 @@ def _sentence_effects(s: Sentence, context_outcome: str | None = None, painful: 
 
     # 4a. Two arms' changes written as a pair: "fell by 4.4 and 4.9 days", "by 2.1 with
     #     BoNT-A and 1.6 with saline" (a change verb must come first: "reduced", "fell").
-    for m in BY_LIST.finditer(text):
-        clause = _clause(text, m.start())
-        if SAFETY.search(clause) or DESCRIPTIVE.search(clause) \
-                or not CHANGE_VERB.search(text[max(0, m.start() - 80) : m.start() + 3]):
-            continue
-        between = bool(COMPARED_FIRST.search(clause))
-        for name in ("v", "v2", "v3"):
-            if free(m.start(name), m.end(name)):
-                add(m.start(name), m.end(name), "MD" if between else "other", m, to_float(m.group(name)), None, None,
-                    m.end(), level="between_groups" if between else "within_group")
-
-    for pattern in (BY_PAIR, BY_WITH_PAIR):
+    for pattern in (BY_LIST, BY_PAIR, BY_WITH_PAIR):
         for m in _scan(pattern, text):
             clause = _clause(text, m.start())
             if SAFETY.search(clause) or DESCRIPTIVE.search(clause) \
                     or not CHANGE_VERB.search(text[max(0, m.start() - 80) : m.start() + 3]):
                 continue
-            for name in ("v", "v2"):
+            # One arm's change at several times, said against the other arm, is a difference between groups.
+            between = pattern is BY_LIST and bool(COMPARED_FIRST.search(clause))
+            for name in [n for n in ("v", "v2", "v3") if n in m.re.groupindex]:
                 if free(m.start(name), m.end(name)):
-                    add(m.start(name), m.end(name), "other", m, to_float(m.group(name)), None, None, m.end(),
-                        level="within_group")
+                    add(m.start(name), m.end(name), "MD" if between else "other", m, to_float(m.group(name)), None,
+                        None, m.end(), level="between_groups" if between else "within_group")
 
     # 4b. "(10.3 vs 13.1 days)": both arms' results.
     for m in _scan(VS_PAIR, text):

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from . import rules
+from .document import NOT_OWN
 from .text import Sentence, word_number
 
 if TYPE_CHECKING:  # extract.py imports this module
@@ -68,7 +69,8 @@ def sample_size(ruleset: rules.RuleSet, record: Document, sents: list[Sentence],
     if design == "case_report":
         why.add("n_randomized", 1, "n.case-report")
         return 1
-    own = [s for s in sents if not _is_background(s)] or sents
+    # the sentences about this study: not its background or its conclusion (document.NOT_OWN)
+    own = [s for s in sents if not (s.section and NOT_OWN.search(s.section))] or sents
     # Methods before results: a results sentence's counts are more often responders.
     own.sort(key=lambda s: 1 if s.is_result else 0)
     allocating = [s for s in own if ruleset.find("allocation", s.text)]
@@ -120,10 +122,6 @@ def _groups(record: Document, s: Sentence) -> int | None:
         if m:
             return as_int(m.group(1))
     return None
-
-
-def _is_background(s: Sentence) -> bool:
-    return bool(s.section and re.search(r"background|introduction|context|rationale|conclu", s.section, re.I))
 
 
 def as_int(text: str | None) -> int | None:
