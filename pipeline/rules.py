@@ -55,6 +55,10 @@ from .text import (
 )
 
 RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
+# rules/outcomes.yml is not a rule file: it holds the outcome terms, read by
+# pipeline/terms.py. load() passes it by; fingerprint() hashes it with the rule
+# files, so an edit to it re-extracts like an edit to a rule.
+OUTCOMES_FILE = "outcomes.yml"
 ANCHOR_SCOPES = ("sentence", "after", "before")
 # The parts of a record a classifying rule may read (see pipeline/document.py).
 DOC_SCOPES = ("title", "own", "abstract", "lead", "types", "mesh", "conclusion", "findings")
@@ -523,16 +527,16 @@ def check_examples(ruleset: RuleSet, rule: Rule) -> None:
 
 
 def load(folder: str | Path = RULES_DIR, index: LiteralIndex | None = None) -> RuleSet:
-    """Every `*.yml` rule file in `folder`, checked."""
-    files = sorted(Path(folder).glob("*.yml"))
+    """Every `*.yml` rule file in `folder` (not the outcome terms: OUTCOMES_FILE), checked."""
+    files = [path for path in sorted(Path(folder).glob("*.yml")) if path.name != OUTCOMES_FILE]
     if not files:
         raise RuleError(f"no rule files (*.yml) in {folder}")
     return build(files, index)
 
 
 def fingerprint(folder: str | Path = RULES_DIR) -> str:
-    """A hash of every rule file's bytes: part of the extractor's version, so a
-    changed rule makes the stored extraction out of date."""
+    """A hash of every rule file's bytes (and the outcome terms', OUTCOMES_FILE): part
+    of the extractor's version, so a changed rule makes the stored extraction out of date."""
     digest = hashlib.sha256()
     for path in sorted(Path(folder).glob("*.yml")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")

@@ -1,51 +1,185 @@
 """How abstracts name the things the vocabularies stand for: outcomes, headache
-types, comparators, the intervention. Patterns are general clinical wording,
-matched case-insensitively on word boundaries."""
+types, comparators, the intervention. All of it is data, checked when it loads:
+the outcome terms, general clinical wording, in rules/outcomes.yml; the topic's
+own words in topics/<topic>/words.yml."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import yaml
 
 from . import text as _text
+from .rules import OUTCOMES_FILE, RULES_DIR
+from .text import (
+    SHARED_WORDS,
+    Checked,
+    Specialised,
+    guarded,
+    guarded_pattern,
+    required_literals,
+)
 from .version import TOPIC_WORDS, words_fingerprint  # noqa: F401 (words_fingerprint: kept for callers)
-from .text import SHARED_WORDS, Checked, Specialised, guarded, guarded_pattern, required_literals
+from .vocab import OUTCOMES
 
-# Outcome → the ways abstracts name it. Order matters only for ties: a longer
-# match wins over a shorter one inside it ("pressure pain threshold" over "pain").
-OUTCOME_TERMS: dict[str, str] = {
-    "pressure_pain_threshold": r"pressure[- ]pain thresholds?|\bPPTs?\b|algometr\w*|pain pressure thresholds?|"
-    r"(?:mechanical |paw |periorbital )?withdrawal thresholds?|von Frey",
-    "range_of_motion": r"range of (?:motion|movement)|\bC?ROM\b|neck (?:motion|mobility)|cervical mobility|flexion[- ]rotation|"
-    r"(?:cervical|neck) (?:rotation|flexion|extension|lateral flexion|lateral bending)|(?:dorsiflexion|flexion|extension|rotation|abduction) range",
-    # (alternatives are tried in order: the longer wording of a scale comes first)
-    "quality_of_life": r"SF-?(?:36|12) (?:bodily pain|physical|mental|vitality|role|social)[\w -]{0,25}?(?:scores?|domains?|components?|subscales?)|"
-    r"quality of life|\bQoL\b|\bSF-?36\b|\bSF-?12\b|EQ-?5D|well-being|\bMSQ\b",
-    "medication_use": r"(?:rescue |analgesic |pain |acute )?medications? (?:use|intake|consumption|days)|(?:rescue|analgesic|symptomatic|acute) medications?|medication intake|drug (?:use|intake)|analgesic (?:use|intake|consumption|tablets)|triptan (?:use|intake|days)",
-    "disability": r"disabilit\w*|\bNDI\b|\bHDI\b|HIT-?6|headache impact|functional (?:rating )?index|function index|\bFFI\b|\bfunction(?:al)? (?:capacity|status|outcome)|\b(?:Ped)?MIDAS\b|\bODI\b|\bSPADI\b|"
-    r"shoulder pain and disability index",
-    "frequency": r"headache (?:frequency|days?)|frequency|(?:headache |migraine )?(?:recurrences?|relapses?)\b|monthly (?:headache|migraine) days|\bMHDs?\b|(?:painful|headache|migraine) days|attacks?(?: per month| number)?|number of (?:attacks|headaches|paroxysms|episodes)|paroxysms|episodes per (?:week|month)|\bFPD\b|responders?|responder rate|\bresponded\b|\bresponse(?=\s+(?:rate|was|were))|"
-    r"(?:headache|migraine|pain)-free days|(?:≥|>=|at least )\s*50\s*% (?:reduction|improvement|decrease)",
-    "duration": r"duration of (?:the )?(?:attacks?|headaches?|migraines?|episodes?)|time to (?:headache )?(?:resolution|relief)|"
-    r"(?<!disease )(?<!treatment )(?<!follow-up )duration|hours per (?:day|attack)|attack length",
-    "pain_intensity": r"(?:headache|pain|migraine) (?:intensity|severity)|(?:headache|pain|migraine)\w*(?:\s+\w+){0,3}\s+(?:as\s+)?severe\b|intensity|\bVAS\b|visual analog(?:ue)? scale|\bNPRS\b|\bNRS\b|numeric(?:al)? (?:pain )?rating scale|pain scores?|\bpain\b|"
-    r"(?:less|more) intense (?:headaches?|pain|attacks?)|intense headaches?",
-    "blood_flow": r"blood flow|perfusion|oxygen(?:ation| saturation)|\b(?:S|St|Sm|Sp)O2\b|circulation|hemodynamic\w*|haemodynamic\w*|"
-    r"\bTOI\b|tissue oxygenation(?: index)?|oxygenated ha?emoglobin|\bHbO2\b",
-    "endorphins": r"endorphins?|β-endorphin|beta-endorphin|endogenous opioids?|enkephalins?",
-    "other": (
-        r"global rating of change|\bGRC\b|\bPASS\b|patient acceptable symptom|joint position (?:error|sense)|"
-        r"electromyograph\w*|\bEMG\b|tenderness|headache index|insomnia|sleep|anxiety|depression|mood|fatigue|"
-        r"satisfaction|acceptability|electrical pain thresholds?|thresholds?|sensory measures|functional (?:and sensory )?measures|"
-        r"muscle (?:activation|strength|thickness)|self-efficacy|kinesiophobia|"
-        r"(?:maximum |maximal |pain-free |unassisted )?mouth opening|jaw opening|interincisal opening|"
-        r"return to (?:play|work|sport)|(?:much|very much) improved|global (?:perceived effect|impression of change)|\bPGIC\b|"
-        r"(?:number of|fewer|more) (?:treatment )?visits|return visits|length of stay|(?:total )?effective rate"
-    ),
-}
+OUTCOME_TERMS_FILE = RULES_DIR / OUTCOMES_FILE
+_WORD_KEYS = {"pattern", "examples", "counterexamples", "note", "case_sensitive"}
+
+
+class WordsError(ValueError):
+    """A topic words file that cannot be used, with the file and the entry."""
+
+
+class OutcomeTermsError(ValueError):
+    """An outcome terms file (rules/outcomes.yml) that cannot be used, with the file and the entry."""
+
+
+def _read(path: Path, error: type[ValueError], what: str) -> object:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise error(f"{what} not found: {path}") from None
+    except yaml.YAMLError as e:
+        raise error(f"{path.name}: not valid YAML: {e}") from None
+
+
+def _word_pattern(raw: object, where: str, error: type[ValueError] = WordsError, keys: set[str] = _WORD_KEYS,
+                  whole: bool = False) -> str:
+    """One entry's pattern, after checking its examples and counterexamples (found
+    anywhere in them, or with `whole`, matching the whole of each)."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("pattern"), str):
+        raise error(f"{where}: needs a pattern")
+    unknown = set(raw) - keys
+    if unknown:
+        raise error(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+    pattern = raw["pattern"]  # folded YAML (>-) joins its lines with one space
+    try:
+        rx = re.compile(f"^(?:{pattern})$" if whole else pattern, 0 if raw.get("case_sensitive") else re.I)
+    except re.error as e:
+        raise error(f"{where}: pattern does not compile: {e}") from None
+    for ex in raw.get("examples") or []:
+        if not rx.search(str(ex)):
+            raise error(f"{where}: example does not match: {ex!r}")
+    for ex in raw.get("counterexamples") or []:
+        if rx.search(str(ex)):
+            raise error(f"{where}: counterexample matches: {ex!r}")
+    return pattern
+
+
+# --- the outcome terms (rules/outcomes.yml) -------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutcomeTerms:
+    terms: dict[str, str]  # outcome → its patterns joined by "|", outcomes in the file's order
+    generic: str  # the words that name an outcome only with pain_context (a whole term)
+    pain_context: str
+    examples: dict[str, tuple[str, ...]]
+    counterexamples: dict[str, tuple[str, ...]]
+
+
+_OUTCOME_KEYS = {"patterns", "examples", "counterexamples", "note"}
+_OUTCOMES_FILE_KEYS = {"about", "outcomes", "generic", "pain_context"}
+
+
+def _texts(raw: object, where: str) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(t, str) for t in raw):
+        raise OutcomeTermsError(f"{where}: expected a list of sentences")
+    return tuple(raw)
+
+
+def plain_outcome_spans(text: str, patterns: list[tuple[str, re.Pattern]], generic: re.Pattern,
+                        pain_context: re.Pattern) -> list[tuple[int, int, str]]:
+    """What outcome_spans() finds in a sentence read on its own, read the plain way:
+    every pattern run, the longest (then the earliest, then the outcome written first)
+    of overlapping terms kept, and a generic word kept only beside pain_context."""
+    candidates = sorted(
+        ((m.start(), m.end(), name) for name, rx in patterns for m in rx.finditer(text)),
+        key=lambda c: (c[0], -(c[1] - c[0])),
+    )
+    spans: list[tuple[int, int, str]] = []
+    for c in candidates:
+        if not spans or c[0] >= spans[-1][1]:
+            spans.append(c)
+    if pain_context.search(text):
+        return spans
+    return [s for s in spans if not generic.match(text[s[0] : s[1]])]
+
+
+def load_outcome_terms(path: str | Path = OUTCOME_TERMS_FILE) -> OutcomeTerms:
+    """The outcome terms file, checked: every outcome one of vocab.OUTCOMES, every
+    pattern compiling, every example read as naming its outcome and no counterexample."""
+    path = Path(path)
+    data = _read(path, OutcomeTermsError, "outcome terms file")
+    if not isinstance(data, dict) or not isinstance(data.get("outcomes"), dict):
+        raise OutcomeTermsError(f"{path.name}: expected outcomes, generic and pain_context")
+    unknown = set(data) - _OUTCOMES_FILE_KEYS
+    if unknown:
+        raise OutcomeTermsError(f"{path.name}: unknown top-level key(s) {', '.join(sorted(unknown))}")
+    terms: dict[str, str] = {}
+    examples: dict[str, tuple[str, ...]] = {}
+    counterexamples: dict[str, tuple[str, ...]] = {}
+    for name, raw in data["outcomes"].items():
+        where = f"{path.name}: outcome {name}"
+        if name not in OUTCOMES:
+            raise OutcomeTermsError(f"{where}: not an outcome of pipeline/vocab.py (known: {', '.join(OUTCOMES)})")
+        if not isinstance(raw, dict):
+            raise OutcomeTermsError(f"{where}: needs patterns and examples")
+        unknown = set(raw) - _OUTCOME_KEYS
+        if unknown:
+            raise OutcomeTermsError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+        patterns = raw.get("patterns")
+        if not isinstance(patterns, list) or not patterns or not all(isinstance(p, str) and p for p in patterns):
+            raise OutcomeTermsError(f"{where}: patterns must be a list of regular expressions")
+        for pattern in patterns:
+            try:
+                re.compile(pattern, re.I)
+            except re.error as e:
+                raise OutcomeTermsError(f"{where}: pattern does not compile: {pattern!r}: {e}") from None
+        terms[name] = "|".join(patterns)  # in order: at one position the alternative written first wins
+        try:
+            re.compile(terms[name], re.I)
+        except re.error as e:
+            raise OutcomeTermsError(f"{where}: patterns do not compile together: {e}") from None
+        examples[name] = _texts(raw.get("examples"), f"{where}: examples")
+        counterexamples[name] = _texts(raw.get("counterexamples"), f"{where}: counterexamples")
+        if not examples[name]:
+            raise OutcomeTermsError(f"{where}: at least one example is required")
+    keys = _WORD_KEYS - {"case_sensitive"}
+    generic = _word_pattern(data.get("generic"), f"{path.name}: generic", OutcomeTermsError, keys, whole=True)
+    pain = _word_pattern(data.get("pain_context"), f"{path.name}: pain_context", OutcomeTermsError, keys)
+    read = (
+        [(name, re.compile(p, re.I)) for name, p in terms.items()],
+        re.compile(f"^(?:{generic})$", re.I),
+        re.compile(pain, re.I),
+    )
+    for name in terms:
+        where = f"{path.name}: outcome {name}"
+        for ex in examples[name]:
+            found = plain_outcome_spans(ex, *read)
+            if name not in {o for _, _, o in found}:
+                raise OutcomeTermsError(f"{where}: example does not name it: {ex!r} (read as {_found(ex, found)})")
+        for ex in counterexamples[name]:
+            found = plain_outcome_spans(ex, *read)
+            if name in {o for _, _, o in found}:
+                raise OutcomeTermsError(f"{where}: counterexample names it: {ex!r} (read as {_found(ex, found)})")
+    return OutcomeTerms(terms, generic, pain, examples, counterexamples)
+
+
+def _found(text: str, spans: list[tuple[int, int, str]]) -> str:
+    return ", ".join(f"{o} {text[a:b]!r}" for a, b, o in spans) or "nothing"
+
+
+_OUTCOMES = load_outcome_terms()
+# Outcome → the ways abstracts name it (a pattern), in the file's order. Where two
+# terms overlap the longer wins ("pressure pain threshold" over "pain"); the order
+# matters only for ties.
+OUTCOME_TERMS: dict[str, str] = _OUTCOMES.terms
 _OUTCOME_PATTERNS = [(name, re.compile(p, re.I)) for name, p in OUTCOME_TERMS.items()]
 # Each pattern with the words one of which it needs (text.required_literals): most
 # sentences name two or three outcomes, so most patterns need not be run on them.
@@ -61,9 +195,10 @@ SHARED_WORDS.add(set().union(*(words for _, _, words in _OUTCOME_RUN if words)))
 # Each whole pattern, behind a look-ahead on its first characters (text.guarded).
 _OUTCOME_CHECKED = [(name, reader.whole, words) for name, reader, words in _OUTCOME_RUN]
 # Words that name an outcome only when the sentence is about headache or pain:
-# "frequency" in a physics abstract is not headache frequency.
-GENERIC = re.compile(r"^(?:frequency|duration|intensity|attacks?)$", re.I)
-PAIN_CONTEXT = guarded(re.compile(r"headache|migrain|\bpain|attack|\bTTH\b|\bCGH\b|\bMHD", re.I))
+# "frequency" in a physics abstract is not headache frequency (rules/outcomes.yml:
+# generic, pain_context).
+GENERIC = re.compile(f"^(?:{_OUTCOMES.generic})$", re.I)
+PAIN_CONTEXT = guarded(re.compile(_OUTCOMES.pain_context, re.I))
 _PAIN_CONTEXT = Checked(PAIN_CONTEXT)  # not run on a sentence without one of its words
 
 
@@ -137,43 +272,12 @@ def outcome_at(text: str, pos: int, default: str | None = "other", painful: bool
 # The topic's own words (the intervention, its neighbours, the condition and its
 # types) live with the topic, in topics/<topic>/words.yml: data with examples,
 # checked here when they load.
-_WORD_KEYS = {"pattern", "examples", "counterexamples", "note", "case_sensitive"}
-
-
-class WordsError(ValueError):
-    """A topic words file that cannot be used, with the file and the entry."""
-
-
-def _word_pattern(raw: object, where: str) -> str:
-    """One entry's pattern, after checking its examples and counterexamples."""
-    if not isinstance(raw, dict) or not isinstance(raw.get("pattern"), str):
-        raise WordsError(f"{where}: needs a pattern")
-    unknown = set(raw) - _WORD_KEYS
-    if unknown:
-        raise WordsError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
-    pattern = raw["pattern"]  # folded YAML (>-) joins its lines with one space
-    try:
-        rx = re.compile(pattern, 0 if raw.get("case_sensitive") else re.I)
-    except re.error as e:
-        raise WordsError(f"{where}: pattern does not compile: {e}") from None
-    for ex in raw.get("examples") or []:
-        if not rx.search(str(ex)):
-            raise WordsError(f"{where}: example does not match: {ex!r}")
-    for ex in raw.get("counterexamples") or []:
-        if rx.search(str(ex)):
-            raise WordsError(f"{where}: counterexample matches: {ex!r}")
-    return pattern
 
 
 def load_words(path: str | Path = TOPIC_WORDS) -> dict:
     """The topic's words file: {intervention, neighbours, condition: pattern, types: {type: pattern}}."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise WordsError(f"topic words file not found: {path}") from None
-    except yaml.YAMLError as e:
-        raise WordsError(f"{path.name}: not valid YAML: {e}") from None
+    data = _read(path, WordsError, "topic words file")
     if not isinstance(data, dict) or not isinstance(data.get("types"), dict):
         raise WordsError(f"{path.name}: expected intervention, neighbours, condition and types")
     out = {key: _word_pattern(data.get(key), f"{path.name}: {key}") for key in ("intervention", "neighbours", "condition")}

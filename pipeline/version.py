@@ -1,7 +1,8 @@
 """The extractor's version, named without building the extractor.
 
 It is the code's version plus a hash of what the extractor reads besides code:
-the rule files (rules/*.yml) and the topic's words (topics/<topic>/words.yml).
+the rule files (rules/*.yml, the outcome terms rules/outcomes.yml among them)
+and the topic's words (topics/<topic>/words.yml).
 Both are hashed as bytes, nothing is compiled, so any command can name the
 version at once; a change to either makes every stored extraction out of date,
 and the next run extracts it again.
