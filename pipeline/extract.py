@@ -251,7 +251,9 @@ TRIAL_CUES = re.compile(
 )
 # Read over every sentence with only the cues whose words it has (text.Specialised).
 _TRIAL_CUES = Specialised([("", TRIAL_CUES.pattern, "")], re.I)
-REVIEW_CUES = re.compile(r"\b(?:versus|vs\.?|compared? (?:with|to)|compar(?:e|es|ing) [^.;]{0,40}\bwith|against|comparators? (?:were|was|included)|control interventions?)\b", re.I)
+# (a review names its trials' comparators after "comparing dry needling, alone or
+# added to another treatment, with ...": the words between may be many)
+REVIEW_CUES = re.compile(r"\b(?:versus|vs\.?|compared? (?:with|to)|compar(?:e|es|ed|ing) [^.;]{0,80}?\bwith|against|comparators? (?:were|was|included)|control interventions?)\b", re.I)
 VERSUS = re.compile(r"\b(?:versus|vs\.?|compared (?:with|to))\s", re.I)
 SINGLE_ARM = re.compile(
     r"\bsingle[- ]arm|\bsingle[- ]group|\bpre-?post|\bno (?:between-group|control)|\bone group\b|\bwithout a control group\b", re.I
@@ -270,8 +272,20 @@ def comparators(record: Record, sents: list[Sentence], design: str, *, why: Why 
     if single:
         why.add("comparators", "none", "comparators.single-arm", single.group(0))
         return ["none"]
+    if design == "other":
+        # A survey, a cross-sectional or a case-control study of people compares no
+        # treatment: "none", as for a single group. A study of no people (a
+        # bibliometric or data-mining study of papers) has no comparison to speak of: [].
+        counted = next((s for s in sents if any(not h.rule.id.startswith("count.not_sample.")
+                                                for h in RULES.find("count", s.text))), None)
+        if counted is not None:
+            why.add("comparators", "none", "comparators.none-for-other-with-participants", counted.text)
+            return ["none"]
+        why.add("comparators", "", "comparators.not-read-for-other")
+        return []
     on_topic_review = design == "narrative_review" and terms.DRY_NEEDLING.search(record.title) and terms.HEADACHE_WORD.search(record.title)
-    if design in ("narrative_review", "protocol", "other") and not VERSUS.search(record.title) and not on_topic_review:
+    # (a protocol names its arms as a trial does, and is read like one)
+    if design == "narrative_review" and not VERSUS.search(record.title) and not on_topic_review:
         why.add("comparators", "", f"comparators.not-read-for-{design.replace('_', '-')}")
         return []
     cues = REVIEW_CUES if design in ("meta_analysis", "systematic_review", "narrative_review", "protocol") else _TRIAL_CUES
@@ -291,7 +305,7 @@ def comparators(record: Record, sents: list[Sentence], design: str, *, why: Why 
             continue
         first = next((
             m for text in RULES.possible_in(rule.regex, texts) for m in rule.regex.finditer(text)
-            if not _co_intervention(text, m.start()) and not _outcome_use(text, m) and not negated_mention(text, m)
+            if not _co_intervention(text, m) and not _outcome_use(text, m) and not negated_mention(text, m)
         ), None)
         if first is None:
             continue
@@ -392,10 +406,25 @@ _CO_BEFORE = re.compile(
 _WITH_NEEDLING = re.compile(r"\b(?:plus|combined with|and) (?:dry )?needling\b", re.I)
 
 
-def _co_intervention(text: str, pos: int) -> bool:
+# Where one arm ends and the next begins: a co-intervention cue ("plus", "combined
+# with") before one of these belongs to the other arm ("needling plus usual care
+# versus usual care alone", "to needling plus exercise or to exercise alone").
+ARM_BREAK = re.compile(r"\b(?:versus|vs\.?|compared (?:with|to)|or (?:to|with)|than|against)\s", re.I)
+# "usual care alone", "physiotherapy only (control group)": an arm of its own.
+ALONE = re.compile(r"\s*(?:\([^()]{0,40}\)\s*)?(?:alone|only)\b", re.I)
+
+
+def _co_intervention(text: str, m: re.Match) -> bool:
     """Given to every group, or combined with needling: not a comparator."""
+    if ALONE.match(text, m.end()):
+        return False
+    pos = m.start()
+    before = text[max(0, pos - 60) : pos]
+    breaks = list(ARM_BREAK.finditer(before))
+    if breaks:
+        before = before[breaks[-1].end() :]
     window = text[max(0, pos - 60) : pos + 40]
-    return bool(_CO_BEFORE.search(text[max(0, pos - 60) : pos]) or _WITH_NEEDLING.search(window))
+    return bool(_CO_BEFORE.search(before) or _WITH_NEEDLING.search(window))
 
 
 def _outcome_use(text: str, m: re.Match) -> bool:
