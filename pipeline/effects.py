@@ -96,7 +96,8 @@ PM_RE = guarded(re.compile(rf"(?<![\d.,·])(?P<v>{_CN}){_SPREAD_CN}"))
 FROM_TO_PM = guarded(re.compile(rf"(?:\bfrom\s+|:\s*)(?P<a>{_CN}){_SPREAD_CN}\s*(?:\w+\s+)?to\s+(?P<b>{_CN}){_SPREAD_CN}"))
 CHANGE_VERB = guarded(re.compile(r"\b(?:changed|fell|dropped|decreased|declined|improved|increased|rose|reduced|lowered|diminished)\b", re.I))
 _CHANGE_UNITS = r"points?|days?|%|percent|mm|cm|degrees?|°|kPa|kg/cm²|kg/cm2|N/cm2|attacks?|episodes?|hours?|doses?"
-BY_CHANGE = guarded(re.compile(rf"\b(?:changed|fell|dropped|decreased|declined|improved|increased|rose|reduced|lowered|diminished)\s+(?:by\s+)?(?:a mean of\s+|an average of\s+)?(?P<v>[-−–]?\d+(?:[.·]\d+)?)\s*(?P<u>{_CHANGE_UNITS})(?![\w±])"))
+# (a change "per month" is a rate's change: "decreased by 4.2 per month")
+BY_CHANGE = guarded(re.compile(rf"\b(?:changed|fell|dropped|decreased|declined|improved|increased|rose|reduced|lowered|diminished)\s+(?:by\s+)?(?:a mean of\s+|an average of\s+)?(?P<v>[-−–]?\d+(?:[.·]\d+)?)\s*(?P<u>{_CHANGE_UNITS}|per\s+(?:day|week|month|year)\b)(?![\w±])"))
 BY_ONLY = guarded(re.compile(rf"\bby\s+(?P<v>[-−–]?\d+(?:[.·]\d+)?)\s*(?P<u>{_CHANGE_UNITS})(?![\w])"))
 # "... by 12 points with needling versus 4 points with usual care": the second arm's change.
 VERSUS_CHANGE = re.compile(rf"[^.;()\d]{{0,40}}?\b(?:versus|vs\.?|compared with|and)\s+(?:by\s+)?(?P<v>[-−–]?\d+(?:[.·]\d+)?)\s*(?P<u>{_CHANGE_UNITS})(?![\w])")
@@ -124,12 +125,12 @@ BY_WITH_PAIR = guarded(re.compile(
 _IQR = r"(?:\s*\((?:IQR|interquartile range|range)[^)]{0,30}\))"
 FROM_TO_PLAIN = guarded(re.compile(
     rf"\bfrom\s+(?P<a>{_N})\s*(?:{_CHANGE_UNITS}|/10\b)?{_IQR}?\s+to\s+(?P<b>{_N})"
-    rf"\s*(?P<u>{_CHANGE_UNITS}|/10\b|(?=\s+(?:with|after)\s|\s+in\s+(?:the|both|each)\s)|(?={_IQR}))"
+    rf"\s*(?P<u>{_CHANGE_UNITS}|/10\b|(?=\s+(?:with|without|after)\s|\s+in\s+(?:the|both|each)\s)|(?={_IQR}))"
 ))
 # "score improved from 64 to 49", "fell from 7.5 to 3.2", "(dry needling: 8.4 to 4.9; ...)" after a
 # change verb: the value after treatment, with or without a unit (the verb says it is a result).
 CHANGED_FROM_TO = guarded(re.compile(
-    rf"\b(?:changed|fell|dropped|decreased|declined|improved|increased|rose|reduced|lowered|diminished)\s+from\s+"
+    rf"\b(?:changed|fell|fallen|dropped|decreased|declined|improved|increased|rose|risen|reduced|lowered|diminished|went|gone)\s+from\s+"
     rf"(?P<a>{_N})(?:/10)?\s+to\s+(?P<b>{_N})(?:/10)?(?![\d.,·]*\s*(?:years?|months?|weeks?)\b)"
 ))
 # "(dry needling: 8.4 to 4.9; ...)", "decreased in the DN group (from 6.4 to 2.9)": after a change verb.

@@ -478,3 +478,19 @@ def test_a_case_reports_inline_outcomes_section_and_changes_in_percent():
 ])
 def test_group_values_in_brackets_and_outcomes_named_by_their_unit(text, expected):
     assert [(e.outcome, e.value) for e in find_effects(text)] == expected
+
+
+def test_changes_written_with_other_verbs_and_rates_are_read():
+    values = lambda t: [(e.value, e.level) for e in find_effects(t)]  # noqa: E731
+    # "went from A to B", "had fallen from A to B": the value after treatment, as for "fell from"
+    assert values("RESULTS: Headache days went from 12.4 to 6.1 per month with needling versus "
+                  "from 11.9 to 10.8 without treatment.") == [(6.1, "arm"), (10.8, "arm")]
+    assert values("RESULTS: Mean headache intensity had fallen from 6.2 to 2.4 on a 0-10 scale.") == [(2.4, "arm")]
+    # a change "per month" is a change, the second arm's too
+    assert values("RESULTS: Headache days decreased by 4.2 per month after needling and by 3.8 after "
+                  "placebo (P = .71).") == [(4.2, "within_group"), (3.8, "within_group")]
+
+
+def test_an_arm_that_outperformed_another_by_an_amount_is_a_difference_between_them():
+    (e,) = find_effects("RESULTS: Immediately after treatment, needling outperformed TENS by 1.9 points on the NPRS (P = .02).")
+    assert (e.value, e.level, e.p_value, e.outcome) == (1.9, "between_groups", "=0.02", "pain_intensity")
