@@ -464,24 +464,66 @@ def study_row(study: Study) -> dict:
     return row
 
 
-def known_hashes(db: sqlite_utils.Database) -> dict[str, str]:
-    """PMID → content hash of every stored study, to skip unchanged records before parsing."""
-    return dict(db.execute("select pmid, content_hash from studies"))
+class KnownHashes:
+    """PMID → content hash of every study stored before a run, to skip unchanged
+    records before parsing (what the run stores itself is not added: save_studies
+    asks the database). Held compactly, since it holds a row for every study: a
+    numeric PMID as an int and a hex SHA-256 as the first 16 bytes of its digest
+    (about 130 bytes a study instead of 220)."""
+
+    __slots__ = ("_hashes",)
+
+    def __init__(self, rows: Iterable[tuple[str, str | None]] = ()):
+        self._hashes: dict[int | str, bytes | str | None] = {pmid_key(p): _hash_key(h) for p, h in rows}
+
+    def __contains__(self, pmid: str | None) -> bool:
+        return pmid is not None and pmid_key(pmid) in self._hashes
+
+    def __len__(self) -> int:
+        return len(self._hashes)
+
+    def same(self, pmid: str, content_hash: str | None) -> bool:
+        """Whether `pmid` is stored with this content hash (the record is unchanged)."""
+        key = pmid_key(pmid)
+        return key in self._hashes and self._hashes[key] == _hash_key(content_hash)
+
+
+def pmid_key(pmid: str) -> int | str:
+    """A PMID as a dictionary key that costs little memory: an int where it is a
+    plain number (a PMID with a leading zero is not PubMed's: kept as written)."""
+    return int(pmid) if pmid.isdigit() and pmid[0] != "0" and pmid.isascii() else pmid
+
+
+def _hash_key(content_hash: str | None) -> bytes | str | None:
+    if content_hash is None or len(content_hash) != 64:
+        return content_hash
+    try:
+        return bytes.fromhex(content_hash)[:16]  # 128 bits: no two versions of a study collide
+    except ValueError:
+        return content_hash
+
+
+def known_hashes(db: sqlite_utils.Database) -> KnownHashes:
+    """PMID → content hash of every stored study (see KnownHashes)."""
+    return KnownHashes(db.execute("select pmid, content_hash from studies"))
 
 
 def save_studies(
-    db: sqlite_utils.Database, studies: Iterable[Study], run_id: int, hashes: dict[str, str]
+    db: sqlite_utils.Database, studies: Iterable[Study], run_id: int
 ) -> tuple[list[str], list[str]]:
     """Insert new and update changed studies in one transaction; returns (new, updated) PMIDs.
 
-    `hashes` (PMID → stored hash) is updated in place. A changed study's previous
-    row and XML go to `revisions` first, and its extraction is cleared so the
-    extractor runs on the new text.
+    Which are stored already is asked of the database, batch by batch, so that
+    nothing kept in memory grows with the studies a run stores. A changed study's
+    previous row and XML go to `revisions` first, and its extraction is cleared so
+    the extractor runs on the new text.
     """
+    studies = list(studies)
+    stored = _stored_pmids(db, [s.pmid for s in studies])
     new_rows, changed_rows = [], []
     for study in studies:
         row = study_row(study)
-        (changed_rows if study.pmid in hashes else new_rows).append((row, study.raw_xml))
+        (changed_rows if study.pmid in stored else new_rows).append((row, study.raw_xml))
     if not new_rows and not changed_rows:
         return [], []
     stamp = now()
@@ -516,9 +558,16 @@ def save_studies(
             [(r["pmid"], raw.decode("utf-8"), r["content_hash"]) for r, raw in new_rows + changed_rows],
         )
         _fts(db, "insert", [r["pmid"] for r, _ in new_rows + changed_rows])
-    for row, _ in new_rows + changed_rows:
-        hashes[row["pmid"]] = row["content_hash"]
     return [r["pmid"] for r, _ in new_rows], [r["pmid"] for r, _ in changed_rows]
+
+
+def _stored_pmids(db: sqlite_utils.Database, pmids: list[str]) -> set[str]:
+    """Which of `pmids` have a row in `studies`."""
+    found: set[str] = set()
+    for start in range(0, len(pmids), 500):
+        chunk = pmids[start : start + 500]
+        found.update(p for (p,) in db.execute(f"select pmid from studies where pmid in ({', '.join('?' * len(chunk))})", chunk))
+    return found
 
 
 def _fts(db: sqlite_utils.Database, action: str, pmids: list[str]) -> None:

@@ -71,8 +71,11 @@ def load(
     updated: list[str] = []
     hashes = store.known_hashes(db)
     # PMID → revision date of the copy taken: of two copies in one run (an entered and
-    # a modified search; a file with a record twice), the later revision wins.
-    seen: dict[str, str | None] = {}
+    # a modified search; a file with a record twice), the later revision wins. It holds
+    # every record of the run, so its keys are store's compact PMIDs and each date is
+    # one shared string (`dates`): most records of a run share a few hundred dates.
+    seen: dict[int | str, str | None] = {}
+    dates: dict[str, str] = {}
     delivered = 0
     batch: list[Study] = []
     # One writer thread: SQLite writes (which release the GIL) overlap with
@@ -91,7 +94,7 @@ def load(
     def flush() -> None:
         collect()
         if batch:
-            pending.append(writer.submit(store.save_studies, db, list(batch), run_id, hashes))
+            pending.append(writer.submit(store.save_studies, db, list(batch), run_id))
             batch.clear()
 
     stored = StoredVersions(db, before_read=lambda: (flush(), collect()))
@@ -112,16 +115,17 @@ def load(
                     if on_record:
                         on_record()
                     revised = getattr(article, "revised", None)
-                    if article.pmid and article.pmid in seen:
-                        if not (revised and (seen[article.pmid] is None or revised > seen[article.pmid])):
+                    key = store.pmid_key(article.pmid) if article.pmid else None
+                    if key is not None and key in seen:
+                        if not (revised and (seen[key] is None or revised > seen[key])):
                             continue  # the same version again (e.g. entered and modified)
                         flush()  # store the earlier copy first: this one lands as its update
                         collect()
                     else:
                         counts.found += 1
-                    if article.pmid:
-                        seen[article.pmid] = revised
-                    if article.pmid and hashes.get(article.pmid) == article.content_hash:
+                    if key is not None:
+                        seen[key] = revised if revised is None else dates.setdefault(revised, revised)
+                    if article.pmid and hashes.same(article.pmid, article.content_hash):
                         counts.unchanged += 1
                         continue
                     if article.pmid in hashes and stored.holds_as_xml(article):

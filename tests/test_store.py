@@ -182,3 +182,30 @@ def test_a_delete_citation_flags_the_stored_studies_and_keeps_them(db, snapshot_
     assert result.ok and db["studies"].count == 27
     assert db["studies"].get("30813155")["deleted_from_pubmed"]
     assert [p for p, _ in result.counts.problems] == ["30813155"]  # the unknown PMID is ignored
+
+
+def test_known_hashes_answer_as_the_stored_hashes_do_in_a_fraction_of_the_memory():
+    import tracemalloc
+
+    digest = lambda i: hashlib.sha256(str(i).encode()).hexdigest()  # noqa: E731
+    rows = [(str(30_000_000 + i), digest(i)) for i in range(5_000)] + [("0123", digest(-1)), ("abc", "not-a-sha")]
+    known = store.KnownHashes(rows)
+    assert len(known) == len(rows)
+    assert known.same("30000007", digest(7)) and not known.same("30000007", digest(8))
+    assert "0123" in known and "123" not in known  # a PMID with a leading zero is kept as written
+    assert known.same("abc", "not-a-sha") and not known.same("abd", "not-a-sha")
+    assert None not in known and not known.same("30009999", digest(9999))
+
+    # What each keeps of rows read fresh from the database (as known_hashes reads them).
+    fresh = lambda: ((str(40_000_000 + i), digest(i)) for i in range(5_000))  # noqa: E731
+    tracemalloc.start()
+    plain = dict(fresh())
+    as_dict = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    del plain
+    tracemalloc.start()
+    compact = store.KnownHashes(fresh())
+    as_known = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    assert len(compact) == 5_000
+    assert as_known < 0.7 * as_dict
