@@ -135,13 +135,17 @@ CHANGED_FROM_TO = guarded(re.compile(
 ))
 # "(dry needling: 8.4 to 4.9; ...)", "decreased in the DN group (from 6.4 to 2.9)": after a change verb.
 COLON_FROM_TO = re.compile(rf"(?::\s*|\(\s*)(?:from\s+)?(?P<a>{_N})\s+to\s+(?P<b>{_N})(?=\s*[;,)])")
+# "... fell from 7 to 3 on the NPRS, and median headache days from 14 to 5.": a change whose
+# verb is not repeated, "from A to B" ending its clause, after a change verb (not years).
+ELIDED_FROM_TO = re.compile(rf"\bfrom\s+(?P<a>{_N})(?:/10)?\s+to\s+(?P<b>{_N})(?:/10)?(?![\d.,·]\d)(?=\s*(?:[.;,]|and\b|$))(?<!\b(?:19|20)\d\d)")
 # "(10.3 vs 13.1 days)": two arms' results side by side.
 # (Percentages are left to the percentage rules, which check they are results.)
 _PAIR_UNITS = _CHANGE_UNITS.replace("%|percent|", "")
 VS_PAIR = guarded(re.compile(
     rf"(?P<a>{_N})\s*(?P<ua>{_PAIR_UNITS})?\s+(?:vs\.?|versus)\s+(?P<b>{_N})\s*"
     # a unit, or none where a p-value or the clause's end follows ("was 3.4 vs 5.0 (p = 0.003)")
-    rf"(?:(?P<u>{_PAIR_UNITS})(?![\w])|(?=\s*(?:\(\s*(?:[Pp]\b|group|interaction|between)|[;,.](?:\s|$)|\))))"
+    # or the scale it is read on ("2.9 vs 4.2 on the NPRS")
+    rf"(?:(?P<u>{_PAIR_UNITS})(?![\w])|(?=\s*(?:\(\s*(?:[Pp]\b|group|interaction|between)|[;,.](?:\s|$)|\)))|(?=\s+on\s+(?:the|a)\s))"
 ))
 PERCENT_RE = guarded(re.compile(r"(?<![\w.])(?P<v>\d+(?:[.·]\d+)?)\s?%"))
 GROUP_SHARE = re.compile(
@@ -418,7 +422,8 @@ def _sentence_effects(s: Sentence, context_outcome: str | None = None, painful: 
         a, b = d.span("v")
         if not free(a, b) or DESCRIPTIVE.search(_clause(text, a)):
             continue
-        p = _p_after(text, d.end, reach=120)
+        # (the p may stand inside the wording: "2.0 fewer days (P = 0.03) than the other group")
+        p = _p_after(text, b, reach=120) or _p_after(text, d.end, reach=120)
         if p:
             add(a, b, "MD", d.match, to_float(d.group("v")), None, None, d.end, p=p, level="between_groups")
 
@@ -438,9 +443,9 @@ def _sentence_effects(s: Sentence, context_outcome: str | None = None, painful: 
 
     # 2a. "improved from 64 to 49" after a change verb, and "(group: 8.4 to 4.9; ...)" in a
     #     sentence that says things changed: the value after treatment.
-    for pattern in (CHANGED_FROM_TO, COLON_FROM_TO):
+    for pattern in (CHANGED_FROM_TO, COLON_FROM_TO, ELIDED_FROM_TO):
         for m in _scan(pattern, text):
-            if pattern is COLON_FROM_TO and not CHANGE_VERB.search(text[max(0, m.start() - 120) : m.start()]):
+            if pattern is not CHANGED_FROM_TO and not CHANGE_VERB.search(text[max(0, m.start() - 120) : m.start()]):
                 continue
             clause = _clause(text, m.start())
             if free(m.start("b"), m.end("b")) and not DESCRIPTIVE.search(clause) and not SAFETY.search(clause):

@@ -494,3 +494,22 @@ def test_changes_written_with_other_verbs_and_rates_are_read():
 def test_an_arm_that_outperformed_another_by_an_amount_is_a_difference_between_them():
     (e,) = find_effects("RESULTS: Immediately after treatment, needling outperformed TENS by 1.9 points on the NPRS (P = .02).")
     assert (e.value, e.level, e.p_value, e.outcome) == (1.9, "between_groups", "=0.02", "pain_intensity")
+
+
+def test_a_change_whose_verb_is_not_repeated_and_pairs_read_on_a_scale():
+    values = lambda t: [(e.value, e.level, e.outcome) for e in find_effects(t)]  # noqa: E731
+    assert values("RESULTS: Median headache intensity fell from 7 to 3 on the numeric pain rating scale, "
+                  "and median headache days per month from 14 to 5.") == [(3.0, "arm", "pain_intensity"),
+                                                                          (5.0, "arm", "frequency")]
+    # years are not a change, and a decimal is not cut short ("from 5.9 to 5.2")
+    assert values("METHODS: Patients treated from 2018 to 2023 were included; pain improved.") == []
+    assert [v for v, _, _ in values("RESULTS: Intensity fell from 6.1 to 3.8 with needling and from 5.9 to 5.2 "
+                                    "with usual care.")] == [3.8, 5.2]
+    assert [v for v, _, _ in values("RESULTS: Intensity was lower with needling (2.9 vs 4.2 on the NPRS).")] == [2.9, 4.2]
+
+
+def test_a_group_ahead_by_an_amount_and_a_p_inside_the_comparison_are_differences():
+    found = find_effects("RESULTS: At one month the needling group was ahead by 1.3 NPRS points (P = 0.01) and reported "
+                         "2.0 fewer headache days per month (P = 0.03) than the mobilisation group.")
+    assert [(e.value, e.level, e.outcome, e.p_value) for e in found] == [
+        (1.3, "between_groups", "pain_intensity", "=0.01"), (2.0, "between_groups", "frequency", "=0.03")]
