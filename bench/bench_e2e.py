@@ -2,6 +2,8 @@
 
 Usage: python bench/bench_import.py [--records N] [--repeat R] [--no-5n] [--profile]
        (make bench; make bench N=5000)
+       python bench/bench_import.py --no-doc --reimport-only [--repeat R]   (the floor and
+       the unchanged re-import alone, taking turns; printed only)
 
 Every measurement is the real command in its own process,
 `python -m pipeline import FILE --db DB`, timed from start to exit (interpreter
@@ -320,6 +322,53 @@ def measure(n: int, repeat: int, with_5n: bool, log) -> dict:
     return {"files": {k: str(v) for k, v in files.items()}, "size_mb": files["base"].stat().st_size / 1e6, "results": res}
 
 
+def measure_reimport(n: int, repeat: int, log) -> dict:
+    """--reimport-only: one first import (to have a database), then the floor and the
+    unchanged re-import `repeat` times each, taking turns (each round starting with the
+    other), as `measure` runs them."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    files = make_files(n)
+    d = fresh_dir("reimport")
+    db = d / "bench.db"
+    res: dict[str, list[dict]] = {"floor": [], "first": [timed(import_cmd(files["base"], db), ROOT)], "reimport": []}
+    log(f"first import {res['first'][0]['seconds']:.2f}s (to have a database; not compared)")
+    for rep in range(repeat):
+        for kind in (("floor", "reimport") if rep % 2 == 0 else ("reimport", "floor")):
+            cmd = [sys.executable, "-c", FLOOR, str(files["base"])] if kind == "floor" else import_cmd(files["base"], db)
+            r = timed(cmd, ROOT)
+            if kind == "reimport":
+                r["ledger"] = ledger(db)
+                assert (r["ledger"]["unchanged"], r["ledger"]["new"], r["ledger"]["updated"]) == (n, 0, 0), r["ledger"]
+            res[kind].append(r)
+            log(f"[{rep + 1}/{repeat}] {kind} {r['seconds']:.2f}s")
+    shutil.rmtree(d, ignore_errors=True)
+    return {"size_mb": files["base"].stat().st_size / 1e6, "results": res}
+
+
+def report_reimport(n: int, repeat: int, data: dict, mach: dict) -> str:
+    res = data["results"]
+    fmin, fmed = summary(res["floor"])
+    rmin, rmed = summary(res["reimport"])
+    return "\n".join([
+        f"Run {data['date']} on {mach['cpu']}, {mach['cores']} cores; Python {mach['python']}; code at "
+        f"{mach.get('commit', 'unknown')}. Load average (1, 5, 15 min) "
+        f"{' / '.join(f'{x:.2f}' for x in mach['load_before'])} before, "
+        f"{' / '.join(f'{x:.2f}' for x in mach['load_after'])} after.",
+        "",
+        f"N = {n:,} records ({data['size_mb']:.0f} MB); {repeat} rounds, taking turns; min / median; "
+        "the ratio is median ÷ median floor.",
+        "",
+        "| what | seconds min / median | × floor | peak RSS MB |",
+        "|---|---:|---:|---:|",
+        f"| lxml iterparse alone (the floor) | {fmin:.2f} / {fmed:.2f} | 1.00 | "
+        f"{max(r['max_rss_mb'] for r in res['floor']):.0f} |",
+        f"| re-import of the same file (nothing changed) | {rmin:.2f} / {rmed:.2f} | {rmed / fmed:.2f} | "
+        f"{max(r['max_rss_mb'] for r in res['reimport']):.0f} |",
+        "",
+        f"Target (issue 15): re-import ≤ 1.5× the floor: {rmed / fmed:.2f}× ({'met' if rmed / fmed <= 1.5 else 'NOT met'}).",
+    ])
+
+
 def summary(rs: list[dict], key: str = "seconds") -> tuple[float, float]:
     xs = [r[key] for r in rs]
     return min(xs), statistics.median(xs)
@@ -461,10 +510,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-5n", action="store_true", help="skip the first import at 5N (peak memory at 5N)")
     parser.add_argument("--profile", action="store_true", help="also cProfile one first import at N")
     parser.add_argument("--write-doc", action="store_true", help=f"write the results to {DOC.relative_to(ROOT)}")
+    parser.add_argument("--reimport-only", action="store_true",
+                        help="only the floor and the unchanged re-import, taking turns --repeat times each "
+                             "(after one first import); printed, never written to the doc")
     args = parser.parse_args(argv)
 
     log = lambda s: print(s, file=sys.stderr, flush=True)
     mach = machine()
+    if args.reimport_only:
+        data = measure_reimport(args.records, args.repeat, log)
+        mach["load_after"] = os.getloadavg()
+        data["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        print(report_reimport(args.records, args.repeat, data, mach))
+        return None
     data = measure(args.records, args.repeat, not args.no_5n, log)
     mach["load_after"] = os.getloadavg()
     data["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())

@@ -1,6 +1,7 @@
 """`make bench`: what users run, end to end, and (with --stages) the load stage alone.
 
 Usage: python bench/bench_import.py [--records N] [--repeat R] [--no-5n] [--profile] [--no-doc]
+       python bench/bench_import.py --no-doc --reimport-only [--records N] [--repeat R]
        python bench/bench_import.py --stages [--records N] [--write-readme]
 
 Without --stages this is bench/bench_e2e.py (its docstring says what it measures):

@@ -12,9 +12,8 @@ from typing import Iterator
 import click
 import filelock
 import sqlite_utils
-from tqdm import tqdm
 
-from . import cite, pubmed, report, sources, store, update
+from . import digest_fingerprint, report, sources, store, update
 from .version import EXTRACTOR_VERSION
 from .files import write_atomic
 from .topic import DEFAULT_TOPIC, PROJECT_ROOT, TopicError, load_topic
@@ -38,7 +37,11 @@ class _OnUse:
         return getattr(importlib.import_module(self.__name, __package__), attr)
 
 
-digest_module = _OnUse(".digest")  # only after a load: import, run, digest
+digest_module = _OnUse(".digest")  # only when a digest is written (`_digest`: not when unchanged)
+cite = _OnUse(".cite")  # citeproc: `export` (the digest imports its own)
+# requests, urllib3, tenacity: only live runs talk to PubMed. MAX_BATCH is pubmed.MAX_BATCH
+# (bench/check_lazy_imports.py checks they agree).
+pubmed = _OnUse(".pubmed", MAX_BATCH=200)
 evaluation = _OnUse(".evaluate")
 registry_module = _OnUse(".registry")  # the ClinicalTrials.gov cross-check
 mailer = _OnUse(".mailer")  # imports the digest and the SMTP stack
@@ -498,7 +501,12 @@ def _registry(db, topic, source: str) -> None:
 
 def _digest(db, topic, out_dir: Path) -> tuple[Path, Path]:
     try:
-        return digest_module.write_digest(db, topic, out_dir)
+        # Whether it must be written is decided first, without the digest module (the
+        # claims, citation styles and templates): a run that changed nothing does not load it.
+        checked = digest_fingerprint.check(db, topic, out_dir)
+        if checked.unchanged:
+            return checked.paths
+        return digest_module.write_digest(db, topic, out_dir, checked=checked)
     except TopicError as e:
         raise click.ClickException(str(e)) from None
 
@@ -535,7 +543,12 @@ def _choose_source(db, source: str, query: str, *, full: bool, batch_size: int) 
 def _load(db, source: sources.Source, *, command: str, query: str | None = None) -> RunResult:
     """Run `load` with a progress bar on a terminal and plain log lines elsewhere."""
     interactive = sys.stderr.isatty()
-    bar = tqdm(total=source.expected, unit="records", desc=source.name, disable=not interactive, file=sys.stderr)
+    if interactive:
+        from tqdm import tqdm
+
+        bar = tqdm(total=source.expected, unit="records", desc=source.name, file=sys.stderr)
+    else:
+        bar = _NoBar()
     seen = [0]
 
     def tick() -> None:
@@ -550,6 +563,18 @@ def _load(db, source: sources.Source, *, command: str, query: str | None = None)
         return load(db, source, command=command, query=query, on_record=tick, more_to_do=True)
     finally:
         bar.close()
+
+
+class _NoBar:
+    """tqdm's place off a terminal (where it would be disabled): plain log lines instead."""
+
+    total = None
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 def _finish(db, db_path: Path, result: RunResult, digest: Path | None = None) -> None:

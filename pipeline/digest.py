@@ -10,7 +10,6 @@ and the registered trials that bear on it (`registry.trials_for_claim`)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -29,14 +28,14 @@ from . import claims as claims_module
 from . import registry as registry_module
 from . import store, vocab
 from .cite import citations
+from .digest_fingerprint import TEMPLATES, Check, _last_fingerprint, _today, check, fingerprint  # noqa: F401 (digest.fingerprint)
 from .claims import VERDICTS, Claim, Verdict
 from .files import write_atomic_chunks
 from .forest import forest_plot
 from .freshness import freshness
 from .rewording import WordingAdvice, advise
-from .topic import PROJECT_ROOT, Topic
+from .topic import Topic
 
-TEMPLATES = PROJECT_ROOT / "templates" / "digest"
 log = logging.getLogger(__name__)
 STANCE_ORDER = {stance: i for i, stance in enumerate(claims_module.STANCES)}
 # The overview's count of studies per stance, in a writer's words (zero counts left out).
@@ -628,10 +627,6 @@ def registry_note(db: sqlite_utils.Database, today: date) -> dict | None:
     }
 
 
-def _today() -> date:
-    return datetime.now(timezone.utc).date()
-
-
 def _quotes(finding: str | None, effects: list[dict]) -> list[dict]:
     """Sentences to quote for one study, each once, with the estimates read from it."""
     quotes: list[dict] = []
@@ -821,7 +816,8 @@ def render(digest: Digest, out_dir: Path) -> tuple[Path, Path]:
 
 
 def write_digest(
-    db: sqlite_utils.Database, topic: Topic, out_dir: Path, *, force: bool | None = None
+    db: sqlite_utils.Database, topic: Topic, out_dir: Path, *, force: bool | None = None,
+    checked: Check | None = None,
 ) -> tuple[Path, Path]:
     """Build, write and record the digest (recorded only once both files are written).
 
@@ -831,94 +827,14 @@ def write_digest(
     extraction, the checks a person made, the registered trials, the topic and its
     article, the templates and the code, the day of the last run and today) and its files are still there: a run that changed nothing
     leaves the digest as it was. Asked for on its own (`evidence digest`), or
-    with `force=True`, it is always written; `force=False` skips outside a run too."""
-    html_path, md_path = out_dir / "digest.html", out_dir / "digest.md"
-    fp = fingerprint(db, topic, out_dir)
-    if force is None:
-        force = not db.execute("select 1 from runs where status = ? limit 1", [store.LOADED]).fetchone()
-    if not force and html_path.exists() and md_path.exists() and _last_fingerprint(db) == fp:
-        log.info("digest unchanged (same studies, claims, topic and templates): not rewritten")
-        return html_path, md_path
+    with `force=True`, it is always written; `force=False` skips outside a run too.
+    `checked`: that decision, made already by `digest_fingerprint.check` (the CLI makes
+    it before importing this module)."""
+    c = checked or check(db, topic, out_dir, force=force)
+    if c.unchanged:
+        return c.paths
     digest = build(db, topic)
-    digest.ledger_row["fingerprint"] = fp
+    digest.ledger_row["fingerprint"] = c.fingerprint
     paths = render(digest, out_dir)
     record(db, digest)
     return paths
-
-
-def _last_fingerprint(db: sqlite_utils.Database) -> str | None:
-    if "fingerprint" not in db["digests"].columns_dict:
-        return None
-    row = db.execute("select fingerprint from digests order by id desc limit 1").fetchone()
-    return row[0] if row else None
-
-
-# Code and templates whose change changes the digest.
-_CODE = ("digest.py", "claims.py", "claim_kinds.py", "certainty.py", "cite.py", "csl.py", "forest.py",
-         "freshness.py", "rewording.py", "vocab.py", "terms.py", "registry.py", "checked.py")
-
-
-def fingerprint(db: sqlite_utils.Database, topic: Topic, out_dir: Path) -> str:
-    """A hash of everything the digest is made from: each study's stored content hash,
-    extracted fields and flags, the effects, the checks a person made (applied or stale)
-    and the low-confidence readings, the registered trials and their publications (and
-    today: months since completion), the topic file and article, the templates
-    and the code, where it is written, and what its data and run lines say (to the
-    day: a second run the same day that changed nothing leaves the digest as it is).
-
-    Reads one narrow row per study (no abstracts): linear, and a few tens of
-    milliseconds for 20,000 studies."""
-    h = hashlib.blake2b(digest_size=20)
-
-    def add(value: object) -> None:
-        h.update(repr(value).encode("utf-8", "surrogatepass"))
-        h.update(b"\0")
-
-    here = Path(__file__).resolve().parent
-    for name in _CODE:
-        add(name)
-        if (here / name).exists():
-            h.update((here / name).read_bytes())
-    for template in sorted(TEMPLATES.glob("digest.*.j2")):
-        add(template.name)
-        h.update(template.read_bytes())
-    add(str(Path(topic.path).resolve()))
-    h.update(Path(topic.path).read_bytes())
-    if topic.article_path:
-        h.update(topic.article_path.read_bytes())
-    add(str(Path(out_dir).resolve()))
-    fresh = freshness(db).as_dict()
-    for key in ("last_run_at", "last_live_at"):
-        fresh[key] = (fresh[key] or "")[:10]
-    fresh.pop("run_line", None)
-    fresh.pop("data_line", None)
-    add(sorted(fresh.items()))
-    add(store.last_update(db) and {k: v for k, v in store.last_update(db).items() if k != "finished_at"})
-    columns = [c for c in ("pmid", "content_hash", "retracted", "deleted_from_pubmed", "first_seen_run",
-                           "extractor_version", "design", "on_topic", "headache_types", "comparators",
-                           "n_randomized", "outcomes", "direction", "evidence_level", "summary")
-               if c in db["studies"].columns_dict]
-    cursor = db.execute(f"select {', '.join(columns)} from studies order by pmid")
-    while rows := cursor.fetchmany(5000):
-        add(rows)
-    add(db.execute("select count(*), max(id), total(value), total(ci_low), total(ci_high) from effects").fetchone())
-    # Who checked what (stale or applied), and which values the rules read with low confidence.
-    for table, sql in (
-        ("checked_values", "select pmid, field, action, value, who, checked_on, applied, stale from checked_values "
-                           "order by pmid, field"),
-        ("extraction_evidence", "select distinct pmid, field from extraction_evidence where confidence = 'low' "
-                                "order by pmid, field"),
-        # The registry: each trial as the digest shows it, its publications, and the day it was loaded.
-        ("trials", "select nct, status, enrollment, enrollment_type, completion_date, primary_completion_date, "
-                   "on_topic, outcome_terms, conditions, brief_title, official_title, source, "
-                   "substr(fetched_at, 1, 10) from trials order by nct"),
-        ("trial_publications", "select nct, pmid, relation, confidence from trial_publications order by nct, pmid"),
-    ):
-        add(table)
-        if db[table].exists():
-            cursor = db.execute(sql)
-            while rows := cursor.fetchmany(5000):
-                add(rows)
-    add(_today().isoformat())  # months since a trial's completion are counted to today
-    return h.hexdigest()
-

@@ -14,11 +14,14 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
-from . import medline, pubmed
+from . import medline
 from .medline import FormatError, check_files  # noqa: F401 (the CLI's names for them)
 from .parse import XmlSource
+
+if TYPE_CHECKING:  # imported by `pubmed_source`: the HTTP stack only for live runs
+    from . import pubmed
 
 log = logging.getLogger(__name__)
 
@@ -81,15 +84,19 @@ def pubmed_source(
     query: str,
     *,
     since: date | None = None,
-    batch_size: int = pubmed.MAX_BATCH,
+    batch_size: int | None = None,
 ) -> Source:
     """Live PubMed: the whole query, or (with `since`) what was entered or changed since.
 
     Incremental runs ask once, on the history server, for records entered
     (new) or modified (corrected, retracted, re-indexed) from a day before
     `since`, so a record that is both is fetched once; the store skips what it
-    already holds unchanged.
+    already holds unchanged. `batch_size`: records per efetch (default `pubmed.MAX_BATCH`).
     """
+    from . import pubmed
+
+    if batch_size is None:
+        batch_size = pubmed.MAX_BATCH
     today = date.today()
     if since is None:
         plans: list[tuple[str, tuple[date, date] | None]] = [("edat", None)]

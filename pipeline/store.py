@@ -142,7 +142,10 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
     # "new" feeds and queries (serving 100,000 studies, issue 15).
     # (on_topic, year): the studies page opens on the on-topic rows, newest first, and
     # counts them (it replaced an index on on_topic alone, of which it is a prefix).
-    for cols in (["year"], ["entrez_date"], ["first_seen_run"], ["on_topic", "year"], ["first_seen_at"]):
+    # extractor_version: every run counts the studies left to extract (`pending_count`,
+    # twice) from this narrow index, not by reading every row of the table.
+    for cols in (["year"], ["entrez_date"], ["first_seen_run"], ["on_topic", "year"], ["first_seen_at"],
+                 ["extractor_version"]):
         studies.create_index(cols, if_not_exists=True)
     db.execute("drop index if exists idx_studies_on_topic")
     # The first version kept the index with row triggers; `save_studies` now

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Callable
 
 import sqlite_utils
 
-from . import medline, parallel, pubmed, store
+from . import medline, parallel, store
 from .version import EXTRACTOR_VERSION
 from .parse import DocumentError, MalformedRecord, Study
 from .sources import Source
@@ -165,7 +165,7 @@ def load(
         raise
     except Exception as e:  # the run fails; what was stored stays whole
         # A source's own errors already say what failed; others keep their type.
-        error = str(e) if isinstance(e, (pubmed.EutilsError, DocumentError)) else f"{type(e).__name__}: {e}"
+        error = str(e) if isinstance(e, (_eutils_error(), DocumentError)) else f"{type(e).__name__}: {e}"
         # Records parsed before the failure are whole: keep them.
         _settle(collect, flush)
         # Debug only: the caller reports the failure once (the CLI, with what to do).
@@ -258,6 +258,14 @@ def _settle(collect: Callable[[], None], flush: Callable[[], None]) -> None:
         collect()
     except Exception as e:
         log.error("could not store the last records: %s", e)
+
+
+def _eutils_error() -> type[Exception]:
+    """`pubmed.EutilsError`, imported when a run fails: the HTTP stack is loaded by live
+    runs (their source imports it), not by every import of this module."""
+    from .pubmed import EutilsError
+
+    return EutilsError
 
 
 def _name(document: object) -> str:

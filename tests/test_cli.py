@@ -301,6 +301,36 @@ def test_help_and_import_do_not_load_what_other_commands_need():
     assert out.stdout.strip() == "[] True", out.stdout + out.stderr
 
 
+def test_an_unchanged_reimport_loads_neither_the_digest_nor_the_http_stack(tmp_path, snapshot_xml):
+    """Issue 15: re-importing a file already stored decides to leave the digest as it is
+    without loading the digest's code (claims, certainty, citation styles, Jinja2, the
+    registry), the HTTP stack of live runs or the extractor; the CLI's stand-in for
+    pubmed.MAX_BATCH is the real one. (bench/check_lazy_imports.py says the same.)"""
+    db_path = tmp_path / "e.db"
+    assert invoke("import", snapshot_xml, "--db", db_path).exit_code == 0
+    digests = sqlite_utils.Database(db_path)["digests"]
+    assert digests.count == 1
+    heavy = ("pipeline.digest", "pipeline.claims", "pipeline.certainty", "pipeline.registry", "pipeline.cite",
+             "pipeline.csl", "jinja2", "citeproc", "pipeline.pubmed", "requests", "urllib3", "tenacity",
+             "pipeline.extract", "pipeline.effects", "tqdm", "datasette", "pipeline.mailer", "pipeline.publish")
+    probe = (
+        "import sys; from pipeline.cli import cli\n"
+        f"cli.main(['import', {str(snapshot_xml)!r}, '--db', {str(db_path)!r}], standalone_mode=False)\n"
+        f"print([m for m in {heavy!r} if m in sys.modules])\n"
+        "from pipeline import cli as c, pubmed; print(c.pubmed.MAX_BATCH == pubmed.MAX_BATCH)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert out.stdout.splitlines()[-2:] == ["[]", "True"], out.stdout + out.stderr
+    assert "unchanged: 27" in out.stdout and "digest unchanged" in out.stderr, out.stdout + out.stderr
+    assert digests.count == 1
+    # Once an input changes (here a value a person corrected in the database), the same
+    # command writes the digest again, loading what it needs on the way.
+    with digests.db.conn:
+        digests.db.execute("update studies set direction = 'no_difference' where pmid = (select min(pmid) from studies)")
+    again = invoke("import", snapshot_xml, "--db", db_path)
+    assert again.exit_code == 0 and "unchanged: 27" in again.output and digests.count == 2, again.output
+
+
 def test_run_cross_checks_the_registry_snapshot_and_trials_prints_the_findings(loaded):
     """`run --source snapshot` loads the bundled registry records and links them;
     `evidence trials` reports the findings a clinician should see."""
