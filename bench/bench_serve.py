@@ -1,6 +1,7 @@
 """Serving 100,000 studies: Datasette's pages and queries, and `evidence digest`, timed.
 
 Usage: python bench/bench_serve.py [--studies 100000] [--requests 20] [--write-doc]
+       python bench/bench_serve.py --pages search [--db bench/out/serve/evidence.db]
 
 The database: `evidence run --source snapshot` (the bundled records, extracted, with
 the claims and the digest), whose studies and effects are then cloned in SQL under
@@ -17,6 +18,10 @@ measures serving, not extraction), and the full-text index rebuilt. Then:
 
 Results go to bench/out/serve-N.json, and with --write-doc to the "Serving" section
 of docs/performance.md (the rest of the file is kept).
+
+--pages KIND times only the pages of that kind (page, search or canned); --db PATH
+serves a database an earlier run built (no build, no digest timed): a quick look
+at some rows, never written to the doc.
 """
 
 from __future__ import annotations
@@ -130,8 +135,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--studies", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=20)
     parser.add_argument("--write-doc", action="store_true")
+    parser.add_argument("--pages", choices=sorted(TARGETS), help="time only the pages of this kind")
+    parser.add_argument("--db", type=Path, help="serve this database (built by an earlier run) as it is")
     args = parser.parse_args(argv)
     log = lambda s: print(s, file=sys.stderr, flush=True)
+    if args.db or args.pages:
+        if args.write_doc:
+            parser.error("--write-doc takes a whole run (no --pages, no --db)")
+        return quick(args, log)
 
     from serving import evidence_serve_args, running
 
@@ -170,6 +181,28 @@ def main(argv: list[str] | None = None) -> None:
     if args.write_doc:
         write_section(table)
         log(f"wrote {DOC}")
+
+
+def quick(args, log) -> None:
+    """Some pages timed as main() times them, on a database built now or given."""
+    from serving import evidence_serve_args, running
+
+    db = args.db
+    if db is None:
+        db = OUT / "serve" / "evidence.db"
+        db.parent.mkdir(parents=True, exist_ok=True)
+        build(args.studies, db)
+    n = sqlite3.connect(db).execute("select count(*) from studies").fetchone()[0]
+    log(f"{n:,} studies in {db}; load average {' / '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    with running(lambda port: evidence_serve_args(db, port)) as (_, base):
+        for kind, label, path in pages():
+            if args.pages and kind != args.pages:
+                continue
+            r = measure(base, path, args.requests)
+            met = r["status"] == 200 and r["p95"] < TARGETS[kind] and not r["timed_out"]
+            print(f"{label}: {r['status']} p50 {r['p50']:.0f} ms p95 {r['p95']:.0f} ms (target p95 < {TARGETS[kind]}: "
+                  f"{'met' if met else 'NOT met'}){' FACET TIMED OUT' if r['facet_timed_out'] else ''}", flush=True)
+    log(f"load average after {' / '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 def report(data: dict) -> str:

@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 import sqlite_utils
 from datasette import hookimpl
-from datasette.database import QueryInterrupted
+from datasette.database import QueryInterrupted, Results
 from datasette.facets import ArrayFacet, ColumnFacet
 from datasette.filters import FilterArguments
 from datasette.utils import path_with_added_args, path_with_removed_args, tilde_decode
@@ -488,23 +488,28 @@ async def _narrow_counts(facet) -> dict | None:
     """For this page of the studies table: {"source": the FROM and WHERE the counts
     read (study_facets aliased `studies`, or joined to the studies the WHERE picks
     when it reads other columns), "keys": {column: {value: count}} for the
-    facet_key columns and year (None if the count timed out)}; None if the
-    database has no study_facets. Computed once per request, whichever facet
-    class asks first."""
-    scope = facet.request.scope
-    key = (facet.sql, json.dumps(facet.params, sort_keys=True, default=str))
+    facet_key columns and year (None if the count timed out), "total": the rows
+    counted}; None if the database has no study_facets. Computed once per request
+    and WHERE, whichever facet class (or the page's row count) asks first."""
+    where = _where_of(facet.sql)
+    if where is None:
+        return None
+    return await _narrow_counts_for(facet.ds.get_database(facet.database), facet.request.scope, where, facet.params)
+
+
+async def _narrow_counts_for(db, scope: dict, where: str, params) -> dict | None:
+    """_narrow_counts for a WHERE clause of the studies table (see there)."""
+    key = (where, json.dumps(params, sort_keys=True, default=str))
     cache = scope.setdefault(NARROW_SCOPE_KEY, {})
     if key not in cache:
-        cache[key] = asyncio.ensure_future(_count_narrow(facet))
+        cache[key] = asyncio.ensure_future(_count_narrow(db, where, params))
     return await cache[key]
 
 
-async def _count_narrow(facet) -> dict | None:
-    db = facet.ds.get_database(facet.database)
-    where = _where_of(facet.sql)
-    if where is None or NARROW_TABLE not in await db.table_names():
+async def _count_narrow(db, where: str, params) -> dict | None:
+    if NARROW_TABLE not in await db.table_names():
         return None
-    read = await db.execute_fn(lambda conn: _columns_read(conn, f"select 1 from {FACETS_TABLE} {where}", facet.params))
+    read = await db.execute_fn(lambda conn: _columns_read(conn, f"select 1 from {FACETS_TABLE} {where}", params))
     if read <= {*store.STUDY_FACET_COLUMNS, *ROWID_NAMES}:
         source = f"from {NARROW_TABLE} as {FACETS_TABLE} {where}"
     else:
@@ -512,11 +517,11 @@ async def _count_narrow(facet) -> dict | None:
     try:
         rows = (await db.execute(
             f"select k.key, f.year, f.n from (select facet_id, year, count(*) as n {source} "
-            "group by facet_id, year) f left join facet_keys k on k.id = f.facet_id", facet.params,
-            truncate=False, custom_time_limit=facet.ds.setting("facet_time_limit_ms"),
+            "group by facet_id, year) f left join facet_keys k on k.id = f.facet_id", params,
+            truncate=False, custom_time_limit=db.ds.setting("facet_time_limit_ms"),
         )).rows
     except QueryInterrupted:
-        return {"source": source, "keys": None}
+        return {"source": source, "keys": None, "total": None}
     counts: dict[str, dict] = {c: {} for c in (*store.FACET_KEY_COLUMNS, "year")}
     by_key: dict[str, int] = {}
     years = counts["year"]
@@ -528,7 +533,7 @@ async def _count_narrow(facet) -> dict | None:
         for column, value in _key_items(facet_key):
             found = counts[column]
             found[value] = found.get(value, 0) + n
-    return {"source": source, "keys": counts}
+    return {"source": source, "keys": counts, "total": sum(by_key.values())}
 
 
 @functools.lru_cache(maxsize=50_000)
@@ -569,6 +574,13 @@ def _columns_read(conn: sqlite3.Connection, sql: str, params) -> set[str]:
     finally:
         conn.set_authorizer(None)
     return read
+
+
+def _sorts_every_match(conn: sqlite3.Connection, sql: str, params) -> bool:
+    """Whether SQLite's plan for `sql` sorts every row it matches (a temporary
+    B-tree for the whole ORDER BY) rather than reading an index in the query's
+    order (for all of it, or its first column: "RIGHT PART OF ORDER BY")."""
+    return any(row[3] == "USE TEMP B-TREE FOR ORDER BY" for row in conn.execute(f"explain query plan {sql}", params))
 
 
 def _facet_order(item):
@@ -681,6 +693,128 @@ def register_facet_classes():
     outcome.force_result([[STUDY_FACET_CLASSES.get(k, k) for k in classes] for classes in outcome.get_result()])
 
 
+# --- The studies table's page (issue 15: a search of 100,000 studies) -----------
+# A search matching 44,000 of 100,000 studies cost Datasette's table view ~140 ms
+# in three passes over every match, each reading the matching `studies` rows
+# (~4 kB each, most spilling onto an overflow page): the count, the page's rows
+# (sorted by year: every match read and sorted to keep 51), the facets; and
+# render_cell ran on every one of the 41 columns of the 51 rows shown (each cell
+# through every plugin's hook: ~25 ms), though the page shows 13 of them.
+# StudiesTableView is Datasette's own TableView on the same URLs, with:
+#  - the HTML page (no ?_col= or ?_nocol=) selecting only the columns it shows
+#    (STUDY_PAGE_COLUMNS); the JSON and CSV, ?_col=, ?_nocol= ("Every column")
+#    and each study's page keep every column;
+#  - the row count read off the facets' count on study_facets (one query for
+#    both: the total of the (facet_id, year) groups is the number of matches);
+#  - with a search, the page's rows chosen on study_facets (its year, pmid and
+#    filter columns, sorted there) and only those 51 read from `studies`, when
+#    the page's filters and sort read only columns study_facets has.
+# Equivalences, checked against Datasette's own SQL in tests/test_serve_scale.py;
+# the narrow rows are kept in step with `studies` by triggers. Any other SQL
+# (other tables, canned queries, SQL typed by a visitor) is never touched.
+STUDY_PAGE_EXTRA = ["retracted"]  # read by the template (the RETRACTED tag), not a column of its own
+STUDY_PAGE_COLUMNS = [*STUDY_TABLE_COLUMNS, *LINK_COLUMNS, *STUDY_PAGE_EXTRA]
+STUDIES_PAGE: contextvars.ContextVar = contextvars.ContextVar("evidence_studies_page", default=None)
+SEARCH_IN = " from studies_fts where studies_fts match "  # Datasette's ?_search= clause (filters.search_filters)
+# Datasette's page query: `select <columns> from studies <where>order by <sort> limit <n>`
+# (views/table.py): a list of column names, then the sort, one column, `desc` or
+# not, and the primary key on later pages. (A facet's query, `select x as value,
+# count(*) ... order by count desc, value limit n`, is not one.)
+_NAME = r"(?:\w+|\[[^\]]+\])"
+PAGE_SQL = re.compile(
+    rf"select (?P<columns>{_NAME}(?:, {_NAME})*) from studies (?P<where>where .* )?"
+    rf"(?P<order>order by (?P<sort>{_NAME}(?: desc)?)(?:, (?P<pk>{_NAME}))?) limit (?P<limit>\d+)",
+    re.DOTALL,
+)
+COUNT_SQL = "select count(*) from studies "
+
+
+@functools.cache
+def studies_table_view():
+    """StudiesTableView: defined on first use, as datasette.views.table imports
+    the module that loads this plugin."""
+    from datasette.views.table import TableView
+
+    class StudiesTableView(TableView):
+        """Datasette's table view of `studies`, narrowed and counted as described above."""
+
+        async def columns_to_select(self, table_columns, pks, request):
+            if (request.url_vars.get("table") != FACETS_TABLE or request.url_vars.get("format")
+                    or {"_col", "_nocol"} & set(request.args.keys())):
+                return await super().columns_to_select(table_columns, pks, request)
+            # The sort column too: Datasette reads the next page's key from the rows.
+            wanted = {*pks, *STUDY_PAGE_COLUMNS, request.args.get("_sort"), request.args.get("_sort_desc")}
+            return [c for c in table_columns if c in wanted]
+
+        async def data(self, request, *args, **kwargs):
+            try:
+                db = self.ds.get_database(route=tilde_decode(request.url_vars["database"]))
+            except KeyError:
+                db = None
+            if db is None or request.url_vars.get("table") != FACETS_TABLE:
+                return await super().data(request, *args, **kwargs)
+            _answer_page_queries(db)
+            token = STUDIES_PAGE.set(request)
+            try:
+                return await super().data(request, *args, **kwargs)
+            finally:
+                STUDIES_PAGE.reset(token)
+
+    return StudiesTableView
+
+
+def _answer_page_queries(db) -> None:
+    """Route `db`'s queries through _page_query while a StudiesTableView serves a page
+    (once per database; every other query passes unchanged)."""
+    if getattr(db, "_evidence_page_queries", False):
+        return
+    original = db.execute
+
+    async def execute(sql, params=None, *args, **kwargs):
+        request = STUDIES_PAGE.get()
+        if request is not None:
+            answer = await _page_query(db, original, request, sql, params, args, kwargs)
+            if answer is not None:
+                return answer
+        return await original(sql, params, *args, **kwargs)
+
+    db.execute = execute
+    db._evidence_page_queries = True
+
+
+async def _page_query(db, execute, request, sql: str, params, args, kwargs):
+    """The answer to Datasette's count or page query of the studies table, read
+    through study_facets; None to run `sql` as it is."""
+    if not isinstance(sql, str) or "_where" in request.args:
+        return None  # ?_where= is SQL of a visitor's own: never parsed
+    if sql.startswith(COUNT_SQL) and (sql == COUNT_SQL or sql[len(COUNT_SQL):].startswith("where ")):
+        narrow = await _narrow_counts_for(db, request.scope, sql[len(COUNT_SQL):], params or {})
+        if narrow is None or narrow["total"] is None:
+            return None
+        return Results([(narrow["total"],)], False, [("count(*)", None, None, None, None, None, None)])
+    found = PAGE_SQL.fullmatch(sql)
+    if not found or not found["where"] or SEARCH_IN not in found["where"] or NARROW_TABLE not in await db.table_names():
+        return None
+    where, order, pk = found["where"], found["order"], found["pk"]
+    if pk is None:  # the first page: ties in PMID order (the inner and outer sort agree), as the next pages take them
+        pks = await db.primary_keys(FACETS_TABLE)
+        if len(pks) == 1 and found["sort"] not in (pks[0], f"{pks[0]} desc"):
+            order = f"{order}, {pks[0]}"
+    try:
+        read, sorts_every_match = await db.execute_fn(lambda conn: (
+            _columns_read(conn, f"select 1 from {FACETS_TABLE} {where}{order}", params or {}),
+            _sorts_every_match(conn, sql, params or {})))
+    except sqlite3.Error:
+        return None  # Datasette's own query says what is wrong
+    # Where an index gives Datasette's query its order (on_topic = 1: the (on_topic,
+    # year) index, read newest first until 51 rows match), it is faster as it is.
+    if not sorts_every_match or not read <= {*store.STUDY_FACET_COLUMNS, *ROWID_NAMES}:
+        return None
+    narrowed = (f"select {found['columns']} from {FACETS_TABLE} where rowid in "
+                f"(select rowid from {NARROW_TABLE} as {FACETS_TABLE} {where}{order} limit {found['limit']}) {order}")
+    return await execute(narrowed, params, *args, **kwargs)
+
+
 @hookimpl
 def filters_from_request(request, database, table, datasette):
     """effects?_on_topic=1: only the effects of on-topic studies (see ON_TOPIC_FILTERS)."""
@@ -782,7 +916,9 @@ def register_routes(datasette):
     async def digest_md(request):
         return _digest_file(datasette, "digest.md", "text/markdown; charset=utf-8")
 
-    return [(r"^/digest$", digest_html), (r"^/digest\.md$", digest_md)]
+    return [(r"^/digest$", digest_html), (r"^/digest\.md$", digest_md),
+            # Datasette's own table route (app.py), for the studies table: see StudiesTableView.
+            (r"^/(?P<database>[^/.]+)/(?P<table>studies)(\.(?P<format>\w+))?$", studies_table_view().as_view(datasette))]
 
 
 def _digest_file(datasette, name: str, content_type: str) -> Response:

@@ -214,6 +214,43 @@ def test_studies_table_puts_clinicians_columns_first_and_hides_long_json(ds):
     assert "Gildir S" in row and '<dl class="record">' in row and "<dt" in row
 
 
+def test_a_search_page_shows_the_clinicians_columns_and_every_column_stays_reachable(ds):
+    """The studies page selects only the columns it shows (issue 15: a search of
+    100,000 studies); what a clinician reads there is unchanged, and every column
+    is one link, one argument or one format away."""
+    html = page(ds, "/evidence/studies?_search=needling")
+    assert header_columns(html) == ["pmid", "title", "year", "design", "n_randomized", "headache_types",
+                                    "comparators", "direction", "summary", "links"]
+    rows = body_rows(html)
+    db = store.open_db(ds.databases["evidence"].path)
+    matches = db.execute("select count(*) from studies where rowid in "
+                         "(select rowid from studies_fts where studies_fts match 'needling')").fetchone()[0]
+    assert re.search(rf"<h3>\s*{matches} rows\s+where search matches", html) and len(rows) == matches >= 10
+    for row in rows:
+        pmid = re.search(r'href="/evidence/studies/(\d+)"', row).group(1)
+        assert f'href="https://pubmed.ncbi.nlm.nih.gov/{pmid}/"' in row
+    text = text_of(html)
+    for words in ("rct", "tension type", "sham", "favours needling"):  # design, lists as tags, direction: in words
+        assert words in text, words
+    assert 'href="https://doi.org/' in html
+    columns = [r[1] for r in db.execute("pragma table_info(studies)")]
+    # The JSON and CSV of the same search: every column, every match.
+    data = get(ds, "/evidence/studies.json?_search=needling").json()
+    assert data["columns"] == columns and data["filtered_table_rows_count"] == len(rows) == len(data["rows"])
+    csv = get(ds, "/evidence/studies.csv?_search=needling").text
+    assert csv.splitlines()[0].split(",") == columns
+    # "Every column" on the page, and ?_col= for one.
+    every = re.search(r'<a href="([^"]*_nocol=content_hash[^"]*)">Every column</a>', html).group(1).replace("&amp;", "&")
+    assert "_search=needling" in every
+    wide = page(ds, every)
+    assert {"abstract", "authors", "mesh", "journal", "entrez_date"} <= set(header_columns(wide))
+    assert len(body_rows(wide)) == len(rows)
+    assert header_columns(page(ds, "/evidence/studies?_search=needling&_col=abstract")) == ["pmid", "abstract"]
+    # A sort by a column the page does not show still pages on.
+    sorted_page = page(ds, "/evidence/studies?_search=needling&_sort=entrez_date&_size=5")
+    assert "_next=" in sorted_page and len(body_rows(sorted_page)) == 5
+
+
 # 6. empty values -------------------------------------------------------------------
 
 
@@ -336,6 +373,11 @@ def test_a_search_for_tension_type_shows_rows(server, tmp_path):
         screenshot(driver, tmp_path / "search.png")
         assert "no such column" not in driver.page_source
         assert len(driver.find_elements("css selector", "table.rows-and-columns tbody tr")) >= 5
+        # The columns a clinician reads, seen (the page selects only these: issue 15).
+        headers = [h.text.split()[0] if h.text else "" for h in driver.find_elements("css selector", "table.rows-and-columns thead th")]
+        assert headers[:9] == ["pmid", "title", "year", "design", "n", "headache", "comparators", "direction", "summary"], headers
+        assert box(driver, "table.rows-and-columns td.col-design")["width"] > 0
+        assert driver.find_element("css selector", "table.rows-and-columns tbody td.col-design").text.strip()
         driver.get(server + "/evidence/search_abstracts?q=tension-type")
         screenshot(driver, tmp_path / "search-abstracts.png")
         assert len(driver.find_elements("css selector", "table.rows-and-columns tbody tr")) >= 5
