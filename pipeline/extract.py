@@ -558,12 +558,26 @@ def classify_direction(record: Record, sents: list[Sentence], design: str, on_to
             and _about_core(clause) is not False
 
     def alike(clause: str) -> bool:
+        # "whereas no significant change was seen in the control group" speaks of one
+        # arm: read without it, the clause must still say the arms did alike.
+        for m in reversed(RULES.find("direction_cue/within_arm", clause)):
+            clause = clause[: m.start] + clause[m.end :]
         return bool(_cue("negated", clause) or _cue("no_difference", clause) or _cue("nonsignificant", clause)) \
             and not _cue("off_outcome", clause) and _about_core(clause) is not False
 
+    def partial_tie(clause: str) -> bool:
+        """A conclusion that needling helps, "with effects comparable to those of manual
+        therapy": a tie with one active comparator of several, not the study's finding
+        (the results say how it did against the others)."""
+        named = {r.value for r in RULES.family("comparator") if r.regex.search(clause)}
+        return len(set(comps) - {"none", "unspecified_control"}) > 1 and bool(named & ACTIVE) \
+            and not named & {"sham", "usual_care"} and bool(_cue("positive", clause))
+
     def weak_evidence() -> str | None:
-        m = _cue("inconclusive", closing)
-        return give("inconclusive", "direction.evidence-too-weak", m.group(0)) if m else None
+        for hit in RULES.find("direction_cue/inconclusive", closing):
+            if not _doubt_about_one_outcome(closing, hit.start):
+                return give("inconclusive", hit.rule.id, hit.match.group(0))
+        return None
 
     def positive_in(texts: list[str]) -> re.Match | None:
         """An improvement reported in a clause that neither denies nor doubts it."""
@@ -587,7 +601,8 @@ def classify_direction(record: Record, sents: list[Sentence], design: str, on_to
             # In the results a tie decides only when it is about headache or pain itself:
             # "time to return to play did not differ" says nothing of the headache.
             strict = test is alike and where == "results"
-            hit = next((c for c in clauses if test(c) and (not strict or _tie_between_groups(c))), None)
+            hit = next((c for c in clauses if test(c) and (not strict or _tie_between_groups(c))
+                        and not (test is alike and where == "conclusion" and partial_tie(c))), None)
             if hit is not None:
                 return give(value, f"direction.{rule}-in-{where}", hit.strip())
         if where == "conclusion":
@@ -606,6 +621,24 @@ def classify_direction(record: Record, sents: list[Sentence], design: str, on_to
 
 
 REVIEWS = ("meta_analysis", "systematic_review", "narrative_review")
+ACTIVE = {"lidocaine_or_injection", "manual_therapy", "exercise", "medication", "other_needling", "other"}
+# "... but its effect on headache-related disability remains uncertain": doubt about
+# one outcome, after a finding on the others, is not doubt about the evidence.
+ONE_OUTCOME_DOUBT = re.compile(r"\b(?:its|the|their)\s+(?:effects?|impact|benefits?|influence)\s+on\s+", re.I)
+
+
+def _doubt_about_one_outcome(closing: str, pos: int) -> bool:
+    """The inconclusive cue at `pos` doubts one named outcome ("its effect on disability
+    remains uncertain") in a clause after one that reports a benefit."""
+    clauses = _clauses([closing])
+    at = 0
+    for i, c in enumerate(clauses):
+        start = closing.find(c, at)
+        at = start + len(c)
+        if start <= pos < at:
+            return i > 0 and bool(ONE_OUTCOME_DOUBT.search(c)) and bool(terms.outcome_spans(c)) \
+                and any(_cue("positive", p) for p in clauses[:i])
+    return False
 # Needling added to another treatment, named as such in a conclusion.
 ADD_ON = re.compile(
     r"\b(?:adding|addition of|added to|in addition to|as an? (?:adjunct|add-on)|combined with|plus)\b[^.;]{0,60}?\b(?:dry )?needling\b"

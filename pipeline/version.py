@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .rules import fingerprint as rules_fingerprint
 
-CODE_VERSION = "1.9"  # bump when a rule kept in code (pipeline/extract.py, sample_size.py, effects.py) changes
+CODE_VERSION = "1.10"  # bump when a rule kept in code (pipeline/extract.py, sample_size.py, effects.py) changes
 
 # EVIDENCE_TOPIC_WORDS points the extractor at another topic's words (a second
 # clinical topic is a folder with its own topic file and words, not a fork).

@@ -605,3 +605,59 @@ def test_a_study_of_people_comparing_no_treatment_has_none_and_a_study_of_papers
         "RESULTS: Publications rose every year."
     ))
     assert (e.design, e.comparators) == ("other", [])
+
+
+# --- direction: one outcome's doubt, one arm's null, one comparator's tie -------------
+
+
+def test_a_feasibility_trial_that_says_it_cannot_test_efficacy_is_inconclusive():
+    e = x("Dry needling for post-traumatic headache: a randomised sham-controlled feasibility trial", (
+        "METHODS: Thirty adults were randomised to dry needling or sham needling.\n"
+        "RESULTS: Headache days decreased by 4.1 with needling and by 1.8 with sham.\n"
+        "CONCLUSIONS: A full trial is feasible. The study was not powered to test efficacy."
+    ))
+    assert e.direction == "inconclusive"
+
+
+def test_no_change_in_the_control_arm_is_not_a_tie_between_the_arms():
+    e = x("Dry needling for tension-type headache: a quasi-experimental controlled trial", (
+        "METHODS: Thirty-six students were allocated by order of enrolment to dry needling or to a control group.\n"
+        "RESULTS: Headache frequency fell by 45% in the needling group (p < 0.001), whereas no significant "
+        "change was seen in the control group.\n"
+        "CONCLUSION: Dry needling reduced headache frequency."
+    ))
+    assert e.direction == "favours_needling"
+
+
+def test_a_review_whose_doubt_is_about_one_outcome_still_reports_its_finding():
+    e = x("Dry needling for tension-type headache: a systematic review and meta-analysis", (
+        "RESULTS: Eleven trials were pooled (MD -1.46, 95% CI -2.08 to -0.84).\n"
+        "CONCLUSIONS: Dry needling appears to reduce headache intensity and frequency, but its effect on "
+        "headache-related disability remains uncertain."
+    ))
+    assert e.direction == "favours_needling"
+    e = x("Dry needling for tension-type headache: a systematic review and meta-analysis", (
+        "RESULTS: Eleven trials were pooled (MD -1.46, 95% CI -2.08 to -0.84).\n"
+        "CONCLUSIONS: Whether dry needling reduces headache intensity remains uncertain."
+    ))
+    assert e.direction == "inconclusive"
+
+
+def test_a_tie_with_one_active_comparator_of_several_does_not_decide_a_review():
+    e = x("Dry needling for tension-type headache: a systematic review", (
+        "METHODS: Eligible comparators were sham needling, manual therapy or no treatment.\n"
+        "RESULTS: Compared with sham or no treatment, dry needling reduced headache intensity in most trials.\n"
+        "CONCLUSIONS: Dry needling reduces headache intensity, with effects comparable to those of manual therapy."
+    ))
+    assert e.direction == "favours_needling"
+
+
+def test_an_add_on_that_can_be_recommended_favours_needling_over_a_tie_on_a_secondary_outcome():
+    e = x("Adding dry needling to physiotherapy for chronic tension-type headache: a randomized trial", (
+        "Forty patients were randomly divided into physiotherapy alone or physiotherapy plus dry needling. "
+        "After treatment, mean VAS was 2.8 in the needling group and 4.3 in the control group (p=0.003). "
+        "Headache duration did not differ between the groups (p=0.12). "
+        "These differences were maintained at one-month follow-up. "
+        "Adding dry needling to routine physiotherapy can be recommended for these patients."
+    ))
+    assert e.direction == "favours_needling"
