@@ -85,8 +85,9 @@ P_RE = guarded(re.compile(
 ))
 # A spread written after a mean: "± 1.1", "+/- 1.1", "± SD 1.1" or "(SD 1.1)".
 # A bare bracket counts only with a decimal in it ("3.9 (2.1)"): "(4)" is too often something else.
+# (a mean and its SD may both carry a percent sign: "14.2% ± 7.9%")
 _SPREAD = (
-    r"(?:\s*(?:±|\+/-|\+-)\s*(?:SD\s*)?\d+(?:[.·]\d+)?|\s*\(\s*SD\s*[=:]?\s*\d+(?:[.·]\d+)?\s*\)"
+    r"(?:\s*%?\s*(?:±|\+/-|\+-)\s*(?:SD\s*)?\d+(?:[.·]\d+)?%?|\s*\(\s*SD\s*[=:]?\s*\d+(?:[.·]\d+)?\s*\)"
     r"|\s*\(\s*\d+[.·]\d+\s*\)(?!\s*%))"
 )
 # A decimal comma is read where a spread follows ("6,4±1,5"), never a part of the number.

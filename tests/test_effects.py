@@ -513,3 +513,13 @@ def test_a_group_ahead_by_an_amount_and_a_p_inside_the_comparison_are_difference
                          "2.0 fewer headache days per month (P = 0.03) than the mobilisation group.")
     assert [(e.value, e.level, e.outcome, e.p_value) for e in found] == [
         (1.3, "between_groups", "pain_intensity", "=0.01"), (2.0, "between_groups", "frequency", "=0.03")]
+
+
+def test_a_margin_carried_to_a_later_time_and_percent_means_with_their_spread():
+    found = find_effects("RESULTS: Needling outperformed sham by a margin of 2.9 headache days at week 4 (95% CI 1.5 to "
+                         "4.3; P < .001); by week 12 the margin had narrowed to 1.7 days (0.3 to 3.1; P = .02).")
+    assert [(e.value, e.level, e.ci_low, e.ci_high, e.p_value) for e in found] == [
+        (2.9, "between_groups", 1.5, 4.3, "<0.001"), (1.7, "between_groups", 0.3, 3.1, "=0.02")]
+    # "14.2% ± 7.9%": the mean is a value, its SD is not
+    found = find_effects("RESULTS: NDI scores were 14.2% ± 7.9% and 15.0% ± 8.4%, respectively (P = .66).")
+    assert [e.value for e in found] == [14.2, 15.0]
