@@ -120,6 +120,12 @@ BY_WITH_PAIR = guarded(re.compile(
     rf"\bby\s+(?:a mean of\s+)?(?P<v>\d+(?:[.·]\d+)?)\s*(?:{_CHANGE_UNITS})?\s+(?:with|in|after)\s+[^;,.()\d]{{1,50}}?"
     rf"\s+(?:and|versus|vs\.?)\s+(?:by\s+)?(?P<v2>\d+(?:[.·]\d+)?)\s*(?:{_CHANGE_UNITS})?\s+(?:with|in|after)\b"
 ))
+# "EA reduced headache days by 7.8 and MA by 5.9": each arm's change, named before its "by"
+# (a change verb must come first, as for the pairs above).
+BY_ARM_PAIR = guarded(re.compile(
+    rf"\bby\s+(?:a mean of\s+)?(?P<v>\d+(?:[.·]\d+)?)\s*(?:{_CHANGE_UNITS})?\s+and\s+(?:the\s+)?(?:[A-Za-z][\w-]*\s+){{1,3}}?"
+    rf"by\s+(?:a mean of\s+)?(?P<v2>\d+(?:[.·]\d+)?)(?![\d.,·]|\s*(?:%|weeks?|months?|years?)\b)"
+))
 # "from 10.4 to 6.1 days per month": the value after treatment (a unit is required, so years are not read).
 # Without a unit, "to B" must be followed by its group ("from 11.8 to 7.1 with bupivacaine").
 # A median's spread may stand after either number: "from 8 (IQR 7-8) to 3 (IQR 2-4)".
@@ -151,7 +157,11 @@ VS_PAIR = guarded(re.compile(
 PERCENT_RE = guarded(re.compile(r"(?<![\w.])(?P<v>\d+(?:[.·]\d+)?)\s?%"))
 GROUP_SHARE = re.compile(
     r"(?:\s*(?:vs\.?|versus|and)\s*\d+(?:[.·]\d+)?\s?%)?\s+(?:of|in)\s+(?:the\s+)?(?:[\w-]+\s+){0,3}?"
-    r"(?:patients|participants|people|subjects|group|arm|weeks|days|cases|responders|women|men)\b",
+    r"(?:patients|participants|people|subjects|group|arm|weeks|days|cases|responders|women|men)\b"
+    # "21 of 47 (45%) treated participants": a count's share, in brackets before its group
+    # (not the share who stayed in the study: "27 of 30 (90%) participants were retained")
+    r"|\)\s+(?:[\w-]+\s+){0,2}?(?:patients|participants|people|subjects|controls|cases|responders|women|men)\b"
+    r"(?!\s+(?:were\s+|was\s+)?(?:retained|completed|followed|lost|withdrew|dropped|remained|attended|adherent|enrolled|recruited))",
     re.I,
 )
 # Words that make a mean ± SD or a percentage descriptive rather than a result.
@@ -481,7 +491,7 @@ def _sentence_effects(s: Sentence, context_outcome: str | None = None, painful: 
 
     # 4a. Two arms' changes written as a pair: "fell by 4.4 and 4.9 days", "by 2.1 with
     #     BoNT-A and 1.6 with saline" (a change verb must come first: "reduced", "fell").
-    for pattern in (BY_LIST, BY_PAIR, BY_WITH_PAIR):
+    for pattern in (BY_LIST, BY_PAIR, BY_WITH_PAIR, BY_ARM_PAIR):
         for m in _scan(pattern, text):
             clause = _clause(text, m.start())
             if SAFETY.search(clause) or DESCRIPTIVE.search(clause) \

@@ -523,3 +523,18 @@ def test_a_margin_carried_to_a_later_time_and_percent_means_with_their_spread():
     # "14.2% ± 7.9%": the mean is a value, its SD is not
     found = find_effects("RESULTS: NDI scores were 14.2% ± 7.9% and 15.0% ± 8.4%, respectively (P = .66).")
     assert [e.value for e in found] == [14.2, 15.0]
+
+
+def test_arms_changes_named_before_their_by_shares_of_a_count_and_a_scale_range():
+    values = lambda t: [(e.value, e.level, e.outcome) for e in find_effects(t)]  # noqa: E731
+    assert values("RESULTS: EA reduced headache days by 7.8 and MA by 5.9 at the end of treatment (P = 0.04).") == [
+        (7.8, "within_group", "frequency"), (5.9, "within_group", "frequency")]
+    # the scale's range is not the value before the interval
+    assert values("RESULTS: Headache pain intensity differed by 9.8 points on a 100-point scale "
+                  "(95% CI, 3.2 to 16.4) in favor of needling.") == [(9.8, "between_groups", "pain_intensity")]
+    found = values("RESULTS: A 50% or greater reduction was achieved by 21 of 47 (45%) treated participants and "
+                   "8 of 47 (17%) controls (risk ratio 2.63, 95% CI 1.30 to 5.32).")
+    assert [v for v, _, _ in found] == [45.0, 17.0, 2.63] and {o for _, _, o in found} == {"frequency"}
+    # the share of participants who stayed in the study is not a result
+    assert values("RESULTS: Recruitment averaged 2.5 participants per month and 27 of 30 (90%) participants "
+                  "were retained at 12 weeks.") == []
