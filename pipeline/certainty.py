@@ -416,6 +416,42 @@ class RatedPmids:
         return iter(sorted(self.known))
 
 
+@dataclass(slots=True)  # not frozen: one is built per kept finding at every assessment, ten times faster
+class Facts:
+    """What the rules read of one counted study for one claim (`facts`), derived from the
+    study once: a body of evidence is built from these alone (`Body.take`), so they can be
+    kept and a body rebuilt without reading the study again (`pipeline/findings.py`)."""
+
+    judgements: tuple[ReviewJudgement, ...] = ()  # a review's stated certainty, the most specific first
+    informative: bool = False  # rated (False: a tie with an active treatment the claim does not name)
+    randomized: bool = False
+    design: str | None = None
+    direction: str | None = None
+    n_randomized: int | None = None
+    comparators: tuple[str, ...] = ()
+    concern: str | None = None  # risk of bias (`bias_concern`)
+    why: str | None = None  # indirectness
+    people: int | None = None  # participants (`participants`)
+    estimates: tuple[tuple[str, float | None, float | None, float | None], ...] = ()  # (measure, value, ci_low, ci_high)
+    newer: tuple[int, str] | None = None  # a direct controlled trial: (year or 0, "PMID … (year, n participants)")
+
+
+def facts(claim, stance: str, s: dict) -> Facts:
+    """The `Facts` of one counted study (`s`, of stance `stance`) for `claim`."""
+    found = tuple(stated_certainty(s, claim.outcomes)) if s["design"] in REVIEWS else ()
+    if stance == "comparable" and not set(claim.comparators) & set(s.get("comparators") or []):
+        return Facts(found)
+    why = indirectness(claim, s)
+    newer = None
+    if s["design"] == "rct" and not why and (sham_controlled(s) or blinded(s)):
+        newer = (_year(s) or 0, f"PMID {s['pmid']} ({_year(s)}, {_n(s.get('n_randomized'))})")
+    return Facts(
+        found, True, s["design"] in RANDOMIZED, s["design"], s.get("direction"), s.get("n_randomized"),
+        tuple(s.get("comparators") or ()), bias_concern(s), why, participants(s, claim.outcomes),
+        tuple((x["measure"], x["value"], x["ci_low"], x["ci_high"]) for x in estimates(s, claim.outcomes)), newer,
+    )
+
+
 class _Part:
     """What the rules read of one candidate body of evidence (the randomized informative
     studies, or every informative study): counts, sets of reasons, sums and extremes,
@@ -436,83 +472,51 @@ class _Part:
         self.comps: dict[str, None] = {}  # comparators, in order of first appearance
         self.pmids: list[str] = []  # kept only for `rate` (Body(keep=None))
 
-    def add(self, stance: str, s: dict, concern: str | None, why: str | None, people: int | None,
-            ests: list[dict]) -> None:
+    def add(self, stance: str, f: Facts) -> None:
         self.n += 1
-        self.kinds.add(_design_word(s["design"]))
+        self.kinds.add(_design_word(f.design))
         self.stances.add(stance)
         self.supports += stance == "supports"
         self.contradicts += stance == "contradicts"
-        if stance == "contradicts" and s.get("direction") == "favours_comparator":
+        if stance == "contradicts" and f.direction == "favours_comparator":
             self.worse += 1
         elif stance in ("contradicts", "comparable"):
             self.same += 1
         self.unsettled += stance == "neutral"
-        if concern:
+        if f.concern:
             self.concerned += 1
-            self.concern_kinds.add(concern)
-        if s["design"] in REVIEWS:
-            self.review_n = max(self.review_n, people or 0)
+            self.concern_kinds.add(f.concern)
+        if f.design in REVIEWS:
+            self.review_n = max(self.review_n, f.people or 0)
             self.review_neutral |= stance in ("neutral", "contradicts")
         else:
             self.trials += 1
             if self.trials == 1:
-                self.first_trial_n = s.get("n_randomized")
-            self.trial_n += s.get("n_randomized") or 0
-        self.unknown |= not people
-        if why:
+                self.first_trial_n = f.n_randomized
+            self.trial_n += f.n_randomized or 0
+        self.unknown |= not f.people
+        if f.why:
             self.indirect += 1
-            self.indirect_kinds.add(why)
-        for x in ests:
+            self.indirect_kinds.add(f.why)
+        for measure, value, ci_low, ci_high in f.estimates:
             self.estimates += 1
-            if x["value"] is not None:
-                v, null = x["value"], NO_EFFECT[x["measure"]]
-                self.sides.add((v > null) - (v < null))
-                self.low = v if self.low is None else min(self.low, v)
-                self.high = v if self.high is None else max(self.high, v)
-            if x["ci_low"] is not None and x["ci_high"] is not None and x["ci_low"] <= NO_EFFECT[x["measure"]] <= x["ci_high"]:
+            if value is not None:
+                null = NO_EFFECT[measure]
+                self.sides.add((value > null) - (value < null))
+                self.low = value if self.low is None else min(self.low, value)
+                self.high = value if self.high is None else max(self.high, value)
+            if ci_low is not None and ci_high is not None and ci_low <= NO_EFFECT[measure] <= ci_high:
                 self.crossing += 1
-        for c in s.get("comparators") or []:
+        for c in f.comparators:
             if c != "none":
                 self.comps.setdefault(c)
 
 
-    def merge(self, other: _Part) -> None:
-        """Add `other`'s studies, which came after this part's (as `add` would have)."""
-        if not self.trials:
-            self.first_trial_n = other.first_trial_n
-        self.n += other.n
-        self.kinds |= other.kinds
-        self.stances |= other.stances
-        self.supports += other.supports
-        self.contradicts += other.contradicts
-        self.worse += other.worse
-        self.same += other.same
-        self.unsettled += other.unsettled
-        self.concerned += other.concerned
-        self.concern_kinds |= other.concern_kinds
-        self.trials += other.trials
-        self.trial_n += other.trial_n
-        self.review_n = max(self.review_n, other.review_n)
-        self.unknown |= other.unknown
-        self.review_neutral |= other.review_neutral
-        self.indirect += other.indirect
-        self.indirect_kinds |= other.indirect_kinds
-        self.estimates += other.estimates
-        self.crossing += other.crossing
-        self.sides |= other.sides
-        for mine, theirs, pick in (("low", other.low, min), ("high", other.high, max)):
-            value = getattr(self, mine)
-            setattr(self, mine, theirs if value is None else value if theirs is None else pick(value, theirs))
-        for c in other.comps:
-            self.comps.setdefault(c)
-        self.pmids += other.pmids
-
-
 class Body:
-    """The rating of one claim built one counted study at a time (`add`, in the order of
-    the evidence), then `rating()`: what the certainty rules below need is kept as
-    counts and summaries, so a claim resting on 30,000 studies holds no study.
+    """The rating of one claim built one counted study at a time (`add`, or `take` with the
+    study's `Facts`, in the order of the evidence), then `rating()`: what the certainty
+    rules below need is kept as counts and summaries, so a claim resting on 30,000
+    studies holds no study.
 
     `keep=None` (what `rate` uses) also keeps every rated PMID, every set-aside note and
     every review judgement; `keep=k` keeps the first k reviews' judgements (and the one
@@ -533,73 +537,45 @@ class Body:
     def add(self, e, s: dict) -> tuple[bool, bool]:
         """Count one counted study (`e`: its claims.Evidence). Returns (informative,
         randomized): whether it can be rated, and is randomized evidence."""
-        claim = self.claim
+        return self.take(e.stance, e.pmid, facts(self.claim, e.stance, s))
+
+    def take(self, stance: str, pmid: str, f: Facts) -> tuple[bool, bool]:
+        """`add` from the study's `Facts`."""
         self.counted += 1
         self.order += 1
-        if s["design"] in REVIEWS:
-            found = stated_certainty(s, claim.outcomes)
-            if found:
-                self.reviews_judging += 1
-            for j in found:
+        if f.judgements:
+            self.reviews_judging += 1
+            for j in f.judgements:
                 if self.ceiling is None or LEVELS.index(j.level) < LEVELS.index(self.ceiling.level):
                     self.ceiling = j
             if self.keep is None:
-                self.judgements += found
-            elif found and len(self.judged) < self.keep:
-                self.judged.add(s["pmid"])
-                self.judgements.append(found[0])
-        if e.stance == "comparable" and not set(claim.comparators) & set(s.get("comparators") or []):
+                self.judgements += f.judgements
+            elif len(self.judged) < self.keep:
+                self.judged.add(pmid)
+                self.judgements.append(f.judgements[0])
+        if not f.informative:
             if self.keep is None:
-                self.set_aside[e.pmid] = TIE_ASIDE
+                self.set_aside[pmid] = TIE_ASIDE
             return False, False
-        randomized = s["design"] in RANDOMIZED
-        why = indirectness(claim, s)
-        facts = (e.stance, s, bias_concern(s), why, participants(s, claim.outcomes), estimates(s, claim.outcomes))
-        self.informative.add(*facts)
-        if randomized:
-            self.randomized.add(*facts)
+        self.informative.add(stance, f)
+        if f.randomized:
+            self.randomized.add(stance, f)
         if self.keep is None:
-            self.informative.pmids.append(e.pmid)
-            if randomized:
-                self.randomized.pmids.append(e.pmid)
-        if s["design"] == "rct" and not why and (sham_controlled(s) or blinded(s)):
-            bucket = self.newer.setdefault((e.stance, _year(s) or 0), [0, []])
+            self.informative.pmids.append(pmid)
+            if f.randomized:
+                self.randomized.pmids.append(pmid)
+        if f.newer:
+            year, name = f.newer
+            bucket = self.newer.setdefault((stance, year), [0, []])
             bucket[0] += 1
             if self.keep is None or len(bucket[1]) < NAMED:
-                bucket[1].append((self.order, f"PMID {s['pmid']} ({_year(s)}, {_n(s.get('n_randomized'))})"))
-        return True, randomized
+                bucket[1].append((self.order, name))
+        return True, f.randomized
 
     @property
     def body(self) -> _Part:
         """The rated body: the randomized informative studies where there are any."""
         return self.randomized if self.randomized.n else self.informative
-
-    def merge(self, other: Body) -> None:
-        """Add `other`'s studies, which came after this body's (the same claim, the next
-        PMIDs: a body built in parts, in worker processes, reads as one built whole)."""
-        offset = self.order
-        self.counted += other.counted
-        self.order += other.order
-        self.randomized.merge(other.randomized)
-        self.informative.merge(other.informative)
-        self.set_aside.update(other.set_aside)
-        if self.keep is None:
-            self.judgements += other.judgements
-        else:
-            for j in other.judgements:
-                if len(self.judged) < self.keep and j.pmid not in self.judged:
-                    self.judged.add(j.pmid)
-                    self.judgements.append(j)
-        self.reviews_judging += other.reviews_judging
-        if other.ceiling is not None and (
-                self.ceiling is None or LEVELS.index(other.ceiling.level) < LEVELS.index(self.ceiling.level)):
-            self.ceiling = other.ceiling
-        for key, (n, named) in other.newer.items():
-            bucket = self.newer.setdefault(key, [0, []])
-            bucket[0] += n
-            bucket[1] += [(order + offset, name) for order, name in named]
-            if self.keep is not None:
-                del bucket[1][NAMED:]
 
     def rated(self, informative: bool, randomized: bool) -> tuple[bool, str | None]:
         """(rated, note) of one counted study, once every study was added: the note says

@@ -276,20 +276,18 @@ def studies_for_claims(db: sqlite_utils.Database) -> list[dict]:
 
 
 def iter_studies(db: sqlite_utils.Database, *, page: int = 1000, attach=None, pmids: list[str] | None = None,
-                 fields: tuple[str, ...] = STUDY_FIELDS, after: str = "", upto: str | None = None):
+                 fields: tuple[str, ...] = STUDY_FIELDS):
     """`studies_for_claims` one study at a time, read a page at a time in PMID order
     (studies and their effects walked together by PMID), so that only the studies a
     caller keeps stay in memory. `attach(after, upto)`, where given, returns PMID →
     a value for the page's studies (after, upto] (with `pmids`: `attach(None, None,
     pmids)`, for those), set as each study's "check".
-    `pmids`: only these studies (a few: the digest's cited ones it did not keep).
-    `fields`: the columns read (`ASSESS_FIELDS`: what the assessment needs).
-    `after`, `upto`: only the studies whose PMID is in (after, upto] (a worker's share)."""
+    `pmids`: only these studies (the changed ones to judge; the digest's shown ones).
+    `fields`: the columns read (`ASSESS_FIELDS`: what the assessment needs)."""
     columns = [c for c in fields if c in db["studies"].columns_dict]
     cols = ", ".join(f"[{c}]" for c in columns)
-    last = after
+    last = ""
     wanted = sorted(set(pmids)) if pmids is not None else None
-    until, bound = ("and pmid <= ?", [upto]) if upto is not None else ("", [])
     while True:
         if wanted is not None:
             chunk, wanted = wanted[:page], wanted[page:]
@@ -302,9 +300,9 @@ def iter_studies(db: sqlite_utils.Database, *, page: int = 1000, attach=None, pm
                 continue
         else:
             rows = db.execute(
-                f"select {cols} from studies where extractor_version is not null and pmid > ? {until} "
+                f"select {cols} from studies where extractor_version is not null and pmid > ? "
                 f"order by pmid limit {int(page)}",
-                [last, *bound],
+                [last],
             ).fetchall()
             if not rows:
                 return
@@ -502,7 +500,7 @@ _SILENT = {"pmid": None, "harms_state": "not_reported", "harms": []}
 
 
 class Tally:
-    """One claim's assessment built one study at a time (`add`, `add_indirect`), then
+    """One claim's assessment built one study at a time (`take`, `add_indirect`), then
     `finish`: the verdict, its counts and explanation, and the certainty rating
     (`certainty.Body`) are kept as counts and summaries, never as the studies.
 
@@ -526,25 +524,25 @@ class Tally:
         self.candidates: dict[str, list[tuple]] = {st: [] for st in STANCES}  # keep=k: (key, e, study, role)
         self.verdict: Verdict | None = None
 
-    def add(self, e: Evidence, s: dict) -> tuple[bool, bool]:
-        """Count one study's Evidence. Returns (informative, randomized) as the certainty
-        rules classed it (both False where they do not rate it)."""
+    def take(self, f: Finding, s: dict) -> tuple[bool, bool]:
+        """Count what one study gave the claim (`Finding`). Returns (informative, randomized)
+        as the certainty rules classed it (both False where they do not rate it). `s` is
+        kept as the study shown (keep=k), read only for its PMID, year and "check"."""
+        e = f.evidence
         self.all_by_stance[e.stance] += 1
         role = (False, False)
         if e.counted:
             self.counts[e.stance] += 1
             kind = self.claim.kind
             if kind == "safety":
-                self.harms.append({"pmid": s["pmid"], "harms_state": s.get("harms_state"), "harms": s.get("harms")}
-                                  if (s.get("harms_state") or "not_reported") != "not_reported" and s.get("harms")
-                                  else _SILENT)
+                self.harms.append(f.harms or _SILENT)
             elif kind == "background":
-                self.found.append(s["pmid"])
+                self.found.append(e.pmid)
             else:
-                role = self.body.add(e, s)
+                role = self.body.take(e.stance, e.pmid, f.facts)
                 listed = self.listed[e.stance]
                 if len(listed) < EXPLAIN_LIST:
-                    listed.append(_describe_tie(s) if e.stance == "comparable" else _describe(s))
+                    listed.append(f.described)
         if self.keep is None:
             self.evidence.append(e)
             self.roles[id(e)] = role
@@ -562,27 +560,6 @@ class Tally:
             self.indirect.append(s["pmid"])
             if self.keep is not None:
                 self.indirect_studies.append(s)
-
-    def merge(self, other: Tally) -> None:
-        """Add `other`'s studies (the same claim, the PMIDs after this tally's: a claim
-        assessed in parts, in worker processes, reads as one assessed whole)."""
-        for st in STANCES:
-            self.counts[st] += other.counts[st]
-            self.all_by_stance[st] += other.all_by_stance[st]
-            self.listed[st] = (self.listed[st] + other.listed[st])[:EXPLAIN_LIST]
-            pool = self.candidates[st] + other.candidates[st]
-            if self.keep is not None:
-                pool.sort(key=lambda c: c[0])
-                del pool[self.keep:]
-            self.candidates[st] = pool
-        self.body.merge(other.body)
-        self.evidence += other.evidence
-        self.roles.update(other.roles)
-        self.indirect = (self.indirect + other.indirect)[: self.keep]
-        self.indirect_studies = (self.indirect_studies + other.indirect_studies)[: self.keep]
-        self.indirect_total += other.indirect_total
-        self.harms += other.harms
-        self.found += other.found
 
     def finish(self, pool: int) -> Verdict:
         """The verdict, once every study was added; sets `rated` and `note` on the
@@ -660,9 +637,55 @@ def shown_order(study: dict, weight: float) -> tuple:
     return (-weight, not getattr(check, "checked", False), -(study.get("year") or 0), len(pmid), pmid)
 
 
-def _match(claim: Claim, s: dict, counted_study: bool) -> Evidence | str | None:
-    """One study against one claim: its Evidence, "indirect" (a needling study outside
+@dataclass(slots=True)
+class Finding:
+    """What one study gives one claim, derived from the study once: its Evidence, and
+    what the claim's tally reads of a counted study (a safety claim its harms, an efficacy
+    or mechanism claim its certainty `Facts` and its description). A `Tally` takes it
+    without the study, so findings can be kept and the verdicts rebuilt from them
+    (`pipeline/findings.py`)."""
+
+    evidence: Evidence
+    year: int | None = None  # orders the studies shown (`shown_order`)
+    described: str | None = None  # "a randomized trial of 60 people", as the explanation lists it
+    harms: dict | None = None  # safety: {"pmid", "harms_state", "harms"} where it reports harms
+    facts: certainty.Facts | None = None
+
+    @property
+    def role(self) -> tuple[bool, bool]:
+        """(informative, randomized), as `Tally.take` returns it."""
+        f = self.facts
+        return (True, f.randomized) if f is not None and f.informative else (False, False)
+
+
+def finding(claim: Claim, e: Evidence, s: dict) -> Finding:
+    """The `Finding` of study `s` whose Evidence on `claim` is `e`."""
+    f = Finding(e, s.get("year"))
+    if not e.counted:
+        return f
+    if claim.kind == "safety":
+        if (s.get("harms_state") or "not_reported") != "not_reported" and s.get("harms"):
+            f.harms = {"pmid": s["pmid"], "harms_state": s.get("harms_state"), "harms": s.get("harms")}
+    elif claim.kind != "background":
+        f.described = _describe_tie(s) if e.stance == "comparable" else _describe(s)
+        f.facts = certainty.facts(claim, e.stance, s)
+    return f
+
+
+def counted(s: dict) -> bool:
+    """Counted for the claims: on topic, with results, neither retracted nor withdrawn."""
+    return bool(s["on_topic"] and s["design"] != "protocol" and not s["retracted"] and not s.get("deleted_from_pubmed"))
+
+
+def find(claim: Claim, s: dict, counted_study: bool) -> Finding | str | None:
+    """One study against one claim: its `Finding`, "indirect" (a needling study outside
     headache that measured the outcome: shown, never counted), or None."""
+    found = _match(claim, s, counted_study)
+    return finding(claim, found, s) if isinstance(found, Evidence) else found
+
+
+def _match(claim: Claim, s: dict, counted_study: bool) -> Evidence | str | None:
+    """One study against one claim: its Evidence, "indirect", or None."""
     if claim.kind == "safety":
         # Every counted study bears on safety: its harms, or its silence about them.
         if counted_study:
@@ -692,8 +715,7 @@ def _match(claim: Claim, s: dict, counted_study: bool) -> Evidence | str | None:
     return Evidence(claim.id, s["pmid"], st, reason, sentence, weight(s), True)
 
 
-def assess_studies(claims: list[Claim], studies, *, keep: int | None = None, sink: EvidenceSink | None = None,
-                   finish: bool = True):
+def assess_studies(claims: list[Claim], studies, *, keep: int | None = None, sink: EvidenceSink | None = None):
     """`assess` in one pass over `studies` (any iterable, e.g. `iter_studies`).
 
     keep=None (the default) returns (results, kept): every claim with its verdict and
@@ -701,32 +723,27 @@ def assess_studies(claims: list[Claim], studies, *, keep: int | None = None, sin
     indirect) by PMID. keep=k returns the claims' `Tally`s, each holding its verdict
     and only the k most informative studies of each stance: the studies are not kept,
     and with a `sink` each Evidence is written as it is found, so memory does not grow
-    with the number of studies. finish=False returns (tallies, pool) unfinished: a part
-    of the studies, whose tallies `Tally.merge` adds to another part's."""
+    with the number of studies."""
     tallies = [Tally(c, keep) for c in claims]
     kept: dict[str, dict] = {}
     pool = 0
     for s in studies:
-        counted_study = bool(
-            s["on_topic"] and s["design"] != "protocol" and not s["retracted"] and not s.get("deleted_from_pubmed")
-        )
+        counted_study = counted(s)
         pool += counted_study
         bears = False
         for t in tallies:
-            found = _match(t.claim, s, counted_study)
+            found = find(t.claim, s, counted_study)
             if found is None:
                 continue
             bears = True
-            if found == "indirect":
+            if not isinstance(found, Finding):  # "indirect"
                 t.add_indirect(s)
                 continue
-            role = t.add(found, s)
+            role = t.take(found, s)
             if sink is not None:
-                sink.add(found, role)
+                sink.add(found.evidence, role)
         if bears and keep is None:
             kept[s["pmid"]] = s
-    if not finish:
-        return tallies, pool
     for t in tallies:
         t.finish(pool)
     if keep is not None:
@@ -828,24 +845,11 @@ class EvidenceSink:
         if len(self.buffer) >= self.BATCH:
             self.flush()
 
-    def absorb(self, path: str) -> None:
-        """Add the rows another process's sink left in the file `path` (`keep_rows`)."""
+    def add_select(self, sql: str, params: list | tuple = ()) -> None:
+        """Add the rows a query selects (the table's 12 columns, in order), in SQL."""
         self.flush()
         with self.db.conn:
-            self.db.execute("attach database ? as part", [path])
-        try:
-            with self.db.conn:
-                self.db.execute("insert into temp.claim_evidence_new select * from part.rows")
-        finally:
-            self.db.execute("detach database part")
-
-    def keep_rows(self, path: str) -> None:
-        """Leave the rows in the file `path` for the process that `absorb`s them."""
-        self.flush()
-        self.db.execute("attach database ? as part", [path])
-        with self.db.conn:
-            self.db.execute("create table part.rows as select * from temp.claim_evidence_new")
-        self.db.execute("detach database part")
+            self.db.execute(f"insert into temp.claim_evidence_new {sql}", params)
 
     def flush(self) -> None:
         if self.buffer:
@@ -860,18 +864,19 @@ class EvidenceSink:
         db = self.db
         _ensure_columns(db)
         with db.conn:
-            for t in tallies or []:
-                if t.claim.kind in ("safety", "background") or t.verdict is None:
-                    continue
-                body = t.body
+            # Per rated claim, whether its body is the randomized studies: one statement for all
+            # claims (a statement per claim walked the rows once each).
+            bodies = [(t.claim.id, int(bool(t.body.randomized.n))) for t in tallies or []
+                      if t.claim.kind not in ("safety", "background") and t.verdict is not None]
+            if bodies:
                 db.execute(
-                    "update temp.claim_evidence_new set "
-                    "rated = (counted = 1 and informative = 1 and (? = 0 or randomized = 1)), "
+                    f"with b(claim_id, randomized_body) as (values {', '.join(['(?, ?)'] * len(bodies))}) "
+                    "update temp.claim_evidence_new as n set "
+                    "rated = (counted = 1 and informative = 1 and (b.randomized_body = 0 or randomized = 1)), "
                     "note = case when counted = 0 then null when informative = 0 then ? "
-                    "when ? = 1 and randomized = 0 then ? end "
-                    "where claim_id = ? and informative is not null",
-                    [int(bool(body.randomized.n)), certainty.TIE_ASIDE, int(bool(body.randomized.n)),
-                     certainty.NON_RANDOMIZED_ASIDE, t.claim.id],
+                    "when b.randomized_body = 1 and randomized = 0 then ? end "
+                    "from b where b.claim_id = n.claim_id and n.informative is not null",
+                    [x for pair in bodies for x in pair] + [certainty.TIE_ASIDE, certainty.NON_RANDOMIZED_ASIDE],
                 )
             cols = ", ".join(f"[{c}]" for c in _EVIDENCE_COLUMNS)
             same = " and ".join(f"c.[{c}] is n.[{c}]" for c in _EVIDENCE_COLUMNS)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -26,7 +25,7 @@ from markupsafe import Markup
 from . import claim_kinds, certainty as certainty_module
 from . import claims as claims_module
 from . import registry as registry_module
-from . import store, vocab
+from . import findings, store, vocab
 from .cite import citations
 from .digest_fingerprint import TEMPLATES, Check, _last_fingerprint, _today, check, fingerprint  # noqa: F401 (digest.fingerprint)
 from .claims import VERDICTS, Claim, Verdict
@@ -156,8 +155,8 @@ NEW_STUDIES_SHOWN = 50  # new studies named in the changes since the previous di
 
 class _CheckTally:
     """What a person checked of the studies the claims rest on, counted as the studies
-    stream by (`claims.EvidenceSink.add` sees each claim's Evidence of one study in
-    turn): per claim, and across claims for the methods note. Holds no study."""
+    stream by (`add` sees each claim's Evidence of one study in turn: `findings.replay`):
+    per claim, and across claims for the methods note. Holds no study."""
 
     def __init__(self, claims: list[Claim]) -> None:
         self.fields = {c.id: claim_fields(c) for c in claims}
@@ -194,14 +193,6 @@ class _CheckTally:
         self.current_check = check
         self.current_low.update(low)
 
-    def merge(self, other: _CheckTally) -> None:
-        """Add another part's counts (its studies came after this one's)."""
-        for cid, counts in other.claim.items():
-            for key, n in counts.items():
-                self.claim[cid][key] += n
-        for key, n in other.note.items():
-            self.note[key] += n
-
     def close(self) -> None:
         """The study whose Evidence came last, into the methods note's counts (once)."""
         if self.current is None or not getattr(self, "current_counted", False):
@@ -216,26 +207,14 @@ class _CheckTally:
         self.current_counted = False
 
 
-class _Sink(claims_module.EvidenceSink):
-    """The claim_evidence rows, and on the way what a person checked of them."""
-
-    def __init__(self, db: sqlite_utils.Database, checks: _CheckTally) -> None:
-        super().__init__(db)
-        self.checks = checks
-
-    def add(self, e, role=None) -> None:
-        super().add(e, role)
-        self.checks.add(e, role or (False, False))
-
-
 def build(db: sqlite_utils.Database, topic: Topic) -> Digest:
     """Assess the claims (saving them to `claims`/`claim_evidence`) and gather the digest.
 
-    The studies are read one page at a time and streamed through the claims: each
-    claim keeps counts and summaries (its verdict and certainty are of every study)
-    and its `SHOWN_PER_STANCE` most informative studies of each stance, which alone
-    are shown in full and cited (their citations from the `citations` cache,
-    `cite.citations`); the claim_evidence rows are written as they are found."""
+    Each claim is rebuilt from every study's kept findings (`assess`), keeping counts
+    and summaries (its verdict and certainty are of every study) and its
+    `SHOWN_PER_STANCE` most informative studies of each stance, which alone are read
+    in full, shown and cited (their citations from the `citations` cache,
+    `cite.citations`)."""
     claim_list = claims_module.load_claims(topic)
     tallies, checks = assess(db, claim_list)
     claims_module.save_claims(db, [(t.claim, t.verdict) for t in tallies])
@@ -247,8 +226,8 @@ def build(db: sqlite_utils.Database, topic: Topic) -> Digest:
             by_pmid[s["pmid"]] = s
         for s in t.indirect_studies:
             by_pmid.setdefault(s["pmid"], s)
-    # The studies shown were read narrow (what the rules read): their whole rows now, for
-    # the citations and the forest plots' labels; and the reviews quoted that are not shown.
+    # The studies shown are stubs (PMID, year, check): their whole rows now, for the
+    # quotes, citations and forest plots; and the reviews quoted that are not shown.
     wanted = {j.pmid for t in tallies if t.verdict.rating for j in t.verdict.rating.reviews} | set(by_pmid)
     for s in claims_module.iter_studies(db, pmids=sorted(wanted), attach=checks.attach(db)) if wanted else ():
         if s["pmid"] in by_pmid:
@@ -311,87 +290,26 @@ def build(db: sqlite_utils.Database, topic: Topic) -> Digest:
     return digest
 
 
-# From this many extracted studies the claims are assessed in two worker processes, each
-# a half of the studies by PMID (forked: no start-up); below, a worker costs more than it saves.
-PARALLEL_FROM = 20_000
-
-
 def assess(db: sqlite_utils.Database, claim_list: list[Claim]) -> tuple[list, _CheckTally]:
-    """The claims assessed over every study, streamed (`claims.assess_studies`, keeping
-    `SHOWN_PER_STANCE` of each stance), their claim_evidence rows synced, and what a
-    person checked of their studies counted. In parts, in worker processes, where the
-    database is large and the machine has cores to spare: the parts' tallies merged in
-    PMID order read exactly as one pass (`claims.Tally.merge`)."""
-    n = db.execute("select count(*) from studies where extractor_version is not null").fetchone()[0]
-    path = _db_file(db)
-    # Workers read through their own connections: only what is committed (else one pass).
-    procs = min(2, os.cpu_count() or 1) if n >= PARALLEL_FROM and path and not db.conn.in_transaction else 1
-    if procs == 1:
-        checks = _CheckTally(claim_list)
-        sink = _Sink(db, checks)
-        tallies = claims_module.assess_studies(
-            claim_list, claims_module.iter_studies(db, attach=checks.attach(db), fields=claims_module.ASSESS_FIELDS),
-            keep=SHOWN_PER_STANCE, sink=sink)
-        checks.close()
-        sink.finish(tallies)
-        return tallies, checks
-    import multiprocessing
-    import tempfile
-    from concurrent.futures import ProcessPoolExecutor
-
-    bounds = [db.execute("select pmid from studies where extractor_version is not null order by pmid "
-                         "limit 1 offset ?", [n * i // procs - 1]).fetchone()[0] for i in range(1, procs)]
-    ranges = list(zip(["", *bounds], [*bounds, None]))
-    with tempfile.TemporaryDirectory(prefix="digest-") as tmp:
-        parts = [str(Path(tmp) / f"part{i}.db") for i in range(procs)]
-        with ProcessPoolExecutor(procs, mp_context=multiprocessing.get_context("fork")) as pool:
-            done = [f.result() for f in [pool.submit(_assess_part, path, claim_list, after, upto, part)
-                                         for (after, upto), part in zip(ranges, parts)]]
-        tallies, total, checks = done[0]
-        for more, count, more_checks in done[1:]:
-            for t, o in zip(tallies, more):
-                t.merge(o)
-            total += count
-            checks.merge(more_checks)
-        sink = claims_module.EvidenceSink(db)
-        for part in parts:
-            sink.absorb(part)
-        for t in tallies:
-            t.finish(total)
-        sink.finish(tallies)
-    return tallies, checks
-
-
-def _assess_part(path: str, claim_list: list[Claim], after: str, upto: str | None, part: str):
-    """In a worker: the claims over the studies in (after, upto], unfinished (tallies,
-    the pool, the checks), the claim_evidence rows left in the file `part`."""
-    import sqlite3
-
-    db = sqlite_utils.Database(sqlite3.connect(path))
+    """The claims assessed over every study: the studies that changed since the last
+    assessment judged (`findings.refresh`), every claim rebuilt from every study's kept
+    findings (`findings.replay`, keeping `SHOWN_PER_STANCE` of each stance), their
+    claim_evidence rows synced, and what a person checked of their studies counted."""
+    findings.refresh(db, claim_list)
     checks = _CheckTally(claim_list)
-    sink = _Sink(db, checks)
-    tallies, count = claims_module.assess_studies(
-        claim_list, claims_module.iter_studies(db, attach=checks.attach(db), fields=claims_module.ASSESS_FIELDS,
-                                               after=after, upto=upto),
-        keep=SHOWN_PER_STANCE, sink=sink, finish=False)
+    tallies = findings.replay(db, claim_list, keep=SHOWN_PER_STANCE, attach=checks.attach(db),
+                              on_evidence=checks.add)
     checks.close()
-    checks.page = {}
-    sink.keep_rows(part)
-    db.conn.close()
-    return tallies, count, checks
-
-
-def _db_file(db: sqlite_utils.Database) -> str | None:
-    for _, name, path in db.execute("pragma database_list").fetchall():
-        if name == "main" and path:
-            return path
-    return None
+    sink = claims_module.EvidenceSink(db)
+    findings.evidence_rows(db, sink)
+    sink.finish(tallies)
+    return tallies, checks
 
 
 def evidence_link(db: sqlite_utils.Database) -> str | None:
     """The Datasette page listing a claim's studies (`claim_evidence`, paged, with its
     stance facet), as `evidence serve` names the database: after the file's stem."""
-    path = _db_file(db)
+    path = store.db_file(db)
     return f"/{quote(Path(path).stem, safe='')}/claim_evidence" if path else None
 
 

@@ -33,7 +33,7 @@ log = logging.getLogger("pipeline.digest")
 # Code and templates whose change changes the digest (this module's own among them:
 # it decides when the digest is written).
 _CODE = ("digest.py", "digest_fingerprint.py", "claims.py", "claim_kinds.py", "certainty.py", "cite.py", "csl.py",
-         "forest.py", "freshness.py", "rewording.py", "vocab.py", "terms.py", "registry.py", "checked.py")
+         "forest.py", "freshness.py", "rewording.py", "vocab.py", "terms.py", "registry.py", "checked.py", "findings.py")
 
 
 @dataclass(frozen=True)

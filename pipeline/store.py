@@ -128,6 +128,14 @@ def open_db(path: str | Path) -> sqlite_utils.Database:
     return db
 
 
+def db_file(db: sqlite_utils.Database) -> str | None:
+    """The file of the connection's main database (None: in memory)."""
+    for _, name, path in db.execute("pragma database_list").fetchall():
+        if name == "main" and path:
+            return path
+    return None
+
+
 def ensure_schema(db: sqlite_utils.Database) -> None:
     """Create or complete every table, index and FTS index; harmless to repeat."""
     studies = db.table("studies")

@@ -71,7 +71,7 @@ COMPARATORS: dict[str, str] = {
     "other_needling": "another needling technique (e.g. superficial vs deep) or acupuncture",
     "other": "an active treatment outside this list (e.g. TENS, taping, laser); the study names it",
     "unspecified_control": "a control group whose treatment the abstract does not state",
-    "none": "no comparison group (single-arm study, case report)",
+    "none": "no comparison group (single-arm study, case report, a survey or cross-sectional study of people)",
 }
 
 OUTCOMES: dict[str, str] = {

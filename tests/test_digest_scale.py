@@ -12,7 +12,7 @@ import weakref
 import pytest
 from fake_eutils import make_efetch, record_bytes, with_fresh_pmids
 
-from pipeline import certainty, digest, store, update
+from pipeline import certainty, digest, findings, store, update
 from pipeline import claims as C
 from pipeline.sources import SNAPSHOT_XML, Source
 from pipeline.topic import load_topic
@@ -244,25 +244,27 @@ def test_newer_trials_past_a_dozen_are_counted_not_all_named():
     assert isinstance(streamed.rated, certainty.RatedPmids) and len(streamed.rated) == len(whole.rated) == 21
 
 
-def test_assessed_in_two_worker_processes_the_digest_is_the_same(tmp_path, snapshot_xml, monkeypatch):
-    """A large database is assessed in two processes, a half of the studies each, their
-    tallies merged (`claims.Tally.merge`): the claims, their evidence rows and the digest
-    are exactly those of one pass."""
+def test_judged_in_two_worker_processes_the_digest_is_the_same(tmp_path, snapshot_xml, monkeypatch):
+    """Many studies to judge are judged in two processes, a half each, their findings
+    copied in (`findings._absorb`): the claims, their evidence rows and the digest are
+    exactly those of one pass."""
     records = with_fresh_pmids(record_bytes(snapshot_xml), 90, 70_000_000)
     absorbed = []
-    real = C.EvidenceSink.absorb
-    monkeypatch.setattr(C.EvidenceSink, "absorb", lambda self, path: absorbed.append(path) or real(self, path))
+    real = findings._absorb
+    monkeypatch.setattr(findings, "_absorb", lambda db, path: absorbed.append(path) or real(db, path))
     out = {}
     for name, threshold in (("serial", 10**9), ("parallel", 0)):
-        monkeypatch.setattr(digest, "PARALLEL_FROM", threshold)
-        monkeypatch.setattr(digest.os, "cpu_count", lambda: 2)
+        monkeypatch.setattr(findings, "PARALLEL_FROM", threshold)
+        monkeypatch.setattr(findings.os, "cpu_count", lambda: 2)
         db = _import(tmp_path / name / "evidence.db", records)
         digest.write_digest(db, load_topic(), tmp_path / name, force=True)
         md = (tmp_path / name / "digest.md").read_text()
         out[name] = (db.execute("select * from claims order by id").fetchall(),
                      db.execute("select * from claim_evidence order by claim_id, pmid").fetchall(),
-                     re.sub(r".*(?:this digest written|last ran).*\n", "", md))
-    assert len(absorbed) == 2  # the rows of two workers
+                     re.sub(r".*(?:this digest written|last ran).*\n", "", md),
+                     db.execute("select * from claim_findings order by pmid, position").fetchall())
+    assert len(absorbed) == 2  # the findings of two workers
     assert out["parallel"][0] == out["serial"][0]
     assert out["parallel"][1] == out["serial"][1]
     assert out["parallel"][2] == out["serial"][2]
+    assert out["parallel"][3] == out["serial"][3]

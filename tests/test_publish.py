@@ -69,7 +69,7 @@ def test_metadata_describes_every_column_and_hides_internal_tables(ds, db_path):
         described = set(tables[table]["columns"])
         assert set(db[table].columns_dict) <= described, (table, set(db[table].columns_dict) - described)
     listed = {t["name"]: t for t in get(ds, "/evidence.json").json()["tables"]}
-    for hidden in ("raw_records", "revisions", "digests"):
+    for hidden in ("raw_records", "revisions", "digests", "claim_findings", "claim_findings_keys"):
         assert listed[hidden]["hidden"], hidden
     # Not public at all: the run ledger (error texts, local paths) and meta (the
     # salt of the email ledger's recipient hashes).

@@ -142,20 +142,26 @@ def _work(db, out, monkeypatch) -> dict[str, int]:
 def test_the_claims_and_the_digest_do_linear_work(tmp_path, snapshot_xml, monkeypatch):
     """From N to 4N studies, the forced digest's database steps and Python function
     calls grow at most about fourfold (a quadratic step, such as comparing every
-    study with every other, would grow sixteenfold), and every study is matched
-    against every claim exactly once."""
+    study with every other, would grow sixteenfold), whether every study's findings
+    are kept (no study is matched again: the verdicts are rebuilt from them) or none
+    are (every study is matched against every claim exactly once)."""
     # Efficacy and mechanism claims match each study on its outcomes (safety and
     # background claims read every counted study's harms, or its design, instead).
     claims = len([c for c in C.load_claims(load_topic()) if c.kind in ("efficacy", "mechanism")])
-    work = {}
+    kept, judged = {}, {}
     for n in (60, 240):
         db = store.open_db(tmp_path / f"{n}.db")
         records = with_fresh_pmids(record_bytes(snapshot_xml), n, 70_000_000)
         _import(db, records, tmp_path / f"out{n}")
-        work[n] = _work(db, tmp_path / f"out{n}", monkeypatch)
-        assert work[n]["matched"] == n * claims
-    assert work[240]["steps"] <= 4.5 * max(work[60]["steps"], 1), work
-    assert work[240]["calls"] <= 4.5 * work[60]["calls"], work
+        kept[n] = _work(db, tmp_path / f"out{n}", monkeypatch)
+        assert kept[n]["matched"] == 0
+        with db.conn:
+            db.execute("delete from claim_findings_keys")  # as if no study had been judged
+        judged[n] = _work(db, tmp_path / f"out{n}", monkeypatch)
+        assert judged[n]["matched"] == n * claims
+    for work in (kept, judged):
+        assert work[240]["steps"] <= 4.5 * max(work[60]["steps"], 1), work
+        assert work[240]["calls"] <= 4.5 * work[60]["calls"], work
 
 
 def test_the_digest_holds_only_the_studies_that_bear_on_a_claim(tmp_path, corpus):
