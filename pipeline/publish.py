@@ -7,9 +7,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-import yaml
 from datasette.app import Datasette
 
+from . import yamldata
 from .topic import PROJECT_ROOT
 
 METADATA = PROJECT_ROOT / "db" / "metadata.yml"
@@ -19,7 +19,7 @@ METADATA_NAME = "evidence"  # the database name db/metadata.yml is written for
 
 def metadata_for(db_path: Path, metadata_path: Path = METADATA) -> dict:
     """The project's metadata, with the database named as Datasette names this file."""
-    metadata = yaml.safe_load(metadata_path.read_text(encoding="utf-8"))
+    metadata = yamldata.safe_load(metadata_path.read_text(encoding="utf-8"))
     name = Path(db_path).stem
     if name != METADATA_NAME:
         databases = metadata.get("databases", {})

@@ -30,9 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import sqlite_utils
-import yaml
 
-from . import ctgov, store
+from . import ctgov, store, yamldata
 from .terms import HEADACHE_TERMS
 from .topic import Topic
 
@@ -250,7 +249,7 @@ def load_terms(path: Path = TERMS_FILE) -> Terms:
     """Read and check the word lists (outcome names must be vocab.OUTCOMES values)."""
     from .vocab import COMPARATORS, OUTCOMES
 
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = yamldata.safe_load(path.read_text(encoding="utf-8"))
     classes = {"sham", "active", "no_intervention", "none", "experimental"}
 
     def compile_all(section: str, entries: dict) -> tuple[dict[str, list[re.Pattern]], dict[str, list[str]]]:

@@ -42,6 +42,7 @@ from pathlib import Path
 
 import yaml
 
+from . import yamldata
 from .text import (
     NUM,
     SHARED_WORDS,
@@ -397,7 +398,7 @@ def _examples(raw: object, where: str) -> tuple[Example, ...]:
 
 def parse_file(path: Path) -> tuple[dict[str, str], dict[str, list[str]], list[dict]]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yamldata.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as e:
         raise RuleError(f"{path.name}: not valid YAML: {e}") from None
     if not isinstance(data, dict):

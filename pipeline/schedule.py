@@ -16,11 +16,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from . import yamldata
 from .topic import PROJECT_ROOT
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ class Job:
 
 def load_jobs(path: Path) -> list[Job]:
     """The jobs of a schedule file, checked (a bad cron expression is reported by job)."""
-    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    data = yamldata.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     jobs = []
     for name, spec in (data.get("jobs") or {}).items():
         if not isinstance(spec, dict) or not spec.get("args"):

@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 
 from . import text as _text
+from . import yamldata
 from .rules import OUTCOMES_FILE, RULES_DIR
 from .text import (
     SHARED_WORDS,
@@ -39,7 +40,7 @@ class OutcomeTermsError(ValueError):
 
 def _read(path: Path, error: type[ValueError], what: str) -> object:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yamldata.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise error(f"{what} not found: {path}") from None
     except yaml.YAMLError as e:

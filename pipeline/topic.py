@@ -7,6 +7,8 @@ from pathlib import Path
 
 import yaml
 
+from . import yamldata
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TOPIC = PROJECT_ROOT / "topics" / "dry-needling-headache.yml"
 
@@ -34,7 +36,7 @@ def load_topic(path: str | Path = DEFAULT_TOPIC) -> Topic:
     """Read and check a topic file (YAML)."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yamldata.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise TopicError(f"topic file not found: {path}") from None
     except yaml.YAMLError as e:
