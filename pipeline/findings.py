@@ -124,70 +124,94 @@ def content_keys(db: sqlite_utils.Database, rules: str) -> Iterator[tuple[str, s
         yield pmid, h.hexdigest()
 
 
+TODO = "claim_findings_todo"  # the studies a refresh has left to judge (pmid, key), dropped when done
+
+
 def refresh(db: sqlite_utils.Database, claims: list[C.Claim]) -> int:
     """Judge the studies whose key moved and drop those no longer extracted; returns how many were judged."""
     ensure_tables(db)
-    # Today's keys are compared with the kept ones in SQL: no structure of every study in memory.
+    # Today's keys are compared with the kept ones in SQL, and the studies left to judge
+    # stay there (a table the workers' own connections can read, not a temp one), read a
+    # page at a time: nothing in memory grows with the number of studies.
     with db.conn:
-        db.execute("drop table if exists temp.findings_now")
-        db.execute("create temp table findings_now (pmid text primary key, key text)")
-        db.conn.executemany("insert into temp.findings_now values (?, ?)", content_keys(db, rules_key(claims)))
-    todo = db.execute("select n.pmid, n.key from temp.findings_now n left join claim_findings_keys k using (pmid) "
-                      "where k.key is not n.key order by n.pmid").fetchall()
-    # Judged once, no longer extracted (their extraction cleared, or the study removed).
-    gone = [pmid for (pmid,) in db.execute(
-        "select pmid from claim_findings_keys where pmid not in (select pmid from temp.findings_now)")]
-    with db.conn:
-        db.execute("drop table temp.findings_now")
-    if gone:
-        with db.conn:
+        db.execute(f"drop table if exists [{TODO}]")
+        db.execute(f"create table [{TODO}] (pmid text primary key, key text)")
+        db.conn.executemany(f"insert into [{TODO}] values (?, ?)", content_keys(db, rules_key(claims)))
+        # Judged once, no longer extracted (their extraction cleared, or the study removed).
+        gone = [pmid for (pmid,) in db.execute(
+            f"select pmid from claim_findings_keys where pmid not in (select pmid from [{TODO}])")]
+        if gone:
             _delete(db, gone)
-    if not todo:
-        return 0
-    path = store.db_file(db)
-    procs = min(2, os.cpu_count() or 1) if len(todo) >= PARALLEL_FROM and path and not db.conn.in_transaction else 1
-    if procs == 1:
-        _judge_into(db, claims, todo, lambda keys, rows: _write(db, keys, rows))
-        return len(todo)
-    # Workers read through their own connections (what is committed) and each leave their
-    # findings in a file of their own, which the parent copies in, in SQL.
-    with tempfile.TemporaryDirectory(prefix="findings-") as tmp:
-        parts = [str(Path(tmp) / f"part{i}.db") for i in range(procs)]
-        shares = [todo[len(todo) * i // procs: len(todo) * (i + 1) // procs] for i in range(procs)]
-        with ProcessPoolExecutor(procs, mp_context=multiprocessing.get_context("fork")) as pool:
-            for f in [pool.submit(_judge_part, path, claims, share, part) for share, part in zip(shares, parts)]:
-                f.result()
-        for part in parts:
-            _absorb(db, part)
-    return len(todo)
+        db.execute(f"delete from [{TODO}] where exists (select 1 from claim_findings_keys k "
+                   f"where k.pmid = [{TODO}].pmid and k.key is [{TODO}].key)")
+    try:
+        todo = db.execute(f"select count(*) from [{TODO}]").fetchone()[0]
+        if not todo:
+            return 0
+        path = store.db_file(db)
+        procs = min(2, os.cpu_count() or 1) if todo >= PARALLEL_FROM and path and not db.conn.in_transaction else 1
+        if procs == 1:
+            _judge_into(db, claims, None, lambda keys, rows: _write(db, keys, rows))
+            return todo
+        # Workers read through their own connections (what is committed) a range of PMIDs
+        # each, and leave their findings in a file of their own, which the parent copies in.
+        cuts = [db.execute(f"select pmid from [{TODO}] order by pmid limit 1 offset ?", [todo * i // procs]).fetchone()[0]
+                for i in range(1, procs)]
+        ranges = list(zip([None, *cuts], [*cuts, None]))
+        with tempfile.TemporaryDirectory(prefix="findings-") as tmp:
+            parts = [str(Path(tmp) / f"part{i}.db") for i in range(procs)]
+            with ProcessPoolExecutor(procs, mp_context=multiprocessing.get_context("fork")) as pool:
+                for f in [pool.submit(_judge_part, path, claims, span, part) for span, part in zip(ranges, parts)]:
+                    f.result()
+            for part in parts:
+                _absorb(db, part)
+        return todo
+    finally:
+        with db.conn:
+            db.execute(f"drop table if exists [{TODO}]")
 
 
-def _judge_into(db: sqlite_utils.Database, claims: list[C.Claim], todo: list[tuple[str, str]],
+def _todo_pages(db: sqlite_utils.Database, span: tuple[str | None, str | None] | None) -> Iterator[list[tuple[str, str]]]:
+    """The (pmid, key) rows left to judge, `BATCH` at a time in PMID order, within
+    `span` = [low, high) (None: every row; an end None: open)."""
+    low, high = span or (None, None)
+    after, first = ("" if low is None else low), low is not None
+    while True:
+        where, args = ("pmid >= ?" if first else "pmid > ?"), [after]
+        first = False
+        if high is not None:
+            where += " and pmid < ?"
+            args.append(high)
+        page = db.execute(f"select pmid, key from [{TODO}] where {where} order by pmid limit ?", [*args, BATCH]).fetchall()
+        if not page:
+            return
+        yield page
+        after = page[-1][0]
+
+
+def _judge_into(db: sqlite_utils.Database, claims: list[C.Claim], span: tuple[str | None, str | None] | None,
                 write: Callable[[list[tuple], list[tuple]], None]) -> None:
-    """Judge the `todo` (pmid, key) studies, handing `write` each `BATCH`'s key and finding rows."""
-    keys = dict(todo)
-    key_rows: list[tuple] = []
-    rows: list[tuple] = []
-    for s in C.iter_studies(db, pmids=list(keys), fields=C.ASSESS_FIELDS):
-        counted_study = C.counted(s)
-        for position, claim in enumerate(claims):
-            found = C.find(claim, s, counted_study)
-            if found is not None:
-                rows.append(_pack(s, position, claim, found))
-        key_rows.append((s["pmid"], keys[s["pmid"]], int(counted_study)))
-        if len(key_rows) >= BATCH:
-            write(key_rows, rows)
-            key_rows, rows = [], []
-    if key_rows:
+    """Judge the studies left to judge (within `span`), handing `write` each page's key and finding rows."""
+    for page in _todo_pages(db, span):
+        keys = dict(page)
+        key_rows: list[tuple] = []
+        rows: list[tuple] = []
+        for s in C.iter_studies(db, pmids=list(keys), fields=C.ASSESS_FIELDS):
+            counted_study = C.counted(s)
+            for position, claim in enumerate(claims):
+                found = C.find(claim, s, counted_study)
+                if found is not None:
+                    rows.append(_pack(s, position, claim, found))
+            key_rows.append((s["pmid"], keys[s["pmid"]], int(counted_study)))
         write(key_rows, rows)
 
 
-def _judge_part(path: str, claims: list[C.Claim], todo: list[tuple[str, str]], part: str) -> None:
-    """In a worker: judge `todo`, reading the database at `path`, into the file `part`."""
+def _judge_part(path: str, claims: list[C.Claim], span: tuple[str | None, str | None], part: str) -> None:
+    """In a worker: judge the studies left to judge in `span`, reading the database at `path`, into the file `part`."""
     db = sqlite_utils.Database(sqlite3.connect(path))
     out = sqlite_utils.Database(sqlite3.connect(part))
     ensure_tables(out)
-    _judge_into(db, claims, todo, lambda keys, rows: _write(out, keys, rows))
+    _judge_into(db, claims, span, lambda keys, rows: _write(out, keys, rows))
     out.conn.close()
     db.conn.close()
 
