@@ -639,6 +639,8 @@ def _doubt_about_one_outcome(closing: str, pos: int) -> bool:
             return i > 0 and bool(ONE_OUTCOME_DOUBT.search(c)) and bool(terms.outcome_spans(c)) \
                 and any(_cue("positive", p) for p in clauses[:i])
     return False
+
+
 # Needling added to another treatment, named as such in a conclusion.
 ADD_ON = re.compile(
     r"\b(?:adding|addition of|added to|in addition to|as an? (?:adjunct|add-on)|combined with|plus)\b[^.;]{0,60}?\b(?:dry )?needling\b"
