@@ -65,6 +65,13 @@ def failure_message(result: "RunResult", eutils_url: str = "") -> str:
 
 def status_text(db: sqlite_utils.Database, *, n_runs: int = 5) -> str:
     lines = [f"Studies: {db['studies'].count}"]
+    # A study the extractor failed on stays pending (the next run tries it again), as
+    # does one read by an older extractor: say so, so that neither passes unseen.
+    pending = store.pending_count(db, version=EXTRACTOR_VERSION)
+    if pending:
+        lines.append(f"NOT extracted by the current extractor ({EXTRACTOR_VERSION}): {pending} "
+                     f"{'study' if pending == 1 else 'studies'} (new, changed, read by an older extractor, "
+                     "or failed: the next run extracts them; a failure's error is in that run's output)")
     lines.append("")
     lines.append("Last runs:")
     runs = list(db["runs"].rows_where(order_by="id desc", limit=n_runs))

@@ -235,6 +235,22 @@ def test_status_reports_runs_counts_and_freshness(db_path):
     out = invoke("status", "--db", db_path).output
     assert "Studies: 27" in out and "snapshot" in out and "last successful update" in out
     assert "2019" in out and "newest record entered PubMed: 2023-09-04" in out
+    assert "NOT extracted" not in out
+
+
+def test_status_names_the_studies_the_extractor_has_not_read(db_path, monkeypatch):
+    from pipeline import parallel, update
+
+    extract_rows = parallel.extract_rows
+
+    def fails_on_one(rows):  # the first study of each chunk fails, as an odd abstract would
+        done = extract_rows(rows[1:])
+        return [(rows[0][0], None, "RuntimeError: an odd abstract")] + done
+
+    monkeypatch.setattr(update.parallel, "extract_rows", fails_on_one)
+    invoke("run", "--source", "snapshot", "--db", db_path)
+    out = invoke("status", "--db", db_path).output
+    assert "NOT extracted by the current extractor" in out and ": 1 study " in out
 
 
 def test_every_command_has_help():
