@@ -728,15 +728,6 @@ def _direction_counts(sup: int, worse: int, same: int, unsettled: int) -> tuple[
     return "unclear", "no rated study shows a difference either way"
 
 
-def _direction(claim, rows) -> tuple[str, str]:
-    """Direction of rated (Evidence, study) rows (`_direction_counts` over them)."""
-    sup = sum(1 for e, _ in rows if e.stance == "supports")
-    worse = sum(1 for e, s in rows if e.stance == "contradicts" and s.get("direction") == "favours_comparator")
-    same = sum(1 for e, s in rows if (e.stance == "contradicts" and s.get("direction") != "favours_comparator")
-               or e.stance == "comparable")
-    return _direction_counts(sup, worse, same, sum(1 for e, _ in rows if e.stance == "neutral"))
-
-
 def _design_word(design: str) -> str:
     return {"rct": "randomized trials", "meta_analysis": "reviews of randomized trials",
             "systematic_review": "reviews of randomized trials", "non_randomized_trial": "non-randomized or uncontrolled trials",

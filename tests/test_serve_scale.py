@@ -172,6 +172,23 @@ FACET_PAGES = [
 ]
 
 
+def recording_app(db_path, monkeypatch, *, flatten: bool = False):
+    """The Datasette app over `db_path`, and the list of SQL its evidence database runs
+    (`flatten`: whitespace runs made one space)."""
+    store.open_db(db_path).conn.close()
+    app = publish.app(db_path)
+    seen: list[str] = []
+    database = app.get_database("evidence")
+    original = database.execute
+
+    async def execute(sql, *args, **kwargs):
+        seen.append(" ".join(sql.split()) if flatten else sql)
+        return await original(sql, *args, **kwargs)
+
+    monkeypatch.setattr(database, "execute", execute)
+    return app, seen
+
+
 def facets_of(app, query: str) -> dict:
     response = asyncio.run(app.client.get(f"/evidence/studies.json?{query}"))
     assert response.status_code == 200, response.text
@@ -216,17 +233,7 @@ def test_the_mirror_counts_equal_json_each_counts(db):
 def test_the_studies_page_counts_its_facets_in_one_query_on_the_mirror(db_path, monkeypatch):
     """Datasette's per-facet queries over `studies` are not run: one query on
     study_facets counts design, on_topic, direction, year and the three lists."""
-    store.open_db(db_path).conn.close()
-    app = publish.app(db_path)
-    seen = []
-    database = app.get_database("evidence")
-    original = database.execute
-
-    async def execute(sql, *args, **kwargs):
-        seen.append(sql)
-        return await original(sql, *args, **kwargs)
-
-    monkeypatch.setattr(database, "execute", execute)
+    app, seen = recording_app(db_path, monkeypatch)
     for query in ("on_topic=1", "_search=needling"):
         seen.clear()
         facets_of(app, query)
@@ -419,17 +426,7 @@ def test_paging_through_a_search_shows_every_match_once(db_path):
 def test_a_search_page_reads_the_mirror_and_the_page_columns_only(db_path, monkeypatch):
     """What makes a search fast at 100,000 studies: no count or sort over `studies`
     rows; the HTML page selects its own columns only, the JSON every column."""
-    store.open_db(db_path).conn.close()
-    app = publish.app(db_path)
-    seen = []
-    database = app.get_database("evidence")
-    original = database.execute
-
-    async def execute(sql, *args, **kwargs):
-        seen.append(" ".join(sql.split()))
-        return await original(sql, *args, **kwargs)
-
-    monkeypatch.setattr(database, "execute", execute)
+    app, seen = recording_app(db_path, monkeypatch, flatten=True)
     html = asyncio.run(app.client.get("/evidence/studies?_search=needling")).text
     assert "rows where search matches" in html
     page_sql = [s for s in seen if s.startswith("select ") and " limit 51" in s and "from studies where" in s]
