@@ -122,7 +122,9 @@ NOT_BLINDED = re.compile(
     r"\bneither\b[^.;]{0,80}\b(?:blinded|masked)\b|\bcould not be (?:blinded|masked)\b",
     re.I,
 )
-ADD_ON = re.compile(
+# An add-on design (needling plus a treatment, against that treatment alone); not
+# extract.NEEDLING_ADDED, which reads a conclusion naming needling as added.
+ADD_ON_DESIGN = re.compile(
     r"\b(?:plus|added to|in addition to|combined with|add-on|together with)\b[^.;]{0,80}\b(?:versus|vs\.?|compared (?:with|to)|or)\b[^.;]{0,60}\balone\b|"
     r"\balone\b[^.;]{0,80}\b(?:plus|with added|combined with)\b[^.;]{0,40}\bneedling\b|\badding (?:dry )?needling\b|\badd-on\b",
     re.I,
@@ -281,7 +283,7 @@ def is_add_on(study: dict) -> bool:
         text = f"{study.get('title') or ''}\n{study.get('abstract') or ''}"
         # Each of its forms holds "alone" or "add" (in any case): a cheap test first, the same answer.
         low = text.lower()
-        return ("alone" in low or "add" in low) and bool(ADD_ON.search(text))
+        return ("alone" in low or "add" in low) and bool(ADD_ON_DESIGN.search(text))
     return _once(study, "add_on", read)
 
 

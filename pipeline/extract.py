@@ -611,7 +611,7 @@ def classify_direction(record: Record, sents: list[Sentence], design: str, on_to
             # An add-on trial's conclusion that adding needling brought a benefit ("adding
             # dry needling provides a short-term benefit") is a comparison with the other
             # arm, and outweighs a tie on a secondary outcome in the results.
-            addon = [t for t in conclusion if ADD_ON.search(t)]
+            addon = [t for t in conclusion if NEEDLING_ADDED.search(t)]
             if controlled and (positive := positive_in(addon)) and _about_core(" ".join(addon)) is not False:
                 return give("favours_needling", "direction.add-on-benefit-concluded", positive.group(0))
     positive = positive_in(conclusion) or positive_in(findings)
@@ -642,7 +642,7 @@ def _doubt_about_one_outcome(closing: str, pos: int) -> bool:
 
 
 # Needling added to another treatment, named as such in a conclusion.
-ADD_ON = re.compile(
+NEEDLING_ADDED = re.compile(
     r"\b(?:adding|addition of|added to|in addition to|as an? (?:adjunct|add-on)|combined with|plus)\b[^.;]{0,60}?\b(?:dry )?needling\b"
     r"|\b(?:dry )?needling\b[^.;]{0,20}?\b(?:added to|in addition to|as an? (?:adjunct|add-on) to|combined with|plus)\b",
     re.IGNORECASE,
