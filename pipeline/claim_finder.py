@@ -41,7 +41,7 @@ GOLD_OVERLAP = 0.6  # share of the shorter quote found in the other, in runs of 
 @lru_cache(maxsize=1)
 def cues() -> rules.RuleSet:
     """The claim cues, loaded and checked once per process."""
-    return rules.load(CUES_DIR)
+    return rules.load(CUES_DIR, topic_words=None)  # general wording: no list of the topic's words
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,12 @@ down and the first that fires gives the value. Such a rule may add conditions:
 (patterns that veto it), and `confidence: low` for a weak cue. Its examples and
 counterexamples are read as a document whose every part is the example text.
 
+Words that belong to the topic, not to clinical writing in general (the drugs a
+headache trial compares with), are a list in the topic's words file instead
+(topics/<topic>/words.yml, its `lists:`, written the same way): the rules read
+the topic's lists as their own. A list name is defined once, in a rule file or
+the topic's words; defined twice, it is an error at load naming both files.
+
 Everything is checked when the file loads: an unknown list or label, a pattern
 that does not compile, an example that does not fire or a counterexample that
 does raises RuleError naming the file and the rule.
@@ -54,6 +60,7 @@ from .text import (
     required_literal_sets,
     required_literals,
 )
+from .topic import TOPIC_WORDS
 
 RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
 # rules/outcomes.yml is not a rule file: it holds the outcome terms, read by
@@ -378,7 +385,10 @@ def _expand(pattern: str, compiled: dict[str, str], where: str) -> str:
         if name in BUILTINS:
             return f"(?:{BUILTINS[name]})"
         if name not in compiled:
-            raise RuleError(f"{where}: unknown word list {{{name}}} (known: {', '.join(sorted(compiled))})")
+            raise RuleError(
+                f"{where}: unknown word list {{{name}}} (known: {', '.join(sorted(compiled))}; a list is defined "
+                "under lists: in a rule file, rules/*.yml, or in the topic's words, topics/<topic>/words.yml)"
+            )
         return compiled[name]
 
     return _PLACEHOLDER.sub(sub, pattern)
@@ -409,23 +419,53 @@ def parse_file(path: Path) -> tuple[dict[str, str], dict[str, list[str]], list[d
     return dict(data.get("labels") or {}), dict(data.get("lists") or {}), list(data.get("rules") or [])
 
 
-def build(files: list[Path], index: LiteralIndex | None = None) -> RuleSet:
+def topic_lists(path: str | Path) -> dict[str, list]:
+    """The word lists of a topic's words file (its `lists:`; pipeline/terms.py reads the rest)."""
+    path = Path(path)
+    try:
+        data = yamldata.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise RuleError(f"topic words file not found: {path}") from None
+    except yaml.YAMLError as e:
+        raise RuleError(f"{_topic_name(path)}: not valid YAML: {e}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("lists") or {}, dict):
+        raise RuleError(f"{_topic_name(path)}: lists must be a mapping of list names to phrases")
+    return dict(data.get("lists") or {})
+
+
+def _topic_name(path: Path) -> str:
+    """The words file named with its folder: every topic's file is called words.yml."""
+    return f"{path.parent.name}/{path.name}"
+
+
+def _add_lists(lists: dict[str, list[str]], found_in: dict[str, str], new: dict, source: str) -> None:
+    """Add one file's word lists; a name already defined (by any file, or a placeholder) is an error."""
+    for name, phrases in new.items():
+        if name in lists or name in BUILTINS:
+            also = f"also in {found_in[name]}" if name in found_in else "a built-in placeholder"
+            raise RuleError(f"{source}: word list {name!r} is defined twice ({also})")
+        if not isinstance(phrases, list) or not phrases:
+            raise RuleError(f"{source}: word list {name!r} must be a non-empty list of phrases")
+        lists[name] = [str(p) for p in phrases]
+        found_in[name] = source
+
+
+def build(files: list[Path], index: LiteralIndex | None = None, topic_words: str | Path | None = None) -> RuleSet:
     """Read every file, then check and compile every rule (lists and labels are shared
-    across files, so a rule may use a list another file defines). `index`: the
-    LiteralIndex to look for the rules' words with (default: one of their own)."""
+    across files, so a rule may use a list another file defines, or the topic's words
+    file `topic_words`). `index`: the LiteralIndex to look for the rules' words with
+    (default: one of their own)."""
     labels: dict[str, str] = {}
     lists: dict[str, list[str]] = {}
+    found_in: dict[str, str] = {}  # list name → the file that defines it
     raw_rules: list[tuple[Path, dict]] = []
     for path in files:
         file_labels, file_lists, file_rules = parse_file(path)
-        for name, phrases in file_lists.items():
-            if name in lists or name in BUILTINS:
-                raise RuleError(f"{path.name}: word list {name!r} is defined twice")
-            if not isinstance(phrases, list) or not phrases:
-                raise RuleError(f"{path.name}: word list {name!r} must be a non-empty list of phrases")
-            lists[name] = [str(p) for p in phrases]
+        _add_lists(lists, found_in, file_lists, path.name)
         labels.update({str(k): str(v) for k, v in file_labels.items()})
         raw_rules += [(path, r) for r in file_rules]
+    if topic_words is not None:
+        _add_lists(lists, found_in, topic_lists(topic_words), _topic_name(Path(topic_words)))
     compiled = _compile_lists(lists)
     rules: list[Rule] = []
     seen: set[str] = set()
@@ -527,17 +567,20 @@ def check_examples(ruleset: RuleSet, rule: Rule) -> None:
             raise RuleError(f"{where}: counterexample fires: {text!r} (matched {m.group(0)!r})")
 
 
-def load(folder: str | Path = RULES_DIR, index: LiteralIndex | None = None) -> RuleSet:
-    """Every `*.yml` rule file in `folder` (not the outcome terms: OUTCOMES_FILE), checked."""
+def load(folder: str | Path = RULES_DIR, index: LiteralIndex | None = None,
+         topic_words: str | Path | None = TOPIC_WORDS) -> RuleSet:
+    """Every `*.yml` rule file in `folder` (not the outcome terms: OUTCOMES_FILE), with
+    the word lists of the topic's words file (None: none), checked."""
     files = [path for path in sorted(Path(folder).glob("*.yml")) if path.name != OUTCOMES_FILE]
     if not files:
         raise RuleError(f"no rule files (*.yml) in {folder}")
-    return build(files, index)
+    return build(files, index, topic_words)
 
 
 def fingerprint(folder: str | Path = RULES_DIR) -> str:
     """A hash of every rule file's bytes (and the outcome terms', OUTCOMES_FILE): part
-    of the extractor's version, so a changed rule makes the stored extraction out of date."""
+    of the extractor's version, so a changed rule makes the stored extraction out of date.
+    (The topic's word lists are hashed with its words file: version.words_fingerprint.)"""
     digest = hashlib.sha256()
     for path in sorted(Path(folder).glob("*.yml")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")

@@ -1,7 +1,9 @@
-"""A topic file: the PubMed query and the article its evidence backs."""
+"""A topic file: the PubMed query and the article its evidence backs; and where
+the topic's own words are (topics/<topic>/words.yml)."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,6 +13,13 @@ from . import yamldata
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TOPIC = PROJECT_ROOT / "topics" / "dry-needling-headache.yml"
+# EVIDENCE_TOPIC_WORDS points the extractor at another topic's words (a second
+# clinical topic is a folder with its own topic file and words, not a fork). Named
+# here, not in version.py, so the rules engine can read the topic's word lists
+# (version.py imports rules.py).
+TOPIC_WORDS = Path(
+    os.environ.get("EVIDENCE_TOPIC_WORDS") or PROJECT_ROOT / "topics" / "dry-needling-headache" / "words.yml"
+)
 
 
 class TopicError(ValueError):

@@ -2,7 +2,8 @@
 
 It is the code's version plus a hash of what the extractor reads besides code:
 the rule files (rules/*.yml, the outcome terms rules/outcomes.yml among them)
-and the topic's words (topics/<topic>/words.yml).
+and the topic's words (topics/<topic>/words.yml: its patterns, and the word
+lists it gives the rules).
 Both are hashed as bytes, nothing is compiled, so any command can name the
 version at once; a change to either makes every stored extraction out of date,
 and the next run extracts it again.
@@ -11,19 +12,12 @@ and the next run extracts it again.
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 from .rules import fingerprint as rules_fingerprint
+from .topic import TOPIC_WORDS
 
 CODE_VERSION = "1.10"  # bump when a rule kept in code (pipeline/extract.py, sample_size.py, effects.py) changes
-
-# EVIDENCE_TOPIC_WORDS points the extractor at another topic's words (a second
-# clinical topic is a folder with its own topic file and words, not a fork).
-TOPIC_WORDS = Path(
-    os.environ.get("EVIDENCE_TOPIC_WORDS")
-    or Path(__file__).resolve().parent.parent / "topics" / "dry-needling-headache" / "words.yml"
-)
 
 
 def words_fingerprint(path: str | Path = TOPIC_WORDS) -> str:

@@ -122,6 +122,51 @@ def test_list_phrases_are_literal_text():
     assert rules.phrase_regex("compared  with") == r"\bcompared\s+with\b"
 
 
+# --- word lists of the topic's words file (topics/<topic>/words.yml: lists) -------
+
+
+def topic_words(tmp_path, lists: str = "  words: [fell by, dropped by]"):
+    """A topic's words file with only word lists (the rest of it is terms.py's), outside the rule folder."""
+    path = tmp_path / "a-topic" / "words.yml"
+    path.parent.mkdir()
+    path.write_text("lists:\n" + lists + "\n", encoding="utf-8")
+    return path
+
+
+def test_a_rule_may_use_a_list_of_the_topics_words(tmp_path):
+    write(tmp_path, GOOD_RULE, lists="")
+    ruleset = rules.load(tmp_path, topic_words=topic_words(tmp_path))
+    (hit,) = ruleset.find("cue", "Pain fell by 2.5 points; rose by 1.0")
+    assert hit.group("v") == "2.5" and ruleset.lists["words"] == ["fell by", "dropped by"]
+
+
+def test_the_drugs_compared_with_are_the_topics_words_not_a_general_rule():
+    assert "drug" in rules.topic_lists(rules.TOPIC_WORDS) and "drug" in RULESET.lists
+    assert "drug" not in rules.parse_file(rules.RULES_DIR / "comparators.yml")[1]
+    (medication,) = [r for r in ALL if r.id == "comparator.named.medication"]
+    assert "{drug}" in medication.pattern and RULESET.fires(medication, "compared with amitriptyline")
+
+
+def test_a_list_defined_by_a_rule_file_and_the_topic_is_refused_naming_both(tmp_path):
+    write(tmp_path, GOOD_RULE)
+    with pytest.raises(RuleError) as err:
+        rules.load(tmp_path, topic_words=topic_words(tmp_path))
+    assert str(err.value) == "a-topic/words.yml: word list 'words' is defined twice (also in demo.yml)"
+
+
+def test_a_list_no_file_defines_is_refused_saying_where_lists_are_defined(tmp_path):
+    write(tmp_path, GOOD_RULE, lists="")
+    with pytest.raises(RuleError) as err:
+        rules.load(tmp_path, topic_words=topic_words(tmp_path, "  other: [went down by]"))
+    assert str(err.value) == (
+        "demo.yml: rule demo.rule: unknown word list {words} (known: other; a list is defined under lists: "
+        "in a rule file, rules/*.yml, or in the topic's words, topics/<topic>/words.yml)"
+    )
+    # the project's rules without the topic's words: the medication rule needs its drugs
+    with pytest.raises(RuleError, match=r"comparators.yml: rule comparator.named.medication: unknown word list \{drug\}"):
+        rules.load(topic_words=None)
+
+
 # --- the pre-checks that make matching cheaper change no match --------------------
 
 

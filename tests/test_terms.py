@@ -24,6 +24,15 @@ def test_a_word_change_changes_the_extractor_version(tmp_path):
     assert extract.EXTRACTOR_VERSION.startswith(version.CODE_VERSION + "+")
 
 
+def test_a_drug_added_to_the_topics_list_is_read_by_the_rules_and_changes_the_version(tmp_path):
+    changed = tmp_path / "words.yml"
+    changed.write_text(terms.TOPIC_WORDS.read_text().replace("  - topiramate\n", "  - topiramate\n  - melatonin\n", 1))
+    assert terms.load_words(changed) == terms.load_words()  # the lists are the rules' (pipeline/rules.py)
+    assert rules.load(topic_words=changed).find("comparator/medication", "versus melatonin 3 mg")
+    assert not rules.default().find("comparator/medication", "versus melatonin 3 mg")
+    assert terms.words_fingerprint(changed) != terms.words_fingerprint()
+
+
 @pytest.mark.parametrize(("edit", "message"), [
     (("examples: [dry needling,", "examples: [cupping, dry needling,"), "intervention: example does not match: 'cupping'"),
     (("counterexamples: [neck pain, head injury]", "counterexamples: [neck pain, headache]"), "condition: counterexample matches: 'headache'"),
