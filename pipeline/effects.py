@@ -44,7 +44,7 @@ _N = rf"(?:{NUM})"
 # The estimate's name → measure vocabulary. Longer names first.
 # Abbreviations are matched case-sensitively ("OR" is not "or"); names in words are not.
 MEASURE_NAMES: list[tuple[str, str]] = [
-    (r"standardi[sz]ed mean differences?|(?-i:\bSMDs?\b)|hedges'? ?g\b", "SMD"),
+    (r"standardi[sz]ed mean differences?|(?-i:\bSMDs?\b)|hedges'? ?g\b|(?<![A-Za-z'])g(?=\s*[=:])", "SMD"),
     (r"weighted mean differences?|(?-i:\bWMDs?\b)", "WMD"),
     (r"(?:(?:paired|adjusted|between-group|absolute|mean)\s+)+differences?|mean differences?|(?-i:\bMDs?\b)|difference in means|\bdifferences?(?=\s+(?:in\s+(?:[\w-]+\s+){1,4}?)?(?:of|was|=)\s*[-−–]?\d)", "MD"),
     (r"(?:adjusted )?odds ratios?|(?-i:\ba?ORs?(?:Q\d|adj)?\b)", "OR"),
@@ -98,18 +98,20 @@ FROM_TO_PM = guarded(re.compile(rf"(?:\bfrom\s+|:\s*)(?P<a>{_CN}){_SPREAD_CN}\s*
 CHANGE_VERB = guarded(re.compile(r"\b(?:changed|fell|dropped|decreased|declined|improved|increased|rose|reduced|lowered|diminished)\b", re.I))
 _CHANGE_UNITS = r"points?|days?|%|percent|mm|cm|degrees?|°|kPa|kg/cm²|kg/cm2|N/cm2|attacks?|episodes?|hours?|doses?"
 # (a change "per month" is a rate's change: "decreased by 4.2 per month")
-BY_CHANGE = guarded(re.compile(rf"\b(?:changed|fell|dropped|decreased|declined|improved|increased|rose|reduced|lowered|diminished)\s+(?:by\s+)?(?:a mean of\s+|an average of\s+)?(?P<v>[-−–]?\d+(?:[.·]\d+)?)\s*(?P<u>{_CHANGE_UNITS}|per\s+(?:day|week|month|year)\b)(?![\w±])"))
-BY_ONLY = guarded(re.compile(rf"\bby\s+(?P<v>[-−–]?\d+(?:[.·]\d+)?)\s*(?P<u>{_CHANGE_UNITS})(?![\w])"))
+BY_CHANGE = guarded(re.compile(rf"\b(?:changed|fell|dropped|decreased|declined|improved|increased|rose|reduced|lowered|diminished)\s+(?:by\s+)?(?:a (?:mean|median) of\s+|an average of\s+)?(?P<v>[-−–]?\d+(?:[.·]\d+)?)\s*(?P<u>{_CHANGE_UNITS}|per\s+(?:day|week|month|year)\b)(?![\w±])"))
+# "achieved by 41% of the needling group": by whom, a share of a group (not "fell by 41%").
+_SHARE_OF = r"\s+of\s+(?:the\s+)?(?:[\w-]+\s+){0,3}?(?:patients|participants|people|subjects|group|arm|cases|responders|women|men)\b"
+BY_ONLY = guarded(re.compile(rf"\bby\s+(?:a (?:mean|median) of\s+)?(?P<v>[-−–]?\d+(?:[.·]\d+)?)\s*(?P<u>{_CHANGE_UNITS})(?![\w])(?!(?i:{_SHARE_OF}))"))
 # "... by 12 points with needling versus 4 points with usual care": the second arm's change.
 VERSUS_CHANGE = re.compile(rf"[^.;()\d]{{0,40}}?\b(?:versus|vs\.?|compared with|and)\s+(?:by\s+)?(?P<v>[-−–]?\d+(?:[.·]\d+)?)\s*(?P<u>{_CHANGE_UNITS})(?![\w])")
 # "fell by 4.4 and 4.9 days", "by 3.5 and 1.6 doses per month": two arms' changes sharing one unit.
 BY_PAIR = guarded(re.compile(
-    rf"\bby\s+(?:a mean of\s+)?(?P<v>\d+(?:[.·]\d+)?)\s*(?:{_CHANGE_UNITS})?\s+(?:and|versus|vs\.?)\s+(?:by\s+)?"
+    rf"\bby\s+(?:a (?:mean|median) of\s+)?(?P<v>\d+(?:[.·]\d+)?)\s*(?:{_CHANGE_UNITS})?\s+(?:and|versus|vs\.?)\s+(?:by\s+)?"
     rf"(?P<v2>\d+(?:[.·]\d+)?)\s*(?P<u>{_CHANGE_UNITS})(?![\w])"
 ))
 # "reduced monthly migraine days by 1.9, 2.4 and 1.7 days at 1, 3 and 6 months": one change per time point.
 BY_LIST = guarded(re.compile(
-    rf"\bby\s+(?:a mean of\s+)?(?P<v>[-−–]?\d+(?:[.·]\d+)?)\s*,\s*(?P<v2>[-−–]?\d+(?:[.·]\d+)?)\s*,?\s*and\s+"
+    rf"\bby\s+(?:a (?:mean|median) of\s+)?(?P<v>[-−–]?\d+(?:[.·]\d+)?)\s*,\s*(?P<v2>[-−–]?\d+(?:[.·]\d+)?)\s*,?\s*and\s+"
     rf"(?P<v3>[-−–]?\d+(?:[.·]\d+)?)\s*(?P<u>{_CHANGE_UNITS})(?![\w])"
 ))
 # "Compared with sham, DN reduced ...": a change said against the other arm is a difference between groups.
@@ -117,14 +119,14 @@ COMPARED_FIRST = re.compile(r"^\W*(?:compared (?:with|to)|relative to|versus|vs\
 # "by 2.1 with BoNT-A and 1.6 with saline", "by 3.8 with bupivacaine and by 1.2 with placebo":
 # each change next to its group, no unit needed.
 BY_WITH_PAIR = guarded(re.compile(
-    rf"\bby\s+(?:a mean of\s+)?(?P<v>\d+(?:[.·]\d+)?)\s*(?:{_CHANGE_UNITS})?\s+(?:with|in|after)\s+[^;,.()\d]{{1,50}}?"
+    rf"\bby\s+(?:a (?:mean|median) of\s+)?(?P<v>\d+(?:[.·]\d+)?)\s*(?:{_CHANGE_UNITS})?\s+(?:with|in|after)\s+[^;,.()\d]{{1,50}}?"
     rf"\s+(?:and|versus|vs\.?)\s+(?:by\s+)?(?P<v2>\d+(?:[.·]\d+)?)\s*(?:{_CHANGE_UNITS})?\s+(?:with|in|after)\b"
 ))
 # "EA reduced headache days by 7.8 and MA by 5.9": each arm's change, named before its "by"
 # (a change verb must come first, as for the pairs above).
 BY_ARM_PAIR = guarded(re.compile(
-    rf"\bby\s+(?:a mean of\s+)?(?P<v>\d+(?:[.·]\d+)?)\s*(?:{_CHANGE_UNITS})?\s+and\s+(?:the\s+)?(?:[A-Za-z][\w-]*\s+){{1,3}}?"
-    rf"by\s+(?:a mean of\s+)?(?P<v2>\d+(?:[.·]\d+)?)(?![\d.,·]|\s*(?:%|weeks?|months?|years?)\b)"
+    rf"\bby\s+(?:a (?:mean|median) of\s+)?(?P<v>\d+(?:[.·]\d+)?)\s*(?:{_CHANGE_UNITS})?\s+and\s+(?:the\s+)?(?:[A-Za-z][\w-]*\s+){{1,3}}?"
+    rf"by\s+(?:a (?:mean|median) of\s+)?(?P<v2>\d+(?:[.·]\d+)?)(?![\d.,·]|\s*(?:%|weeks?|months?|years?)\b)"
 ))
 # "from 10.4 to 6.1 days per month": the value after treatment (a unit is required, so years are not read).
 # Without a unit, "to B" must be followed by its group ("from 11.8 to 7.1 with bupivacaine").
@@ -168,11 +170,11 @@ GROUP_SHARE = re.compile(
 DESCRIPTIVE = guarded(re.compile(
     # "49 women" describes a sample; "in women and −1.2 days in men" names a subgroup's result
     r"\b(?:age[ds]?|years? old|aged|BMI|body mass|height|weight|female|male|(?<=\d\s)(?:women|men)|"
-    r"disease duration|history|(?<!from )(?<!since )(?<!over )(?<!to )baseline|prevalence|reported comorbid|comorbid)\b",
+    r"disease duration|history|(?<!from )(?<!since )(?<!over )(?<!to )(?<!for )baseline|prevalence|reported comorbid|comorbid)\b",
     re.I,
 ))
 # Harms are reported, but they are not the effect on headache this table tracks.
-SAFETY = guarded(re.compile(r"\badverse (?:events?|effects?|reactions?)|\bside[- ]effects?|\bcomplications?\b|\bbruising\b|\bsoreness\b|\bdrowsiness\b|\bdry mouth\b|\bnausea\b|\bdizziness\b|\bdiscontinued (?:because|due)\b", re.I))
+SAFETY = guarded(re.compile(r"\badverse (?:events?|effects?|reactions?)|\bside[- ]effects?|\bcomplications?\b|\bbruising\b|\bsoreness\b|\bdrowsiness\b|\bdry mouth\b|\bnausea\b|\bdizziness\b|\bweakness\b|\bdiscontinued (?:because|due)\b", re.I))
 # "0.5% lidocaine", "2% lidocaine gel": a concentration (but "45% with bupivacaine" is a group's share).
 SUBSTANCE_AFTER = re.compile(r"^\s*(?:(?!(?:with|in|on|after|among|and|or|vs|versus)\b)[a-z]+\s+)?(?:lidocaine|lignocaine|saline|nacl|bupivacaine|procaine|gel|solution|cream|ethanol|dextrose|glucose|botulinum|w/v|v/v)\b", re.I)
 TIME_POINT = guarded(re.compile(
@@ -529,7 +531,7 @@ def _sentence_effects(s: Sentence, context_outcome: str | None = None, painful: 
     for m in _scan(PERCENT_RE, text):
         if not free(m.start(), m.end()) or _percent_is_not_a_result(text, m):
             continue
-        add(m.start(), m.end(), "other", m, to_float(m.group("v")), None, None, m.end(), level=_group_level(text, m.start()))
+        add(m.start(), m.end(), "other", m, to_float(m.group("v")), None, None, m.end(), level=_group_level(text, m.start(), m.end()))
 
     found.sort(key=lambda item: item[0])
     return [e for _, e in found]
@@ -555,9 +557,11 @@ def _has_digit(text: str) -> bool:
 # each up in re's cache on every call, and they are called for every number).
 _CHANGE = r"\b(?:changed|fell|dropped|decreased|declined|improved|increased|rose|reduced|lowered|diminished)\b"
 _TO_BEFORE = re.compile(r"\bto\s*$")
-_CHANGE_BEFORE = re.compile(rf"(?:{_CHANGE}|\bby)\s+(?:a mean of\s+|an average of\s+)?$", re.I)
-_CHANGE_IN_CLAUSE = re.compile(rf"{_CHANGE}\s+(?:by\s+)?(?:a mean of\s+)?[\d.]", re.I)
+_CHANGE_BEFORE = re.compile(rf"(?:{_CHANGE}|\bby)\s+(?:a (?:mean|median) of\s+|an average of\s+)?$", re.I)
+_CHANGE_IN_CLAUSE = re.compile(rf"{_CHANGE}\s+(?:by\s+)?(?:a (?:mean|median) of\s+)?[\d.]", re.I)
 _THRESHOLD_BEFORE = re.compile(r"(?:least|more than|over|under|up to|by|≥|>=|>|≤|<=|<)\s*(?:an?\s+)?$", re.I)
+_BY_BEFORE = re.compile(r"\bby\s*$", re.I)
+_SHARE_AFTER = re.compile(_SHARE_OF, re.I)
 _OR_MORE_AFTER = re.compile(r"\s*or (?:more|greater|higher)\b", re.I)
 _I2_BEFORE = re.compile(r"\bI\s*(?:2|²|\^2)\s*[=:]?\s*$")
 _RANKING_BEFORE = re.compile(r"\b(?:SUCRA|P-score)\s*[=:]?\s*$")
@@ -569,11 +573,12 @@ _DIGIT = re.compile(r"\d")
 _UNIT_RE = re.compile(UNIT)
 
 
-def _group_level(text: str, pos: int) -> str:
-    """A group's figure at `pos` is a change within it ("fell by 3.2 (SD 2.9)", "reduced
-    58%", "decreased by 52.4% with DN, 41.0% with LLLT") or its value ("fell to 3.9")."""
+def _group_level(text: str, pos: int, end: int | None = None) -> str:
+    """A group's figure at `pos` (ending at `end`) is a change within it ("fell by 3.2
+    (SD 2.9)", "reduced 58%", "decreased by 52.4% with DN, 41.0% with LLLT") or its
+    value ("fell to 3.9", "achieved by 41% of the needling group")."""
     before = text[max(0, pos - 30) : pos]
-    if _TO_BEFORE.search(before):
+    if _TO_BEFORE.search(before) or (end is not None and _BY_BEFORE.search(before) and _SHARE_AFTER.match(text, end)):
         return "arm"
     if _CHANGE_BEFORE.search(before):
         return "within_group"
@@ -631,7 +636,8 @@ def _p_in_ci(ci: re.Match | None) -> str | None:
 def _percent_is_not_a_result(text: str, m: re.Match) -> bool:
     before = text[max(0, m.start() - 30) : m.start()]
     after = text[m.end() : m.end() + 40]
-    if _THRESHOLD_BEFORE.search(before) or _OR_MORE_AFTER.match(after):
+    if (_THRESHOLD_BEFORE.search(before) and not (_BY_BEFORE.search(before) and _SHARE_AFTER.match(after))) \
+            or _OR_MORE_AFTER.match(after):
         return True  # responder thresholds ("at least 50%", "50% or more"), changes read above
     if re.search(r"\bfrom\s*$", before, re.I) and re.match(r"\s*to\s+[-−–]?\d", after, re.I):
         return True  # "from 28% to 8%": the value before treatment; the one after is the result

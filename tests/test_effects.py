@@ -538,3 +538,27 @@ def test_arms_changes_named_before_their_by_shares_of_a_count_and_a_scale_range(
     # the share of participants who stayed in the study is not a result
     assert values("RESULTS: Recruitment averaged 2.5 participants per month and 27 of 30 (90%) participants "
                   "were retained at 12 weeks.") == []
+
+
+def test_a_share_of_a_group_after_by_is_the_group_value_not_a_change():
+    found = find_effects("Complete relief was reported by 38% of the needling arm and 21% of the control arm.")
+    assert [(e.value, e.level) for e in found] == [(38.0, "arm"), (21.0, "arm")]
+    # "by N%" of a change stays a change within the group
+    assert [(e.value, e.level) for e in find_effects("Headache days fell by 35% in the needling arm.")] == [(35.0, "within_group")]
+
+
+def test_an_estimate_adjusted_for_baseline_is_not_a_baseline_description():
+    found = find_effects("Adjusted for baseline scores, the arms differed by 2.3 points (95% CI 0.9 to 3.7).")
+    assert [(e.measure, e.value, e.ci_low, e.ci_high, e.level) for e in found] == [("MD", 2.3, 0.9, 3.7, "between_groups")]
+    assert find_effects("Mean age differed by 4 years at baseline (95% CI 1 to 7).") == []
+
+
+def test_changes_by_a_median_and_a_bare_hedges_g():
+    found = find_effects("Migraine days fell by a median of 5 days with needling and 2 days with sham.")
+    assert [(e.value, e.level) for e in found] == [(5.0, "within_group"), (2.0, "within_group")]
+    found = find_effects("The standardised effect favoured needling for disability (g = 0.64).")
+    assert [(e.measure, e.value) for e in found] == [("SMD", 0.64)]
+
+
+def test_a_share_with_an_adverse_event_is_not_an_effect():
+    assert find_effects("Transient muscle weakness was reported by 9% of patients in the injection arm.") == []
