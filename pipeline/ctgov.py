@@ -20,11 +20,15 @@ import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import requests
-import tenacity
+if TYPE_CHECKING:
+    import requests
+    import tenacity
 
-from .pubmed import RateLimiter, _network_cause, _retry_after
+# requests, tenacity and pipeline.pubmed (urllib3) are imported by the client, when the
+# registry is asked: the digest reads the stored registry through pipeline.registry,
+# which imports this module, and must not load the HTTP stack for it (~0.1 s).
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +104,11 @@ class Client:
         timeout: float = 30.0,
         requests_per_second: float = 5.0,
     ):
+        import requests
+        import tenacity
+
+        from .pubmed import RateLimiter
+
         self.settings = settings or Settings.from_env()
         self.session = session or requests.Session()
         self.session.headers.setdefault("User-Agent", USER_AGENT)
@@ -131,6 +140,8 @@ class Client:
         `check(status, body)` returns the value or raises: TransientError for a
         reply worth another try, CtGovError for one that is not.
         """
+        import tenacity
+
         deadline = time.monotonic() + self.max_total_seconds
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.attempts) | tenacity.stop_before_delay(self.max_total_seconds),
@@ -153,6 +164,10 @@ class Client:
         )
 
     def _once(self, path: str, params: dict, check: Callable[[int, bytes], object], deadline: float) -> object:
+        import requests
+
+        from .pubmed import _network_cause, _retry_after
+
         left = deadline - time.monotonic()
         if left <= 0:
             raise _NoRetry(f"{path}: the {self.max_total_seconds:g} s allowed for this call ran out")
@@ -185,6 +200,8 @@ class Client:
 
     def probe(self, timeout: float = 3.0) -> bool:
         """Does the API answer `/version` within `timeout` seconds? One try, no retries."""
+        import requests
+
         try:
             r = self.session.get(self.settings.base_url + "/version", timeout=timeout)
             return r.status_code == 200 and "apiVersion" in r.json()

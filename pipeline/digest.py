@@ -300,9 +300,7 @@ def assess(db: sqlite_utils.Database, claim_list: list[Claim]) -> tuple[list, _C
     tallies = findings.replay(db, claim_list, keep=SHOWN_PER_STANCE, attach=checks.attach(db),
                               on_evidence=checks.add)
     checks.close()
-    sink = claims_module.EvidenceSink(db)
-    findings.evidence_rows(db, sink)
-    sink.finish(tallies)
+    findings.sync_evidence(db, tallies)
     return tallies, checks
 
 

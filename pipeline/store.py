@@ -170,6 +170,7 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
         studies.enable_fts(FTS_COLUMNS, create_triggers=False, tokenize="porter")
 
     ensure_study_facets(db)
+    drop_orphan_triggers(db)
 
     db.table("raw_records").create(
         {"pmid": str, "xml": str, "content_hash": str}, pk="pmid", if_not_exists=True
@@ -431,6 +432,17 @@ def rebuild_study_facets(db: sqlite_utils.Database) -> None:
         db.conn.execute(
             f"insert into study_facets ({_FACET_NAMES}) select {_study_facets_values('studies')} from studies"
         )
+
+
+def drop_orphan_triggers(db: sqlite_utils.Database) -> None:
+    """Drop `pipeline.findings`' triggers if their table is gone (dropped by hand): they
+    would fail every write to the studies, effects and harms. The next assessment
+    creates both again, and judges every study."""
+    if not db["claim_findings_keys"].exists():
+        prefix = "claim_findings_forget_"  # findings.TRIGGERS (not imported: the claims stay unloaded)
+        for (name,) in db.execute("select name from sqlite_master where type = 'trigger' and substr(name, 1, ?) = ?",
+                                  [len(prefix), prefix]).fetchall():
+            db.execute(f"drop trigger [{name}]")
 
 
 # Indexes for the canned queries of db/metadata.yml at 100,000 studies (issue 15),

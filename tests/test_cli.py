@@ -347,6 +347,25 @@ def test_an_unchanged_reimport_loads_neither_the_digest_nor_the_http_stack(tmp_p
     assert again.exit_code == 0 and "unchanged: 27" in again.output and digests.count == 2, again.output
 
 
+def test_an_import_that_writes_the_digest_does_not_load_the_http_stack(tmp_path, snapshot_xml):
+    """The digest reads the stored registry (pipeline.registry imports the registry's
+    client module): an import of a file, digest written, loads no HTTP stack."""
+    db_path = tmp_path / "e.db"
+    assert invoke("import", snapshot_xml, "--db", db_path).exit_code == 0
+    db = sqlite_utils.Database(db_path)
+    with db.conn:
+        db.execute("update studies set direction = 'no_difference' where pmid = (select min(pmid) from studies)")
+    heavy = ("pipeline.pubmed", "requests", "urllib3", "tenacity")
+    probe = (
+        "import sys; from pipeline.cli import cli\n"
+        f"cli.main(['import', {str(snapshot_xml)!r}, '--db', {str(db_path)!r}], standalone_mode=False)\n"
+        f"print('digest' in sys.modules['pipeline'].__dict__, [m for m in {heavy!r} if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert out.stdout.splitlines()[-1] == "True []", out.stdout + out.stderr
+    assert db["digests"].count == 2
+
+
 def test_run_cross_checks_the_registry_snapshot_and_trials_prints_the_findings(loaded):
     """`run --source snapshot` loads the bundled registry records and links them;
     `evidence trials` reports the findings a clinician should see."""

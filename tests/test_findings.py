@@ -164,6 +164,7 @@ def _same_as_from_scratch(db, claims) -> None:
     findings.evidence_rows(db, sink)
     sink.finish(replayed)
     rows = db.execute("select * from claim_evidence order by claim_id, pmid").fetchall()
+    assert findings.sync_evidence(db, replayed) == 0  # the digest's own sync: the same rows
     sink = C.EvidenceSink(db)
     streamed = C.assess_studies(claims, C.iter_studies(db, fields=C.ASSESS_FIELDS),
                                 keep=digest.SHOWN_PER_STANCE, sink=sink)
@@ -216,3 +217,104 @@ def test_a_dropped_table_is_rebuilt_not_trusted(tmp_path, corpus):
     db.execute("drop table claim_findings")
     assert findings.refresh(db, claims) == db.execute("select count(*) from studies").fetchone()[0]
     _same_as_from_scratch(db, claims)
+
+
+def _key(db, pmid: str) -> bool:
+    return db.execute("select 1 from claim_findings_keys where pmid = ?", [pmid]).fetchone() is not None
+
+
+def test_a_write_that_changes_what_judging_reads_drops_the_key_in_its_transaction(tmp_path, corpus, monkeypatch):
+    """The triggers: a study's key goes with any change to its watched columns, its
+    effects or its harms (in the transaction that writes them: a rolled-back write keeps
+    it), not with a write that leaves the values as they were or touches other columns;
+    the next refresh judges exactly those studies and equals a fresh assessment."""
+    db = store.open_db(tmp_path / "e.db")
+    _import(db, corpus[0], tmp_path)
+    claims = C.load_claims(load_topic())
+    studies = [pmid for (pmid,) in db.execute("select pmid from claim_findings_keys order by pmid")]
+    a, b, c, d, e = studies[:5]
+    with db.conn:
+        db.execute("update studies set design = design, on_topic = on_topic where pmid = ?", [a])  # same values
+        db.execute("update studies set updated_at = 'now', journal = 'J' where pmid = ?", [a])  # not read
+    assert _key(db, a)
+    with pytest.raises(RuntimeError):
+        with db.conn:  # (the connection's own execute: sqlite-utils' commits each write)
+            db.conn.execute("update studies set n_randomized = 999 where pmid = ?", [a])
+            raise RuntimeError("rolled back")
+    assert _key(db, a)
+    with db.conn:
+        db.execute("update studies set n_randomized = coalesce(n_randomized, 0) + 7 where pmid = ?", [a])
+        db.execute("insert into effects (pmid, outcome, measure, value, sentence) values (?, 'pain', 'md', -2.0, 'x')", [b])
+        db.execute("update effects set ci_low = -9 where id = (select min(id) from effects where pmid not in (?, ?, ?))",
+                   [a, b, d])
+        c = db.execute("select pmid from effects where ci_low = -9").fetchone()[0]
+        db.execute("insert into harms (pmid, event, kind, sentence) values (?, 'bruising', 'minor', 'x')", [d])
+    assert not any(_key(db, p) for p in (a, b, c, d)) and _key(db, e)
+    judged = _judged(monkeypatch)
+    assert findings.refresh(db, claims) == 4 and sorted(judged) == sorted({a, b, c, d})
+    assert findings.refresh(db, claims) == 0
+    _same_as_from_scratch(db, claims)
+
+
+def test_missing_triggers_mean_every_study_is_judged_again(tmp_path, corpus, monkeypatch):
+    """Writes made while the triggers were missing (a database of an older version, a
+    table rebuilt) dropped no key: the refresh that puts them back judges every study."""
+    db = store.open_db(tmp_path / "e.db")
+    _import(db, corpus[0], tmp_path)
+    claims = C.load_claims(load_topic())
+    trial = db.execute("select pmid from studies where design = 'rct' order by pmid limit 1").fetchone()[0]
+    with db.conn:
+        db.execute(f"drop trigger {findings.TRIGGERS}studies_update")
+        db.execute("update studies set direction = 'favours_comparator' where pmid = ?", [trial])
+    assert _key(db, trial)
+    n = db.execute("select count(*) from studies where extractor_version is not null").fetchone()[0]
+    assert findings.refresh(db, claims) == n
+    assert findings.refresh(db, claims) == 0
+    _same_as_from_scratch(db, claims)
+
+
+def test_keys_dropped_by_hand_leave_writes_working(tmp_path, corpus):
+    """The keys' table dropped by hand: opening the database drops the triggers that
+    would write to it (a load or an extraction would fail), and the next assessment
+    creates both and judges every study."""
+    db = store.open_db(tmp_path / "e.db")
+    _import(db, corpus[0], tmp_path)
+    db.execute("drop table claim_findings_keys")
+    db = store.open_db(tmp_path / "e.db")
+    assert not [t for t in db.triggers if t.name.startswith(findings.TRIGGERS)]
+    with db.conn:
+        db.execute("update studies set direction = 'favours_comparator' where pmid = "
+                   "(select min(pmid) from studies)")
+    claims = C.load_claims(load_topic())
+    n = db.execute("select count(*) from studies where extractor_version is not null").fetchone()[0]
+    assert findings.refresh(db, claims) == n
+    assert [t for t in db.triggers if t.name.startswith(findings.TRIGGERS)]
+    _same_as_from_scratch(db, claims)
+
+
+def test_the_evidence_sync_writes_what_the_sink_writes(tmp_path, corpus):
+    """`sync_evidence` (the digest's, in SQL from the kept findings) leaves `claim_evidence`
+    row for row (rowids too) as the sink does, from any earlier state: rows missing,
+    changed or left over, and rated as each claim's body rates them."""
+    db = store.open_db(tmp_path / "e.db")
+    _import(db, corpus[0], tmp_path)
+    claims = C.load_claims(load_topic())
+    tallies = findings.replay(db, claims, keep=digest.SHOWN_PER_STANCE)
+    rated = db.execute("select count(*), sum(rated), count(note) from claim_evidence").fetchone()
+    assert rated[1] and rated[2]  # some rows rated, some set aside with a note
+
+    with db.conn:
+        db.execute("delete from claim_evidence where rowid % 3 = 0")
+        db.execute("update claim_evidence set rated = 1 - rated, note = 'x' where rowid % 3 = 1")
+        db.execute("insert into claim_evidence (claim_id, pmid, stance) values ('overall-efficacy', '1', 'neutral')")
+    other = store.open_db(tmp_path / "other.db")
+    db.conn.backup(other.conn)
+
+    def state(d) -> list:
+        return d.execute("select rowid, * from claim_evidence order by rowid").fetchall()
+
+    sink = C.EvidenceSink(db)
+    findings.evidence_rows(db, sink)
+    assert findings.sync_evidence(other, tallies) == sink.finish(tallies) > 0
+    assert state(other) == state(db)
+    assert findings.sync_evidence(other, tallies) == 0

@@ -431,3 +431,25 @@ def test_an_older_copy_never_rolls_back_a_newer_stored_record(records, tmp_path,
     assert "older than the stored version" in again.counts.problems[0][1]
     assert stored_title(db, TRIAL) == "New title"
     assert db["studies"].get(TRIAL)["revised_date"] == "2026-11-30"
+
+
+@pytest.mark.parametrize("lookups", [0, 1, 1000])
+def test_stored_versions_are_looked_up_one_at_a_time_then_read_at_once_alike(records, tmp_path, db, monkeypatch,
+                                                                             lookups):
+    """The stored revisions a run compares with are looked up one study at a time (the
+    first `update.LOOKUPS`), then read for every study at once: the same outcome either
+    way, and a small update reads no study it does not bring."""
+    from pipeline import update
+
+    monkeypatch.setattr(update, "LOOKUPS", lookups)
+    assert load(db, snapshot_source(), command="run").ok
+    newer = with_revised(records[TRIAL], "2026-11-30", "New title")
+    older = with_revised(records[META_ANALYSIS], "2000-01-01", "Old title")
+    sql: list[str] = []
+    with db.tracer(lambda statement, params: sql.append(statement)):
+        result = load(db, file_source([write(tmp_path, "mixed.xml", make_efetch([newer, older]))]), command="import")
+    assert result.ok and (result.counts.updated, result.counts.skipped) == (1, 1)
+    assert "older than the stored version" in result.counts.problems[0][1]
+    assert stored_title(db, TRIAL) == "New title" and stored_title(db, META_ANALYSIS) != "Old title"
+    read_all = [s for s in sql if s == update._STORED]
+    assert len(read_all) == (1 if lookups < 2 else 0)

@@ -79,6 +79,29 @@ def test_changed_record_is_updated_and_keeps_its_previous_version(db, snapshot_x
     assert hits == ["30813155"]
 
 
+@pytest.mark.parametrize("spread", [5, 10_000])
+def test_the_few_changes_of_a_resaved_file_are_written_as_it_is_read(db, snapshot_xml, monkeypatch, spread):
+    """A partial batch is handed to the writer every `update.SPREAD` records read (a
+    re-saved file's few changes are written while the rest is read, not all after the
+    last record): the same studies stored, whole, either way."""
+    from pipeline import update
+
+    records = record_bytes(snapshot_xml)
+    load(db, bytes_source(make_efetch(records)), command="import")
+    monkeypatch.setattr(update, "SPREAD", spread)
+    batches: list[int] = []
+    real = store.save_studies
+    monkeypatch.setattr(store, "save_studies", lambda d, s, r: batches.append(len(s)) or real(d, s, r))
+    changed = {i: r.replace(b"</ArticleTitle>", b" (revised)</ArticleTitle>", 1) for i, r in enumerate(records)
+               if i % 8 == 3}
+    result = load(db, bytes_source(make_efetch([changed.get(i, r) for i, r in enumerate(records)])), command="import")
+    assert (result.counts.updated, result.counts.unchanged) == (len(changed), len(records) - len(changed))
+    assert (len(batches) > 1) == (spread == 5) and sum(batches) == len(changed)
+    assert sorted(result.updated_pmids) == sorted(r["pmid"] for r in db.query(
+        "select pmid from studies where title like '% (revised)'"))
+    assert db["revisions"].count == len(changed)
+
+
 def test_full_text_search_covers_title_abstract_and_mesh(db):
     load(db, snapshot_source(), command="run")
     assert {r["pmid"] for r in db["studies"].search("cervicogenic")} >= {"29037632"}
