@@ -420,8 +420,9 @@ def _sentence_effects(s: Sentence, context_outcome: str | None = None, painful: 
         if v is None or DESCRIPTIVE.search(text[seg:lead]):
             continue  # no number, or an age, a baseline or a description, not a result
         value, lo, hi = to_float(v.group("v")), to_float(iv.group("lo")), to_float(iv.group("hi"))
-        if not min(lo, hi) <= value <= max(lo, hi):
-            continue  # the number before is not what the interval is around
+        if not (min(lo, hi) <= value <= max(lo, hi)
+                or (min(lo, hi) <= -value <= max(lo, hi) and _DOWNWARD.search(text[seg:lead]))):
+            continue  # the number before is not what the interval is around (nor, written unsigned, its fall)
         if iv.rule.id != "interval.named" and v.end() + 12 < iv.start and not _is_difference(text, seg, iv.start, v):
             continue  # a bare pair far from its number counts only after a difference wording
         measure, level = _estimate_kind(text, seg, v, iv.start, found)
@@ -561,11 +562,18 @@ _CHANGE_BEFORE = re.compile(rf"(?:{_CHANGE}|\bby)\s+(?:a (?:mean|median) of\s+|a
 _CHANGE_IN_CLAUSE = re.compile(rf"{_CHANGE}\s+(?:by\s+)?(?:a (?:mean|median) of\s+)?[\d.]", re.I)
 _THRESHOLD_BEFORE = re.compile(r"(?:least|more than|over|under|up to|by|≥|>=|>|≤|<=|<)\s*(?:an?\s+)?$", re.I)
 _BY_BEFORE = re.compile(r"\bby\s*$", re.I)
+# A fall written without its sign ("fell by 1.1 (95% CI −3.1 to 0.9)"): the interval is the signed change's.
+_DOWNWARD = re.compile(r"\b(?:fell|dropped|decreased|declined|reduced|lowered|diminished|fewer|less|lower|smaller)\b", re.I)
+# "a 99.8% posterior probability that …", "probability of superiority 96%", "P(benefit) = 97%".
+_PROBABILITY_NEAR = re.compile(r"\bprobabilit(?:y|ies)\b[^.;,()]{0,30}$|\bP\s*\([^)]{1,30}\)\s*[=:]?\s*$", re.I)
+_PROBABILITY_AFTER = re.compile(r"\s*(?:posterior\s+|predictive\s+)?probabilit(?:y|ies)\b", re.I)
+# "(94% of studies)", "in 71% of the included trials": how many studies of a review, not a result.
+_STUDIES_AFTER = re.compile(r"\s+of\s+(?:the\s+)?(?:(?:included|eligible|\w+)\s+){0,2}(?:studies|trials|reviews|RCTs|articles|papers)\b", re.I)
 _SHARE_AFTER = re.compile(_SHARE_OF, re.I)
 _OR_MORE_AFTER = re.compile(r"\s*or (?:more|greater|higher)\b", re.I)
 _I2_BEFORE = re.compile(r"\bI\s*(?:2|²|\^2)\s*[=:]?\s*$")
 _RANKING_BEFORE = re.compile(r"\b(?:SUCRA|P-score)\s*[=:]?\s*$")
-_INTERVAL_AFTER = re.compile(r"\s*(?:CI|confidence|credible)", re.I)
+_INTERVAL_AFTER = re.compile(r"\s*(?:CrI|CI|confidence|credible)", re.I)
 _COUNT_BEFORE = re.compile(r"\bn\s*=\s*\d+\s*/\s*\d+\s*,\s*$|\(\s*$")
 _CLOSE_AFTER = re.compile(r"\s*\)")
 _CLAUSE_STOP = re.compile(r";(?!\s*[Pp]\b)|\b(?:and|while|whereas|but)\b\s+(?![Pp]\b)")
@@ -647,6 +655,10 @@ def _percent_is_not_a_result(text: str, m: re.Match) -> bool:
         return True  # a network meta-analysis's ranking, not an effect
     if _INTERVAL_AFTER.match(after):
         return True  # the level of an interval: "95% CI"
+    if _PROBABILITY_NEAR.search(before) or _PROBABILITY_AFTER.match(after):
+        return True  # a Bayesian trial's probability of benefit, not an effect
+    if _STUDIES_AFTER.match(after):
+        return True  # a review's share of its studies ("pain intensity (94% of studies)")
     if _COUNT_BEFORE.search(before) and _CLOSE_AFTER.match(after) and "n =" in before:
         return True
     if SUBSTANCE_AFTER.match(after):

@@ -562,3 +562,20 @@ def test_changes_by_a_median_and_a_bare_hedges_g():
 
 def test_a_share_with_an_adverse_event_is_not_an_effect():
     assert find_effects("Transient muscle weakness was reported by 9% of patients in the injection arm.") == []
+
+
+def test_a_bayesian_probability_is_not_an_effect():
+    found = find_effects("Needling reduced migraine days by 1.8 (95% CrI 0.6 to 3.0), a 98.7% posterior probability of benefit.")
+    assert [e.value for e in found] == [1.8]
+    assert find_effects("The probability that needling was superior to sham was 91%.") == []
+
+
+def test_a_reviews_share_of_its_studies_is_not_an_effect():
+    assert find_effects("Most trials measured headache frequency (82% of the included studies) and disability (47% of studies).") == []
+
+
+def test_a_fall_written_without_its_sign_keeps_its_signed_interval():
+    found = find_effects("Attack frequency dropped by 1.4 per month (95% CI −2.6 to −0.2) with needling.")
+    assert [(e.value, e.ci_low, e.ci_high) for e in found] == [(1.4, -2.6, -0.2)]
+    # the level of a credible interval is not a result
+    assert [e.value for e in find_effects("Pain fell by 2.2 points (95% CrI −3.0 to −1.4).")] == [2.2]
