@@ -4,9 +4,10 @@ sentence each came from.
 General rules for how abstracts write results, not rules for particular
 sentences:
 
-- a named estimate (SMD, MD, WMD, OR, RR, Cohen's d, η², φ, NNT, "effect size",
+- a named estimate (SMD, MD, WMD, OR, RR, Cohen's d, φ, NNT, "effect size",
   "mean difference", ...) followed by its value, optionally a unit, a 95% CI in
-  any of the usual notations, and a p-value;
+  any of the usual notations, and a p-value (η², an ANOVA's share of variance,
+  is read so that its number is not taken for a result, and not kept);
 - any interval (CI, CrI, a bare bracketed pair) marks an estimate whether or not
   it is named: the number before it is the value, the words before that say
   what it is (a difference between groups → MD; else the previous estimate's
@@ -88,6 +89,7 @@ P_RE = guarded(re.compile(
 # (a mean and its SD may both carry a percent sign: "14.2% ± 7.9%")
 _SPREAD = (
     r"(?:\s*%?\s*(?:±|\+/-|\+-)\s*(?:SD\s*)?\d+(?:[.·]\d+)?%?|\s*\(\s*SD\s*[=:]?\s*\d+(?:[.·]\d+)?\s*\)"
+    r"|\s*\[\s*SD\s*[=:]?\s*\d+(?:[.·]\d+)?\s*\]"  # "2.8 [SD 1.7]"
     r"|\s*\(\s*\d+[.·]\d+\s*\)(?!\s*%))"
 )
 # A decimal comma is read where a spread follows ("6,4±1,5"), never a part of the number.
@@ -100,7 +102,7 @@ _CHANGE_UNITS = r"points?|days?|%|percent|mm|cm|degrees?|°|kPa|kg/cm²|kg/cm2|N
 # (a change "per month" is a rate's change: "decreased by 4.2 per month")
 BY_CHANGE = guarded(re.compile(rf"\b(?:changed|fell|dropped|decreased|declined|improved|increased|rose|reduced|lowered|diminished)\s+(?:by\s+)?(?:a (?:mean|median) of\s+|an average of\s+)?(?P<v>[-−–]?\d+(?:[.·]\d+)?)\s*(?P<u>{_CHANGE_UNITS}|per\s+(?:day|week|month|year)\b)(?![\w±])"))
 # "achieved by 41% of the needling group": by whom, a share of a group (not "fell by 41%").
-_SHARE_OF = r"\s+of\s+(?:the\s+)?(?:[\w-]+\s+){0,3}?(?:patients|participants|people|subjects|group|arm|cases|responders|women|men)\b"
+_SHARE_OF = r"(?:\s*(?:and|vs\.?|versus)\s*\d+(?:[.·]\d+)?\s?%)?\s+of\s+(?:the\s+)?(?:[\w-]+\s+){0,3}?(?:patients|participants|people|subjects|group|arm|cases|responders|women|men)\b"
 BY_ONLY = guarded(re.compile(rf"\bby\s+(?:a (?:mean|median) of\s+)?(?P<v>[-−–]?\d+(?:[.·]\d+)?)\s*(?P<u>{_CHANGE_UNITS})(?![\w])(?!(?i:{_SHARE_OF}))"))
 # "... by 12 points with needling versus 4 points with usual care": the second arm's change.
 VERSUS_CHANGE = re.compile(rf"[^.;()\d]{{0,40}}?\b(?:versus|vs\.?|compared with|and)\s+(?:by\s+)?(?P<v>[-−–]?\d+(?:[.·]\d+)?)\s*(?P<u>{_CHANGE_UNITS})(?![\w])")
@@ -156,6 +158,10 @@ VS_PAIR = guarded(re.compile(
     # or the scale it is read on ("2.9 vs 4.2 on the NPRS")
     rf"(?:(?P<u>{_PAIR_UNITS})(?![\w])|(?=\s*(?:\(\s*(?:[Pp]\b|group|interaction|between)|[;,.](?:\s|$)|\)))|(?=\s+on\s+(?:the|a)\s))"
 ))
+# "3 (IQR 2–5) versus 4 (IQR 3–5)", "median 2 [IQR 0-4] vs 5 [IQR 2-8]": two groups' medians.
+_IQR = rf"\s*[(\[]\s*IQR\s*[:,]?\s*{_N}\s*(?:–|-|to|,)\s*{_N}\s*[)\]]"
+MEDIAN_PAIR = guarded(re.compile(rf"(?<![\d.])(?P<a>{_N}){_IQR}\s*(?:vs\.?|versus)\s+(?:median\s+)?(?P<b>{_N}){_IQR}"))
+ETA_SQUARED = re.compile(r"η|eta", re.I)  # an ANOVA's effect size: not an effect this table keeps
 PERCENT_RE = guarded(re.compile(r"(?<![\w.])(?P<v>\d+(?:[.·]\d+)?)\s?%"))
 GROUP_SHARE = re.compile(
     r"(?:\s*(?:vs\.?|versus|and)\s*\d+(?:[.·]\d+)?\s?%)?\s+(?:of|in)\s+(?:the\s+)?(?:[\w-]+\s+){0,3}?"
@@ -174,7 +180,7 @@ DESCRIPTIVE = guarded(re.compile(
     re.I,
 ))
 # Harms are reported, but they are not the effect on headache this table tracks.
-SAFETY = guarded(re.compile(r"\badverse (?:events?|effects?|reactions?)|\bside[- ]effects?|\bcomplications?\b|\bbruising\b|\bsoreness\b|\bdrowsiness\b|\bdry mouth\b|\bnausea\b|\bdizziness\b|\bweakness\b|\bdiscontinued (?:because|due)\b", re.I))
+SAFETY = guarded(re.compile(r"\badverse (?:events?|effects?|reactions?)|\bside[- ]effects?|\bcomplications?\b|\bbruising\b|\bsoreness\b|\bdrowsiness\b|\bdry mouth\b|\bnausea\b|\bdizziness\b|\bweakness\b|\btransient\b|\bdiscontinued (?:because|due)\b", re.I))
 # "0.5% lidocaine", "2% lidocaine gel": a concentration (but "45% with bupivacaine" is a group's share).
 SUBSTANCE_AFTER = re.compile(r"^\s*(?:(?!(?:with|in|on|after|among|and|or|vs|versus)\b)[a-z]+\s+)?(?:lidocaine|lignocaine|saline|nacl|bupivacaine|procaine|gel|solution|cream|ethanol|dextrose|glucose|botulinum|w/v|v/v)\b", re.I)
 TIME_POINT = guarded(re.compile(
@@ -397,6 +403,9 @@ def _sentence_effects(s: Sentence, context_outcome: str | None = None, painful: 
         vm = VALUE_AFTER_NAME.match(text, m.end())
         if not vm or not free(m.start(), vm.end()):
             continue
+        if ETA_SQUARED.search(m.group(0)):
+            taken.append((m.start(), vm.end()))  # read, so its number is not taken for another result
+            continue
         if m.group(0).lower().startswith("differ") and DESCRIPTIVE.search(_clause(text, m.start())):
             continue  # "the difference in mean age was 4 years": a baseline, not an effect
         after_value = _UNIT_RE.match(text[vm.end():]).end()
@@ -506,6 +515,13 @@ def _sentence_effects(s: Sentence, context_outcome: str | None = None, painful: 
                 if free(m.start(name), m.end(name)):
                     add(m.start(name), m.end(name), "MD" if between else "other", m, to_float(m.group(name)), None,
                         None, m.end(), level="between_groups" if between else "within_group")
+
+    # 4b. "3 (IQR 2–5) versus 4 (IQR 3–5)": both arms' medians.
+    for m in MEDIAN_PAIR.finditer(text):
+        if free(m.start(), m.end()) and not DESCRIPTIVE.search(_window(text, m.start(), m.end())) \
+                and not SAFETY.search(_clause(text, m.start())):
+            add(m.start("a"), m.end("a"), "other", m, to_float(m.group("a")), None, None, m.end())
+            add(m.start("b"), m.end(), "other", m, to_float(m.group("b")), None, None, m.end())
 
     # 4b. "(10.3 vs 13.1 days)": both arms' results.
     for m in _scan(VS_PAIR, text):

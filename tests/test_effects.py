@@ -26,7 +26,6 @@ def triple(e):
         ("RESULTS: Disability fell (risk ratio 1.6, 95% confidence interval 0.8–3.0).", ("RR", 1.6, 0.8, 3.0, None)),
         ("RESULTS: Headache days fell (WMD –2.4, 95% CI –3.1 to –1.7, p-value of 0.002).", ("WMD", -2.4, -3.1, -1.7, "=0.002")),
         ("RESULTS: Pain decreased with an effect size (Cohen's d) = 1.1.", ("d", 1.1, None, None, None)),
-        ("RESULTS: The group effect on pain intensity was large (η2 = 0.21, p < 0.01).", ("other", 0.21, None, None, "<0.01")),
         ("RESULTS: Needling reduced pain intensity (d = 0.64; P = .049).", ("d", 0.64, None, None, "=0.049")),
         ("RESULTS: Pain fell (mean difference 4.3 days, 95% CI 2.0 to 6.5; p < 0.001).", ("MD", 4.3, 2.0, 6.5, "<0.001")),
         ("RESULTS: Pressure pain threshold rose (MD 55.48 kPa, 95% CI 27.03 to 83.93).", ("MD", 55.48, 27.03, 83.93, None)),
@@ -579,3 +578,17 @@ def test_a_fall_written_without_its_sign_keeps_its_signed_interval():
     assert [(e.value, e.ci_low, e.ci_high) for e in found] == [(1.4, -2.6, -0.2)]
     # the level of a credible interval is not a result
     assert [e.value for e in find_effects("Pain fell by 2.2 points (95% CrI −3.0 to −1.4).")] == [2.2]
+
+
+def test_two_groups_medians_with_their_iqr_and_means_with_sd_in_square_brackets():
+    found = find_effects("Attack days were fewer with needling (median 4 [IQR 2-6] versus 7 [IQR 5-9]).")
+    assert [(e.value, e.ci_low, e.level) for e in found] == [(4.0, None, "arm"), (7.0, None, "arm")]
+    found = find_effects("Pain intensity was 3.1 [SD 1.2] with needling and 4.4 [SD 1.5] with sham.")
+    assert [e.value for e in found] == [3.1, 4.4]
+
+
+def test_eta_squared_and_a_transient_symptom_are_not_effects():
+    assert find_effects("Disability improved more with needling (partial η² = 0.18).") == []
+    assert find_effects("Transient bruising occurred in 12% of the needling group.") == []
+    found = find_effects("Complete relief was reported by 30% and 12% of patients, respectively.")
+    assert [(e.value, e.level) for e in found] == [(30.0, "arm"), (12.0, "arm")]

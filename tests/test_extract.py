@@ -273,8 +273,11 @@ def test_pth_means_post_traumatic_headache_only_next_to_headache():
     assert pth.headache_types == ["post_traumatic"]
 
 
-@pytest.mark.parametrize("name, comparators", [("heldout", 0.92), ("heldout2", 0.97)])
-def test_evaluate_on_the_synthetic_held_out_sets_holds_their_figures(tmp_path, name, comparators):
+# The first set's gold counts partial η² as an effect (three values); the
+# conventions written from set 7 on say it is not one, and the extractor follows
+# them (extractor 1.13), so that set's recall is 52/55.
+@pytest.mark.parametrize("name, comparators, recall", [("heldout", 0.92, 52 / 55), ("heldout2", 0.97, 1.0)])
+def test_evaluate_on_the_synthetic_held_out_sets_holds_their_figures(tmp_path, name, comparators, recall):
     """Synthetic abstracts written and labelled blind to the rules (varied styles,
     negative trials, neighbours), 16 and 14 of them. Each was first scored before
     any rule saw it (figures in the README); general fixes followed, so these are
@@ -290,7 +293,7 @@ def test_evaluate_on_the_synthetic_held_out_sets_holds_their_figures(tmp_path, n
     assert got["design"] == 1.0 and got["on_topic"] == 1.0 and got["direction"] == 1.0
     assert got["n_randomized"] == 1.0 and got["headache_types"] == 1.0
     assert got["comparators"] >= comparators and got["outcomes"] >= 0.99
-    assert (report.effects.recall, report.effects.precision) == (1.0, 1.0)
+    assert report.effects.recall >= recall - 1e-9 and report.effects.precision == 1.0
 
 
 # Held-out sets 3a and 3b (21 records each, written and labelled on 2026-12-02 by
