@@ -279,6 +279,9 @@ def test_between_group_recall_counts_only_effects_labelled_between_groups():
     assert (report.effects.between_gold, report.effects.between_matched) == (2, 1)
     assert report.effects.between_recall == 0.5
     assert "1/2 between-group estimates matched" in format_report(report)
+    assert "effect_between" in below_target(report)  # issue 11's target: 0.90
+    assert "0.500  0.90*" in format_report(report)
     # A gold file without levels reports no between-group figure.
     plain = score(predicted, {"1": record(effects=[effect("pain_intensity", "MD", -1.2)])})
     assert plain.effects.between_recall is None and "between-group" not in format_report(plain)
+    assert "effect_between" not in below_target(plain)
