@@ -241,23 +241,29 @@ def extract_pending(
     everything: bool = False,
     batch: int = parallel.CHUNK,
     processes: int | None = None,
-    min_parallel: int = parallel.MIN_PARALLEL,
+    min_parallel: int | None = None,
 ) -> int:
     """Run the extractor over new and changed studies (all with `everything`); returns
     how many were extracted. A study the extractor fails on is logged and left
     pending, so a fixed extractor picks it up next time.
 
-    Studies are read a page at a time; more than `min_parallel` of them are
+    Studies are read a page at a time; more than `min_parallel` of them (default:
+    `parallel.MIN_FORKED` where workers can be forked, else `MIN_PARALLEL`) are
     extracted in worker processes (one per core, see `pipeline.parallel`), the
     parent writing each chunk's results in one transaction as it comes back."""
     pending = store.pending_count(db, everything=everything, version=EXTRACTOR_VERSION)
     if not pending:
         return 0
-    rows = store.iter_pending(db, everything=everything, version=EXTRACTOR_VERSION)
+    fork = parallel.can_fork()
+    if min_parallel is None:
+        min_parallel = parallel.MIN_FORKED if fork else parallel.MIN_PARALLEL
     procs = (processes or parallel.workers()) if pending > min_parallel else 1
     procs = min(procs, -(-pending // batch))
+    if fork and procs > 1:
+        from . import extract  # noqa: F401 - compiled once here, inherited by the forked workers
+    rows = store.iter_pending(db, everything=everything, version=EXTRACTOR_VERSION)
     count = 0
-    for results in parallel.map_chunks(parallel.extract_rows, parallel.chunks(rows, batch), processes=procs):
+    for results in parallel.map_chunks(parallel.extract_rows, parallel.chunks(rows, batch), processes=procs, fork=fork):
         done: list[tuple[str, Extraction]] = []
         for pmid, extraction, error in results:
             if error is not None:  # one odd abstract must not stop the others

@@ -3,8 +3,15 @@ parent or in worker processes, written by the parent a chunk at a time."""
 
 from __future__ import annotations
 
+import os
+import sys
+
+import pytest
+
 from pipeline import parallel, store, update
 from pipeline.sources import snapshot_source
+
+SET_IN_PARENT: list[str] = []
 
 
 def _extracted(db) -> tuple[list, list]:
@@ -17,12 +24,16 @@ def _extracted(db) -> tuple[list, list]:
     return studies, effects
 
 
-def test_worker_processes_extract_exactly_what_the_parent_does(tmp_path):
+@pytest.mark.parametrize("fork", [True, False], ids=["forked", "spawned"])
+def test_worker_processes_extract_exactly_what_the_parent_does(tmp_path, monkeypatch, fork):
+    if fork and not sys.platform.startswith("linux"):
+        pytest.skip("workers are forked on Linux only")
+    monkeypatch.setattr(parallel, "can_fork", lambda: fork)
     serial, pooled = store.open_db(tmp_path / "a.db"), store.open_db(tmp_path / "b.db")
     for db in (serial, pooled):
         update.load(db, snapshot_source(), command="run")
     assert update.extract_pending(serial, processes=1) == 27
-    # Forced into two spawned workers, in chunks of 5 (six chunks, several in flight).
+    # Forced into two workers, in chunks of 5 (six chunks, several in flight).
     assert update.extract_pending(pooled, processes=2, min_parallel=0, batch=5) == 27
     assert _extracted(pooled) == _extracted(serial)
     assert update.extract_pending(pooled, processes=2, min_parallel=0) == 0  # nothing left pending
@@ -41,3 +52,32 @@ def test_a_failing_study_is_reported_and_left_pending():
     out = parallel.extract_rows(rows)
     assert out[0][1] is not None and out[0][2] is None
     assert out[1][1] is None and "JSONDecodeError" in out[1][2]
+
+
+def _seen_by_worker(chunk: list[int]) -> list[tuple[int, list[str]]]:
+    return [(os.getpid(), list(SET_IN_PARENT)) for _ in chunk]
+
+
+def test_forked_workers_inherit_what_the_parent_holds_and_run_apart(monkeypatch):
+    """A forked worker starts with the parent's memory (the extractor compiled once,
+    not once a worker) and is its own process."""
+    if not parallel.can_fork():
+        pytest.skip("workers are forked on Linux only")
+    monkeypatch.setattr(sys.modules[__name__], "SET_IN_PARENT", ["compiled in the parent"])
+    out = [r for chunk in parallel.map_chunks(_seen_by_worker, [[1], [2], [3]], processes=2, fork=True) for r in chunk]
+    assert [held for _, held in out] == [["compiled in the parent"]] * 3
+    assert os.getpid() not in {pid for pid, _ in out}
+
+
+def test_the_threshold_for_workers_depends_on_how_they_start(tmp_path, monkeypatch):
+    """Forked workers are worth it from MIN_FORKED studies, spawned ones from MIN_PARALLEL."""
+    calls = []
+    real = parallel.map_chunks
+    monkeypatch.setattr(parallel, "map_chunks", lambda fn, items, **kw: calls.append(kw) or real(fn, items, **kw))
+    db = store.open_db(tmp_path / "t.db")
+    update.load(db, snapshot_source(), command="run")
+    for fork, threshold, expected in ((True, 20, 2), (True, 30, 1), (False, 20, 1)):
+        monkeypatch.setattr(parallel, "can_fork", lambda fork=fork: fork)
+        monkeypatch.setattr(parallel, "MIN_FORKED", threshold)
+        assert update.extract_pending(db, everything=True, processes=2, batch=5) == 27  # 27 studies
+        assert calls.pop() == {"processes": expected, "fork": fork}
