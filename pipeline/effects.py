@@ -147,8 +147,10 @@ CHANGED_FROM_TO = guarded(re.compile(
 # "(dry needling: 8.4 to 4.9; ...)", "decreased in the DN group (from 6.4 to 2.9)": after a change verb.
 COLON_FROM_TO = re.compile(rf"(?::\s*|\(\s*)(?:from\s+)?(?P<a>{_N})\s+to\s+(?P<b>{_N})(?=\s*[;,)])")
 # "... fell from 7 to 3 on the NPRS, and median headache days from 14 to 5.": a change whose
-# verb is not repeated, "from A to B" ending its clause, after a change verb (not years).
-ELIDED_FROM_TO = re.compile(rf"\bfrom\s+(?P<a>{_N})(?:/10)?\s+to\s+(?P<b>{_N})(?:/10)?(?![\d.,·]\d)(?=\s*(?:[.;,]|and\b|$))(?<!\b(?:19|20)\d\d)")
+# verb is not repeated, "from A to B" ending its clause (a rate's unit may close it: "from 9.2
+# to 6.0 per month"), after a change verb (not years).
+ELIDED_FROM_TO = re.compile(rf"\bfrom\s+(?P<a>{_N})(?:/10)?\s+to\s+(?P<b>{_N})(?:/10)?(?![\d.,·]\d)(?<!\b(?:19|20)\d\d)"
+                            r"(?:\s+(?:per|a)\s+(?:day|week|month|year)\b)?(?=\s*(?:[.;,(]|and\b|$))")
 # "(10.3 vs 13.1 days)": two arms' results side by side.
 # (Percentages are left to the percentage rules, which check they are results.)
 _PAIR_UNITS = _CHANGE_UNITS.replace("%|percent|", "")
@@ -158,14 +160,15 @@ VS_PAIR = guarded(re.compile(
     # or the scale it is read on ("2.9 vs 4.2 on the NPRS")
     rf"(?:(?P<u>{_PAIR_UNITS})(?![\w])|(?=\s*(?:\(\s*(?:[Pp]\b|group|interaction|between)|[;,.](?:\s|$)|\)))|(?=\s+on\s+(?:the|a)\s))"
 ))
-# "3 (IQR 2–5) versus 4 (IQR 3–5)", "median 2 [IQR 0-4] vs 5 [IQR 2-8]": two groups' medians.
+# "3 (IQR 2–5) versus 4 (IQR 3–5)", "median 2 [IQR 0-4] vs 5 [IQR 2-8]", "were 8 (IQR 2–18)
+# and 14 (IQR 6–27), respectively": two groups' medians.
 _IQR = rf"\s*[(\[]\s*IQR\s*[:,]?\s*{_N}\s*(?:–|-|to|,)\s*{_N}\s*[)\]]"
-MEDIAN_PAIR = guarded(re.compile(rf"(?<![\d.])(?P<a>{_N}){_IQR}\s*(?:vs\.?|versus)\s+(?:median\s+)?(?P<b>{_N}){_IQR}"))
+MEDIAN_PAIR = guarded(re.compile(rf"(?<![\d.])(?P<a>{_N}){_IQR}\s*(?:vs\.?|versus|and)\s+(?:median\s+)?(?P<b>{_N}){_IQR}"))
 ETA_SQUARED = re.compile(r"η|eta", re.I)  # an ANOVA's effect size: not an effect this table keeps
 PERCENT_RE = guarded(re.compile(r"(?<![\w.])(?P<v>\d+(?:[.·]\d+)?)\s?%"))
 GROUP_SHARE = re.compile(
     r"(?:\s*(?:vs\.?|versus|and)\s*\d+(?:[.·]\d+)?\s?%)?\s+(?:of|in)\s+(?:the\s+)?(?:[\w-]+\s+){0,3}?"
-    r"(?:patients|participants|people|subjects|group|arm|weeks|days|cases|responders|women|men)\b"
+    r"(?:patients|participants|people|subjects|controls|group|arm|weeks|days|cases|responders|women|men)\b"
     # "21 of 47 (45%) treated participants": a count's share, in brackets before its group
     # (not the share who stayed in the study: "27 of 30 (90%) participants were retained")
     r"|\)\s+(?:[\w-]+\s+){0,2}?(?:patients|participants|people|subjects|controls|cases|responders|women|men)\b"
@@ -415,6 +418,12 @@ def _sentence_effects(s: Sentence, context_outcome: str | None = None, painful: 
         if ci:
             lo, hi = to_float(ci.group("lo")), to_float(ci.group("hi"))
             end = ci.end()
+        else:  # "(difference 2.1 points, 0.6 to 3.6)": an interval rule reads the pair after the comma
+            iv = next((iv for iv in RULES.find("interval", text, end)
+                       if iv.rule.id == "interval.after_value_in_brackets" and text[end:iv.start].strip() in (",", ";")), None)
+            if iv is not None and min(to_float(iv.group("lo")), to_float(iv.group("hi"))) <= to_float(vm.group("v")) \
+                    <= max(to_float(iv.group("lo")), to_float(iv.group("hi"))):
+                lo, hi, end = to_float(iv.group("lo")), to_float(iv.group("hi")), iv.end
         add(m.start(), end, measure, vm, to_float(vm.group("v")), lo, hi, end, p=_p_in_ci(ci),
             level=None if CORRELATION.fullmatch(m.group(0)) else "between_groups")
 

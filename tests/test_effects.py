@@ -592,3 +592,15 @@ def test_eta_squared_and_a_transient_symptom_are_not_effects():
     assert find_effects("Transient bruising occurred in 12% of the needling group.") == []
     found = find_effects("Complete relief was reported by 30% and 12% of patients, respectively.")
     assert [(e.value, e.level) for e in found] == [(30.0, "arm"), (12.0, "arm")]
+
+
+def test_medians_joined_by_and_a_rate_closing_an_elided_change_and_an_interval_after_a_comma():
+    found = find_effects("At 12 weeks, median HIT-6 scores were 52 (IQR 48–58) and 60 (IQR 55–64), respectively.")
+    assert [(e.value, e.level) for e in found] == [(52.0, "arm"), (60.0, "arm")]
+    found = find_effects("HIT-6 scores fell from 64 to 55, and rescue medication days from 9.2 to 6.0 per month.")
+    assert [e.value for e in found] == [55.0, 6.0]
+    found = find_effects("Neck function improved more with needling (adjusted difference 2.1 points, 0.6 to 3.6).")
+    assert [(e.value, e.ci_low, e.ci_high, e.outcome) for e in found] == [(2.1, 0.6, 3.6, "disability")]
+    # a share of the control participants is a group's result like any other
+    found = find_effects("Tender points were found in 74% of patients and 18% of controls.")
+    assert [e.value for e in found] == [74.0, 18.0]
