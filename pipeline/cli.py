@@ -261,7 +261,9 @@ def extract_(everything: bool, db_path: Path, topic_path: Path) -> None:
     with run_lock(db_path):
         db = open_db(db_path)
         n = update.extract_pending(db, everything=everything)
-        applied = _apply_checks(db, topic)
+        # A database of other studies (a test corpus) extracts like any other: the
+        # correction files it does not hold are named, not a reason to fail the run.
+        applied = _apply_checks(db, topic, missing_ok=True)
     click.echo(f"Extracted {n} studies with extractor {EXTRACTOR_VERSION}; {db['effects'].count} effects stored."
                + (f" {applied}" if applied else ""))
 
@@ -463,8 +465,8 @@ def _extract(db, result: RunResult, topic=None) -> None:
 
 def _apply_checks(db, topic, *, missing_ok: bool = False) -> str:
     """Apply the topic's correction files (checked/); a malformed file stops with its file
-    and line. A run over another corpus (`missing_ok`) skips, and names, files for studies
-    it does not hold; `evidence extract`, run by the person who wrote them, refuses them."""
+    and line. With `missing_ok` (runs, imports and extraction: the database may hold
+    another corpus) files for studies it does not hold are skipped and named."""
     from . import checked
 
     folder = checked.folder_for(topic.path)
@@ -480,7 +482,8 @@ def _apply_checks(db, topic, *, missing_ok: bool = False) -> str:
     if result.stale:
         parts.append(f"{len(result.stale)} checks stale (abstract revised: shown as unchecked until confirmed)")
     if result.skipped:
-        parts.append(f"{len(result.skipped)} correction files for studies not in this database left aside")
+        names = ", ".join(result.skipped[:5]) + (f" and {len(result.skipped) - 5} more" if len(result.skipped) > 5 else "")
+        parts.append(f"{len(result.skipped)} correction files for studies not in this database left aside ({names})")
     return ("Checked values: " + "; ".join(parts) + ".") if parts else ""
 
 

@@ -6,6 +6,7 @@ import gzip
 import subprocess
 import sys
 from datetime import date
+from pathlib import Path
 
 import pytest
 import sqlite_utils
@@ -480,6 +481,18 @@ def test_a_malformed_correction_file_stops_extraction_naming_file_and_line(loade
     out = CliRunner().invoke(cli, ["extract", "--db", str(loaded), "--topic", str(topic)])
     assert out.exit_code == 1 and "30813155.yml" in out.output and ":6" in out.output and "colour" in out.output
     assert sqlite_utils.Database(loaded)["studies"].get("30813155") == before
+
+
+def test_extracting_a_database_of_other_studies_names_the_correction_files_it_leaves_aside(tmp_path):
+    """The topic's correction files name studies of the bundled snapshot; a database of
+    other studies still extracts, and says which files it did not apply."""
+    db_path = tmp_path / "other.db"
+    data = Path(__file__).parent / "data" / "heldout2" / "efetch.xml"
+    assert invoke("import", data, "--db", db_path).exit_code == 0
+    out = invoke("extract", "--all", "--db", db_path, "--topic", _topic_copy(tmp_path))
+    assert out.exit_code == 0, out.output
+    assert "Extracted 14 studies" in out.output
+    assert "1 correction files for studies not in this database left aside (33609358.yml)" in out.output
 
 
 def test_review_of_an_unknown_pmid_is_a_clear_error(loaded, tmp_path):
