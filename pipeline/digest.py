@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import sqlite_utils
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import BytecodeCache, Environment, FileSystemBytecodeCache, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from . import claim_kinds, certainty as certainty_module
@@ -691,8 +691,13 @@ def _now() -> str:
 
 
 def environment() -> Environment:
+    """The templates' environment. Compiled templates are kept between processes
+    (Jinja's bytecode cache, in a folder of the user's own under the system's temp
+    directory, checked against each template's source): compiling the digest's two
+    templates costs ~0.15 s a run, as much as rebuilding the verdicts of a small update."""
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATES)),
+        bytecode_cache=_bytecode_cache(),
         autoescape=select_autoescape(["html", "html.j2"], default_for_string=True),
         trim_blocks=True,
         lstrip_blocks=True,
@@ -710,6 +715,13 @@ def environment() -> Environment:
     # DOIs may hold <, >, " (old SICI DOIs): percent-encode them in link targets.
     env.filters["doi_url"] = lambda doi: "https://doi.org/" + quote(doi or "", safe="/:;()._-")
     return env
+
+
+def _bytecode_cache() -> BytecodeCache | None:
+    try:
+        return FileSystemBytecodeCache()
+    except RuntimeError:  # no private folder can be made: compile every time
+        return None
 
 
 def render(digest: Digest, out_dir: Path) -> tuple[Path, Path]:

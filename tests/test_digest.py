@@ -548,3 +548,29 @@ def test_the_checked_marks_and_trials_fit_a_phone(run_digest, tmp_path):
         screenshot(driver, tmp_path / "phone-checks.png")
         driver.execute_script("document.querySelector('#claim-trigger-point-pain .trials').scrollIntoView()")
         screenshot(driver, tmp_path / "phone-trials.png")
+
+
+def test_compiled_templates_are_kept_between_processes(monkeypatch, tmp_path):
+    """A second environment (another run) loads the digest template from the
+    bytecode cache instead of compiling it; an edited template is compiled again."""
+    import shutil
+
+    from jinja2 import Environment, FileSystemBytecodeCache
+
+    from pipeline import digest as digest_module
+
+    templates = tmp_path / "templates"
+    shutil.copytree(digest_module.TEMPLATES, templates)
+    monkeypatch.setattr(digest_module, "TEMPLATES", templates)
+    (tmp_path / "cache").mkdir()
+    monkeypatch.setattr(digest_module, "_bytecode_cache", lambda: FileSystemBytecodeCache(str(tmp_path / "cache")))
+    digest_module.environment().get_template("digest.html.j2")
+    compiled = []
+    real = Environment.compile
+    monkeypatch.setattr(Environment, "compile", lambda self, *a, **k: compiled.append(a[1]) or real(self, *a, **k))
+    digest_module.environment().get_template("digest.html.j2")
+    assert compiled == []
+    page = templates / "digest.html.j2"
+    page.write_text(page.read_text() + "\n{# edited #}\n")
+    digest_module.environment().get_template("digest.html.j2")
+    assert compiled == ["digest.html.j2"]
