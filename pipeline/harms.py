@@ -460,7 +460,10 @@ def save(db: sqlite_utils.Database, items: list[tuple[str, bool, list[Harm]]]) -
 def write(db: sqlite_utils.Database, items: list[tuple[str, bool, list[Harm]]]) -> None:
     """Replace each study's harms and reporting state; the caller holds the transaction
     (the extraction is stored with its harms, all or nothing)."""
-    version = rules.fingerprint()
+    # The extractor's version (code, rule files and the topic's words, its drug list
+    # among them), not the rule files' hash alone: every input that read these harms.
+    from .version import EXTRACTOR_VERSION as version
+
     pmids = [pmid for pmid, _, _ in items]
     for start in range(0, len(pmids), 500):
         chunk = pmids[start : start + 500]

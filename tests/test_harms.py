@@ -280,3 +280,18 @@ def test_a_perfect_prediction_scores_one():
     gold = {"9": harms.record(*harms.find("RESULTS: Mild soreness occurred in 3 of 20 patients. No serious adverse events occurred."))}
     s = harms.score(gold, gold)
     assert (s["recall"], s["precision"], s["harms_reported_accuracy"], s["severity_accuracy"]) == (1.0, 1.0, 1.0, 1.0)
+
+
+def test_stored_harms_carry_the_extractor_version_that_read_them(tmp_path):
+    """Harms are read with the extraction; their rules_version is the extractor's
+    (code, rule files and the topic's words), so a change to any of them shows."""
+    from pipeline import update
+    from pipeline.sources import snapshot_source
+    from pipeline.version import EXTRACTOR_VERSION
+
+    db = store.open_db(tmp_path / "h.db")
+    update.load(db, snapshot_source(), command="run")
+    update.extract_pending(db)
+    versions = {r[0] for r in db.execute("select rules_version from harms union select rules_version from harms_reporting")}
+    assert versions == {EXTRACTOR_VERSION}
+    assert db.execute("select count(*) from harms_reporting").fetchone()[0] == 27
