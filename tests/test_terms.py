@@ -33,6 +33,26 @@ def test_a_drug_added_to_the_topics_list_is_read_by_the_rules_and_changes_the_ve
     assert terms.words_fingerprint(changed) != terms.words_fingerprint()
 
 
+def test_every_drug_of_the_topics_list_is_read_as_a_medication_comparator():
+    drugs = rules.topic_lists(terms.TOPIC_WORDS)["drug"]
+    assert len(drugs) >= 20
+    missed = [d for d in drugs if not rules.default().find("comparator/medication", f"or to oral {d} daily")]
+    assert missed == []
+
+
+def test_a_second_topics_drug_list_replaces_the_first_without_breaking_the_rules(tmp_path):
+    """A topic is a folder: another topic's drugs load with the same rule files (whose
+    examples name no drug of this topic) and are read instead of this topic's."""
+    text = terms.TOPIC_WORDS.read_text()
+    start = text.index("lists:\n  drug:")
+    end = text.index("\n", text.index("  - aspirin", start))
+    other = tmp_path / "words.yml"
+    other.write_text(text[:start] + "lists:\n  drug:\n  - duloxetine\n  - pregabalin" + text[end:])
+    ruleset = rules.load(topic_words=other)
+    assert ruleset.find("comparator/medication", "versus duloxetine 60 mg")
+    assert not ruleset.find("comparator/medication", "versus amitriptyline 10 mg")
+
+
 @pytest.mark.parametrize(("edit", "message"), [
     (("examples: [dry needling,", "examples: [cupping, dry needling,"), "intervention: example does not match: 'cupping'"),
     (("counterexamples: [neck pain, head injury]", "counterexamples: [neck pain, headache]"), "condition: counterexample matches: 'headache'"),
