@@ -251,6 +251,9 @@ ADJACENT = re.compile(
 )
 
 
+_NEXT_CLAUSE = re.compile(r";|,\s+(?:and|but|while|whereas)\s")
+
+
 def outcome_at(text: str, pos: int, default: str | None = "other", painful: bool = False) -> str | None:
     """The outcome a number at `pos` belongs to: the nearest outcome term before it in
     the same clause, else the nearest after it, else `default`."""
@@ -263,7 +266,9 @@ def outcome_at(text: str, pos: int, default: str | None = "other", painful: bool
     before = [s for s in spans if s[1] <= pos]
     if before:
         return before[-1][2]
-    after = [s for s in spans if s[0] >= pos]
+    # A term after the number is its outcome only within its clause: in "substance P
+    # fell by 38%, and β-endorphin rose" the endorphins are the next clause's.
+    after = [s for s in spans if s[0] >= pos and not _NEXT_CLAUSE.search(text, pos, s[0])]
     if after:
         return after[0][2]
     inside = [s for s in spans if s[0] <= pos < s[1]]

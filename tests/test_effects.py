@@ -604,3 +604,11 @@ def test_medians_joined_by_and_a_rate_closing_an_elided_change_and_an_interval_a
     # a share of the control participants is a group's result like any other
     found = find_effects("Tender points were found in 74% of patients and 18% of controls.")
     assert [e.value for e in found] == [74.0, 18.0]
+
+
+def test_an_outcome_named_in_the_next_clause_is_not_the_numbers():
+    found = find_effects("Serum cortisol was 21% lower in the needling group than in the sham group (P = .02), and β-endorphin was higher.")
+    assert [(e.value, e.outcome) for e in found] == [(21.0, "other")]
+    # within its own clause, a term after the number still names it
+    found = find_effects("After needling, 21% fewer attacks were recorded than after sham.")
+    assert [(e.value, e.outcome) for e in found] == [(21.0, "frequency")]
