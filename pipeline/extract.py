@@ -247,13 +247,13 @@ _TRIAL_CUE_WORDS = (
 )
 # (each word as an alternative of its own, \bword\b: the same matches as \b(?:a|b|...)\b)
 TRIAL_CUES = re.compile(
-    "|".join(rf"\b{w}\b" for w in _TRIAL_CUE_WORDS) + r"|\b(?:received|underwent|given)\b[^.;]*\bor\b", re.I
+    "|".join(rf"\b{w}\b" for w in _TRIAL_CUE_WORDS) + r"|\b(?:received|underwent|given)\b[^.;]*\b(?:or|alone|only)\b", re.I
 )
 # Read over every sentence with only the cues whose words it has (text.Specialised).
 _TRIAL_CUES = Specialised([("", TRIAL_CUES.pattern, "")], re.I)
 # (a review names its trials' comparators after "comparing dry needling, alone or
 # added to another treatment, with ...": the words between may be many)
-REVIEW_CUES = re.compile(r"\b(?:versus|vs\.?|compared? (?:with|to)|compar(?:e|es|ed|ing) [^.;]{0,80}?\bwith|against|comparators? (?:were|was|included)|control interventions?)\b", re.I)
+REVIEW_CUES = re.compile(r"\b(?:versus|vs\.?|compared? (?:with|to)|compar(?:e|es|ed|ing) [^.;]{0,80}?\bwith|against|comparators?(?: (?:in|of) (?:the |these |all )?(?:included )?(?:trials|studies|RCTs))? (?:were|was|included)|control interventions?)\b", re.I)
 VERSUS = re.compile(r"\b(?:versus|vs\.?|compared (?:with|to))\s", re.I)
 SINGLE_ARM = re.compile(
     r"\bsingle[- ]arm|\bsingle[- ]group|\bpre-?post|\bno (?:between-group|control)|\bone group\b|\bwithout a control group\b", re.I
@@ -333,6 +333,9 @@ def comparators(record: Record, sents: list[Sentence], design: str, *, why: Why 
 _RECEIVED = re.compile(r"\b(?:received|underwent|were treated with|had)\b(?P<rest>.{0,60})", re.I)
 
 
+_ADDED_TO = re.compile(r"\b(?:added to|plus|in addition to|combined with)\s+(?:\w+\s+)?$", re.I)
+
+
 def _intervention(record: Record, sents: list[Sentence]) -> set[str]:
     """Comparator classes that are the study's own intervention rather than comparators.
 
@@ -345,7 +348,9 @@ def _intervention(record: Record, sents: list[Sentence]) -> set[str]:
         return set()
     head = title[: VERSUS.search(title).start()] if VERSUS.search(title) else title
     classes = [r for r in RULES.family("comparator") if r.value not in ("sham", "unspecified_control")]
-    own = {r.value for r in classes if r.regex.search(head)}
+    # (not the care the title's treatment is added to: "electroacupuncture added to usual care")
+    own = {r.value for r in classes if any(not _ADDED_TO.search(head[max(0, m.start() - 20) : m.start()])
+                                           for m in r.regex.finditer(head))}
     if re.search(r"\bacupunct", title, re.I):
         own.add("other_needling")  # an acupuncture trial: acupuncture is the intervention, not a comparator
     if own:
@@ -400,7 +405,7 @@ def _prefixed_negation(text: str, m: re.Match) -> bool:
 _CO_BEFORE = re.compile(
     r"\ball (?:groups|patients|participants)\b|\bon (?:migraine )?prophylaxis\b|\bplus\b|\bcombined with\b|"
     r"\bpairing\b|\bcombining\b|\balongside\b|\bas well as\b|\bboth groups\b|\bin addition to\b|"
-    r"\bneedling and (?:an? )?(?:[\w-]+ ){0,3}$",
+    r"(?<!sham )(?<!placebo )\bneedling and (?:an? )?(?:[\w-]+ ){0,3}$",  # (a list "sham needling and usual care" is not)
     re.I,
 )
 _WITH_NEEDLING = re.compile(r"\b(?:plus|combined with|and) (?:dry )?needling\b", re.I)
@@ -410,8 +415,9 @@ _WITH_NEEDLING = re.compile(r"\b(?:plus|combined with|and) (?:dry )?needling\b",
 # with") before one of these belongs to the other arm ("needling plus usual care
 # versus usual care alone", "to needling plus exercise or to exercise alone").
 ARM_BREAK = re.compile(r"\b(?:versus|vs\.?|compared (?:with|to)|or (?:to|with)|than|against)\s", re.I)
-# "usual care alone", "physiotherapy only (control group)": an arm of its own.
-ALONE = re.compile(r"\s*(?:\([^()]{0,40}\)\s*)?(?:alone|only)\b", re.I)
+# "usual care alone", "physiotherapy only (control group)", "manual therapy and exercise
+# only": an arm of its own.
+ALONE = re.compile(r"\s*(?:\([^()]{0,40}\)\s*)?(?:(?:and|or)\s+)?(?:[\w-]+\s+){0,3}?(?:alone|only)\b", re.I)
 
 
 def _co_intervention(text: str, m: re.Match) -> bool:

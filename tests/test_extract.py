@@ -710,3 +710,29 @@ def test_an_add_on_that_can_be_recommended_favours_needling_over_a_tie_on_a_seco
         "Adding dry needling to routine physiotherapy can be recommended for these patients."
     ))
     assert e.direction == "favours_needling"
+
+
+def test_comparator_arms_written_as_the_base_care_alone_or_only():
+    # a neighbour's trial whose title adds the treatment to usual care: usual care alone is the comparator
+    e = x("Acupuncture added to usual care for chronic migraine: a pragmatic randomised trial",
+          "METHODS: Ninety patients were randomised to acupuncture plus usual care or to usual care alone.\n"
+          "RESULTS: Migraine days fell more with acupuncture.")
+    assert e.comparators == ["usual_care"]
+    # "B and C only": both are the other arm's
+    e = x("Physiotherapy with and without dry needling for cervicogenic headache: a cohort study",
+          "METHODS: Of 120 patients, 52 received dry needling in addition to manual therapy and exercise, "
+          "and 68 received manual therapy and exercise only.\nRESULTS: Headache days fell in both cohorts.")
+    assert e.comparators == ["manual_therapy", "exercise"]
+    # pressure release of trigger points is a manual technique
+    e = x("Dry needling or pressure release for tension-type headache: a randomised trial",
+          "METHODS: Forty adults were randomly allocated to dry needling or to manual pressure release of the same points.\n"
+          "RESULTS: Both groups improved.")
+    assert e.comparators == ["manual_therapy"]
+
+
+def test_a_reviews_comparators_named_as_the_included_trials_comparators():
+    e = x("Dry needling for headache: a systematic review",
+          "METHODS: We searched five databases for trials of dry needling in adults with headache.\n"
+          "RESULTS: Eleven trials were included. Comparators in the included trials were sham needling and usual care.\n"
+          "CONCLUSIONS: The evidence is limited.", ["Systematic Review"])
+    assert e.comparators == ["sham", "usual_care"]
