@@ -94,6 +94,10 @@ _SPREAD = (
 )
 # A decimal comma is read where a spread follows ("6,4±1,5"), never a part of the number.
 _CN = rf"(?:{_N}(?:,\d{{1,2}}(?=\s*(?:±|\+/-)))?)"
+# A small whole number in words, where a change is written so ("fell from seven to three",
+# "by five in the needling group and by two with education"): read by the change patterns only.
+_WORDN = r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty)\b"
+_NW = rf"(?:{_N}|{_WORDN})"
 _SPREAD_CN = _SPREAD.replace(r"\d+(?:[.·]\d+)?", r"\d+(?:[.,·]\d+)?", 1)
 PM_RE = guarded(re.compile(rf"(?<![\d.,·])(?P<v>{_CN}){_SPREAD_CN}"))
 FROM_TO_PM = guarded(re.compile(rf"(?:\bfrom\s+|:\s*)(?P<a>{_CN}){_SPREAD_CN}\s*(?:\w+\s+)?to\s+(?P<b>{_CN}){_SPREAD_CN}"))
@@ -121,8 +125,8 @@ COMPARED_FIRST = re.compile(r"^\W*(?:compared (?:with|to)|relative to|versus|vs\
 # "by 2.1 with BoNT-A and 1.6 with saline", "by 3.8 with bupivacaine and by 1.2 with placebo":
 # each change next to its group, no unit needed.
 BY_WITH_PAIR = guarded(re.compile(
-    rf"\bby\s+(?:a (?:mean|median) of\s+)?(?P<v>\d+(?:[.·]\d+)?)\s*(?:{_CHANGE_UNITS})?\s+(?:with|in|after)\s+[^;,.()\d]{{1,50}}?"
-    rf"\s+(?:and|versus|vs\.?)\s+(?:by\s+)?(?P<v2>\d+(?:[.·]\d+)?)\s*(?:{_CHANGE_UNITS})?\s+(?:with|in|after)\b"
+    rf"\bby\s+(?:a (?:mean|median) of\s+)?(?P<v>\d+(?:[.·]\d+)?|{_WORDN})\s*(?:{_CHANGE_UNITS})?\s+(?:with|in|after)\s+[^;,.()\d]{{1,50}}?"
+    rf"\s+(?:and|versus|vs\.?)\s+(?:by\s+)?(?P<v2>\d+(?:[.·]\d+)?|{_WORDN})\s*(?:{_CHANGE_UNITS})?\s+(?:with|in|after)\b"
 ))
 # "EA reduced headache days by 7.8 and MA by 5.9": each arm's change, named before its "by"
 # (a change verb must come first, as for the pairs above).
@@ -142,7 +146,7 @@ FROM_TO_PLAIN = guarded(re.compile(
 # change verb: the value after treatment, with or without a unit (the verb says it is a result).
 CHANGED_FROM_TO = guarded(re.compile(
     rf"\b(?:changed|fell|fallen|dropped|decreased|declined|improved|increased|rose|risen|reduced|lowered|diminished|went|gone)\s+from\s+"
-    rf"(?P<a>{_N})(?:/10)?\s+to\s+(?P<b>{_N})(?:/10)?(?![\d.,·]*\s*(?:years?|months?|weeks?)\b)"
+    rf"(?P<a>{_NW})(?:/10)?\s+to\s+(?P<b>{_NW})(?:/10)?(?![\d.,·]*\s*(?:years?|months?|weeks?)\b)"
 ))
 # "(dry needling: 8.4 to 4.9; ...)", "decreased in the DN group (from 6.4 to 2.9)": after a change verb.
 COLON_FROM_TO = re.compile(rf"(?::\s*|\(\s*)(?:from\s+)?(?P<a>{_N})\s+to\s+(?P<b>{_N})(?=\s*[;,)])")
@@ -161,9 +165,10 @@ VS_PAIR = guarded(re.compile(
     rf"(?:(?P<u>{_PAIR_UNITS})(?![\w])|(?=\s*(?:\(\s*(?:[Pp]\b|group|interaction|between)|[;,.](?:\s|$)|\)))|(?=\s+on\s+(?:the|a)\s))"
 ))
 # "3 (IQR 2–5) versus 4 (IQR 3–5)", "median 2 [IQR 0-4] vs 5 [IQR 2-8]", "were 8 (IQR 2–18)
-# and 14 (IQR 6–27), respectively": two groups' medians.
+# and 14 (IQR 6–27), respectively", "2.9 kg/cm² (IQR 2.4–3.3) and ...": two groups' medians.
 _IQR = rf"\s*[(\[]\s*IQR\s*[:,]?\s*{_N}\s*(?:–|-|to|,)\s*{_N}\s*[)\]]"
-MEDIAN_PAIR = guarded(re.compile(rf"(?<![\d.])(?P<a>{_N}){_IQR}\s*(?:vs\.?|versus|and)\s+(?:median\s+)?(?P<b>{_N}){_IQR}"))
+MEDIAN_PAIR = guarded(re.compile(rf"(?<![\d.])(?P<a>{_N})(?:\s*(?:{_CHANGE_UNITS}))?{_IQR}\s*(?:vs\.?|versus|and)\s+(?:median\s+)?"
+                                 rf"(?P<b>{_N})(?:\s*(?:{_CHANGE_UNITS}))?{_IQR}"))
 ETA_SQUARED = re.compile(r"η|eta", re.I)  # an ANOVA's effect size: not an effect this table keeps
 PERCENT_RE = guarded(re.compile(r"(?<![\w.])(?P<v>\d+(?:[.·]\d+)?)\s?%"))
 GROUP_SHARE = re.compile(
@@ -359,8 +364,8 @@ def _sentence_effects(s: Sentence, context_outcome: str | None = None, painful: 
     result sentences were about, for a sentence that names none ("Verum was
     superior to sham (MD -1.2 days ...)" after "Migraine days decreased ...")."""
     text = s.text
-    if not _has_digit(text):
-        return []  # every effect is a number written in digits
+    if not _has_digit(text) and not _WORD_CHANGE.search(text):
+        return []  # every effect is a number written in digits, or a change in words
     taken: list[tuple[int, int]] = []  # spans already read, so a number is used once
     found: list[tuple[int, Effect]] = []
     marks: list[re.Match] | None = None  # the sentence's time points and comparison, read at its first effect
@@ -572,6 +577,7 @@ CORRELATION = guarded(re.compile(r"φ|\bphi\b|(?<![A-Za-z])r|ICC", re.I))
 
 
 _ASCII_DIGIT = re.compile(r"[0-9]")
+_WORD_CHANGE = re.compile(rf"\bfrom\s+{_WORDN}\s+to\s+{_WORDN}|\bby\s+{_WORDN}")
 
 
 def _has_digit(text: str) -> bool:

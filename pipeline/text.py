@@ -194,7 +194,12 @@ NUM = r"(?:[-−–]\s?)?(?:\d+(?:[.·]\d+)?|[.·]\d+)"
 
 def to_float(text: str) -> float:
     """A number as abstracts write it: unicode minus, en dash as minus, middle dot or
-    (where the caller has read one) decimal comma as decimal point."""
+    (where the caller has read one) decimal comma as decimal point; or in words ("seven")."""
+    if text[:1].isalpha():
+        n = word_number(text)
+        if n is None:
+            raise ValueError(f"not a number: {text!r}")
+        return float(n)
     t = text.strip().replace("−", "-").replace("–", "-").replace("·", ".").replace(",", ".").replace(" ", "")
     if t.startswith("-."):
         t = "-0" + t[1:]

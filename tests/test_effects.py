@@ -427,7 +427,7 @@ def test_a_responder_threshold_is_not_a_result_and_responders_take_the_defining_
      [("frequency", 6.2), ("frequency", 9.0)]),
     # a case report's "OUTCOMES" section holds its results
     ("INTERVENTION AND OUTCOME: Migraine days fell from twelve to four per month, and the HIT-6 score decreased from 66 to 52.",
-     [("disability", 52.0)]),
+     [("frequency", 4.0), ("disability", 52.0)]),
     # adverse events are not effects
     ("RESULTS: Drowsiness or dry mouth occurred in 40% of patients taking amitriptyline and in 6% after dry needling.", []),
 ])
@@ -612,3 +612,14 @@ def test_an_outcome_named_in_the_next_clause_is_not_the_numbers():
     # within its own clause, a term after the number still names it
     found = find_effects("After needling, 21% fewer attacks were recorded than after sham.")
     assert [(e.value, e.outcome) for e in found] == [(21.0, "frequency")]
+
+
+def test_changes_written_in_words_and_medians_with_their_unit():
+    found = find_effects("Median attack intensity fell from eight to four with needling.")
+    assert [(e.value, e.value_text) for e in found] == [(4.0, "four")]
+    found = find_effects("Headache days fell by six with needling and by three with stretching.")
+    assert [(e.value, e.level) for e in found] == [(6.0, "within_group"), (3.0, "within_group")]
+    # numbers in words that are not results stay unread
+    assert find_effects("Two of the twelve patients were lost to follow-up by three months.") == []
+    found = find_effects("Pressure pain thresholds were 3.4 kg/cm² (IQR 2.9–3.8) and 2.6 kg/cm² (IQR 2.2–3.1), respectively.")
+    assert [(e.value, e.outcome) for e in found] == [(3.4, "pressure_pain_threshold"), (2.6, "pressure_pain_threshold")]
