@@ -694,7 +694,7 @@ def environment() -> Environment:
     """The templates' environment. Compiled templates are kept between processes
     (Jinja's bytecode cache, in a folder of the user's own under the system's temp
     directory, checked against each template's source): compiling the digest's two
-    templates costs ~0.15 s a run, as much as rebuilding the verdicts of a small update."""
+    templates costs ~0.07 s a run, loading them from the cache ~0.002 s."""
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATES)),
         bytecode_cache=_bytecode_cache(),

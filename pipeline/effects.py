@@ -530,7 +530,8 @@ def _sentence_effects(s: Sentence, context_outcome: str | None = None, painful: 
                     add(m.start(name), m.end(name), "MD" if between else "other", m, to_float(m.group(name)), None,
                         None, m.end(), level="between_groups" if between else "within_group")
 
-    # 4b. "3 (IQR 2–5) versus 4 (IQR 3–5)": both arms' medians.
+    # 4b. "3 (IQR 2–5) versus 4 (IQR 3–5)": both arms' medians (before the pairs below,
+    #     which would read "5) versus 4" as a pair).
     for m in MEDIAN_PAIR.finditer(text):
         if free(m.start(), m.end()) and not DESCRIPTIVE.search(_window(text, m.start(), m.end())) \
                 and not SAFETY.search(_clause(text, m.start())):

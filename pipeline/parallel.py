@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MIN_PARALLEL = 1_000  # fewer items than this are done in the parent by spawned workers' callers (a spawn costs ~0.5 s)
-MIN_FORKED = 200  # the same where workers are forked (400 studies: 1.0 s in one process, 0.75 s in two forked; medians of 4)
+MIN_PARALLEL = 1_000  # below this many items, work for spawned workers is done in the parent (a spawn costs ~0.5 s)
+MIN_FORKED = 200  # the same for forked workers (400 studies: 1.0 s in one process, 0.75 s in two forked; medians of 4)
 CHUNK = 100  # items per task handed to a worker
 T = TypeVar("T")
 R = TypeVar("R")
