@@ -100,7 +100,7 @@ _WORDN = r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thi
 _NW = rf"(?:{_N}|{_WORDN})"
 _SPREAD_CN = _SPREAD.replace(r"\d+(?:[.·]\d+)?", r"\d+(?:[.,·]\d+)?", 1)
 PM_RE = guarded(re.compile(rf"(?<![\d.,·])(?P<v>{_CN}){_SPREAD_CN}"))
-FROM_TO_PM = guarded(re.compile(rf"(?:\bfrom\s+|:\s*)(?P<a>{_CN}){_SPREAD_CN}\s*(?:\w+\s+)?to\s+(?P<b>{_CN}){_SPREAD_CN}"))
+FROM_TO_PM = guarded(re.compile(rf"(?:\bfrom\s+|:\s*)(?P<a>{_CN}){_SPREAD_CN}\s*(?:(?:\w+\s+)?to\s+|(?:→|->|⟶)\s*)(?P<b>{_CN}){_SPREAD_CN}"))
 CHANGE_VERB = guarded(re.compile(r"\b(?:changed|fell|dropped|decreased|declined|improved|increased|rose|reduced|lowered|diminished)\b", re.I))
 _CHANGE_UNITS = r"points?|days?|%|percent|mm|cm|degrees?|°|kPa|kg/cm²|kg/cm2|N/cm2|attacks?|episodes?|hours?|doses?"
 # (a change "per month" is a rate's change: "decreased by 4.2 per month")
@@ -170,6 +170,17 @@ _IQR = rf"\s*[(\[]\s*IQR\s*[:,]?\s*{_N}\s*(?:–|-|to|,)\s*{_N}\s*[)\]]"
 MEDIAN_PAIR = guarded(re.compile(rf"(?<![\d.])(?P<a>{_N})(?:\s*(?:{_CHANGE_UNITS}))?{_IQR}\s*(?:vs\.?|versus|and)\s+(?:median\s+)?"
                                  rf"(?P<b>{_N})(?:\s*(?:{_CHANGE_UNITS}))?{_IQR}"))
 ETA_SQUARED = re.compile(r"η|eta", re.I)  # an ANOVA's effect size: not an effect this table keeps
+# "8.2 (deep), 11.0 (superficial) and 13.4 (sham)", "11.2 (needling) and 13.5 (usual care alone)":
+# each group's value with the group's name in brackets after it (a name, not a spread, a
+# count or an interval: no digit in it).
+_LABELLED = r"(?P<{g}>{n})\s*\((?!\s*(?:IQR|SD|SE|CI|range|n\b|p\b|mean|median)\b)[A-Za-z][^()\d;]{{0,40}}\)"
+LABELLED_LIST = guarded(re.compile(
+    r"(?<![\d.·])" + _LABELLED.format(g="a", n=_N) + r"(?:\s*(?:,|;|and|versus|vs\.?)\s*(?:and\s+)?"
+    + _LABELLED.format(g="b", n=_N).replace("(?P<b>", "(?:") + r")+"
+))
+LABELLED_ITEM = re.compile(_LABELLED.format(g="v", n=_N))
+# "10.4 → 6.1", "7.2 -> 5.5": a value before and after, read as "from A to B" (the value after).
+ARROW = guarded(re.compile(rf"(?<![\d.·])(?P<a>{_N})\s*(?:→|->|⟶)\s*(?P<b>{_N})(?![\d.·]\d)"))
 PERCENT_RE = guarded(re.compile(r"(?<![\w.])(?P<v>\d+(?:[.·]\d+)?)\s?%"))
 GROUP_SHARE = re.compile(
     r"(?:\s*(?:vs\.?|versus|and)\s*\d+(?:[.·]\d+)?\s?%)?\s+(?:of|in)\s+(?:the\s+)?(?:[\w-]+\s+){0,3}?"
@@ -537,6 +548,19 @@ def _sentence_effects(s: Sentence, context_outcome: str | None = None, painful: 
                 and not SAFETY.search(_clause(text, m.start())):
             add(m.start("a"), m.end("a"), "other", m, to_float(m.group("a")), None, None, m.end())
             add(m.start("b"), m.end(), "other", m, to_float(m.group("b")), None, None, m.end())
+
+    # 4b. "8.2 (deep), 11.0 (superficial) and 13.4 (sham)": each named group's value.
+    for m in LABELLED_LIST.finditer(text):
+        if free(m.start(), m.end()) and not DESCRIPTIVE.search(_window(text, m.start(), m.end())) \
+                and not SAFETY.search(_clause(text, m.start())):
+            for item in LABELLED_ITEM.finditer(text, m.start(), m.end()):
+                add(item.start("v"), item.end(), "other", item, to_float(item.group("v")), None, None, item.end())
+
+    # 4b. "migraine days 10.4 → 6.1": the value after, as for "from A to B".
+    for m in ARROW.finditer(text):
+        if free(m.start(), m.end()) and not DESCRIPTIVE.search(_clause(text, m.start())) \
+                and not SAFETY.search(_clause(text, m.start())):
+            add(m.start("b"), m.end("b"), "other", m, to_float(m.group("b")), None, None, m.end())
 
     # 4b. "(10.3 vs 13.1 days)": both arms' results.
     for m in _scan(VS_PAIR, text):

@@ -247,7 +247,8 @@ outcome_spans.cache_clear = forget  # type: ignore[attr-defined]
 # What may stand between a number and the outcome named right after it.
 ADJACENT = re.compile(
     r"[-−–+]?\d+(?:[.,·]\d+)*\s*(?:%|°|mm|cm|points?|days?|hours?|h|min|kg|kPa|degrees?|units?|doses?|[a-zA-Z]{1,4}/[a-zA-Z0-9²]+)?"
-    r"\s*(?:(?:fewer|less|more|lower|higher|greater|smaller|longer|shorter)\s+)?$"
+    r"\s*(?:(?:fewer|less|more|lower|higher|greater|smaller|longer|shorter)\s+)?"
+    r"(?:(?:for|on)\s+(?:the\s+)?)?$"  # "1.2 points for the NDI", "2 points on the NPRS"
 )
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from .rules import fingerprint as rules_fingerprint
 from .topic import TOPIC_WORDS
 
-CODE_VERSION = "1.17"  # bump when a rule kept in code (pipeline/extract.py, sample_size.py, effects.py) changes
+CODE_VERSION = "1.18"  # bump when a rule kept in code (pipeline/extract.py, sample_size.py, effects.py) changes
 
 
 def words_fingerprint(path: str | Path = TOPIC_WORDS) -> str:

@@ -623,3 +623,20 @@ def test_changes_written_in_words_and_medians_with_their_unit():
     assert find_effects("Two of the twelve patients were lost to follow-up by three months.") == []
     found = find_effects("Pressure pain thresholds were 3.4 kg/cm² (IQR 2.9–3.8) and 2.6 kg/cm² (IQR 2.2–3.1), respectively.")
     assert [(e.value, e.outcome) for e in found] == [(3.4, "pressure_pain_threshold"), (2.6, "pressure_pain_threshold")]
+
+
+def test_values_with_their_group_named_in_brackets_and_changes_written_with_arrows():
+    found = find_effects("Headache days in the last month were 5.1 (needling), 7.4 (stretching) and 8.0 (waiting list).")
+    assert [(e.value, e.outcome, e.level) for e in found] == [(5.1, "frequency", "arm"), (7.4, "frequency", "arm"),
+                                                              (8.0, "frequency", "arm")]
+    # a bracket holding a count, a spread or a description is not a group's name
+    assert find_effects("Patients were allocated to needling (n = 30) or sham (n = 30).") == []
+    found = find_effects("Before → after (means): HIT-6 63 → 55; headache days 12.0 → 7.5.")
+    assert [(e.value, e.outcome) for e in found] == [(55.0, "disability"), (7.5, "frequency")]
+    found = find_effects("NDI, needling: 28.4 ± 6.1 → 15.2 ± 5.0; exercise: 27.9 ± 5.8 → 20.6 ± 6.3.")
+    assert [e.value for e in found] == [15.2, 20.6]
+
+
+def test_an_outcome_named_after_points_for_is_the_numbers():
+    found = find_effects("The difference was 0.8 points on the NPRS (95% CI 0.1 to 1.5) and 3.0 points for the HIT-6 (95% CI 0.9 to 5.1).")
+    assert [(e.value, e.outcome) for e in found] == [(0.8, "pain_intensity"), (3.0, "disability")]
