@@ -34,7 +34,7 @@ from dataclasses import dataclass, replace
 from . import rules, vocab
 from .rules import phrase_regex
 from .terms import HEADACHE_WORD, outcome_at, outcome_spans
-from .text import NUM, Checked, Sentence, Specialised, guarded, sentences, to_float
+from .text import NUM, WORD_NUMBERS, Checked, Sentence, Specialised, guarded, sentences, to_float
 
 # The wording rules (rules/*.yml): intervals, between-group and within-group cues,
 # differences written in words, numbers that are time points. Checked when loaded.
@@ -96,7 +96,7 @@ _SPREAD = (
 _CN = rf"(?:{_N}(?:,\d{{1,2}}(?=\s*(?:±|\+/-)))?)"
 # A small whole number in words, where a change is written so ("fell from seven to three",
 # "by five in the needling group and by two with education"): read by the change patterns only.
-_WORDN = r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty)\b"
+_WORDN = rf"(?:{'|'.join(w for w, n in WORD_NUMBERS.items() if n <= 20)})\b"
 _NW = rf"(?:{_N}|{_WORDN})"
 _SPREAD_CN = _SPREAD.replace(r"\d+(?:[.·]\d+)?", r"\d+(?:[.,·]\d+)?", 1)
 PM_RE = guarded(re.compile(rf"(?<![\d.,·])(?P<v>{_CN}){_SPREAD_CN}"))
@@ -437,9 +437,10 @@ def _sentence_effects(s: Sentence, context_outcome: str | None = None, painful: 
         else:  # "(difference 2.1 points, 0.6 to 3.6)": an interval rule reads the pair after the comma
             iv = next((iv for iv in RULES.find("interval", text, end)
                        if iv.rule.id == "interval.after_value_in_brackets" and text[end:iv.start].strip() in (",", ";")), None)
-            if iv is not None and min(to_float(iv.group("lo")), to_float(iv.group("hi"))) <= to_float(vm.group("v")) \
-                    <= max(to_float(iv.group("lo")), to_float(iv.group("hi"))):
-                lo, hi, end = to_float(iv.group("lo")), to_float(iv.group("hi")), iv.end
+            if iv is not None:
+                bounds = to_float(iv.group("lo")), to_float(iv.group("hi"))
+                if min(bounds) <= to_float(vm.group("v")) <= max(bounds):  # an interval around this value
+                    (lo, hi), end = bounds, iv.end
         add(m.start(), end, measure, vm, to_float(vm.group("v")), lo, hi, end, p=_p_in_ci(ci),
             level=None if CORRELATION.fullmatch(m.group(0)) else "between_groups")
 
@@ -541,31 +542,27 @@ def _sentence_effects(s: Sentence, context_outcome: str | None = None, painful: 
                     add(m.start(name), m.end(name), "MD" if between else "other", m, to_float(m.group(name)), None,
                         None, m.end(), level="between_groups" if between else "within_group")
 
-    # 4b. "3 (IQR 2–5) versus 4 (IQR 3–5)": both arms' medians (before the pairs below,
-    #     which would read "5) versus 4" as a pair).
-    for m in MEDIAN_PAIR.finditer(text):
-        if free(m.start(), m.end()) and not DESCRIPTIVE.search(_window(text, m.start(), m.end())) \
-                and not SAFETY.search(_clause(text, m.start())):
-            add(m.start("a"), m.end("a"), "other", m, to_float(m.group("a")), None, None, m.end())
-            add(m.start("b"), m.end(), "other", m, to_float(m.group("b")), None, None, m.end())
+    def groups_result(m: re.Match) -> bool:
+        """Groups' values side by side that are results: unread, not a description or a harm."""
+        return free(m.start(), m.end()) and not DESCRIPTIVE.search(_window(text, m.start(), m.end())) \
+            and not SAFETY.search(_clause(text, m.start()))
 
     # 4b. "8.2 (deep), 11.0 (superficial) and 13.4 (sham)": each named group's value.
     for m in LABELLED_LIST.finditer(text):
-        if free(m.start(), m.end()) and not DESCRIPTIVE.search(_window(text, m.start(), m.end())) \
-                and not SAFETY.search(_clause(text, m.start())):
+        if groups_result(m):
             for item in LABELLED_ITEM.finditer(text, m.start(), m.end()):
                 add(item.start("v"), item.end(), "other", item, to_float(item.group("v")), None, None, item.end())
 
     # 4b. "migraine days 10.4 → 6.1": the value after, as for "from A to B".
     for m in ARROW.finditer(text):
-        if free(m.start(), m.end()) and not DESCRIPTIVE.search(_clause(text, m.start())) \
-                and not SAFETY.search(_clause(text, m.start())):
+        clause = _clause(text, m.start())
+        if free(m.start(), m.end()) and not DESCRIPTIVE.search(clause) and not SAFETY.search(clause):
             add(m.start("b"), m.end("b"), "other", m, to_float(m.group("b")), None, None, m.end())
 
-    # 4b. "(10.3 vs 13.1 days)": both arms' results.
-    for m in _scan(VS_PAIR, text):
-        if free(m.start(), m.end()) and not DESCRIPTIVE.search(_window(text, m.start(), m.end())) \
-                and not SAFETY.search(_clause(text, m.start())):
+    # 4b. Both arms' results: "3 (IQR 2–5) versus 4 (IQR 3–5)" (medians first, or the pairs
+    #     would read "5) versus 4"), then "(10.3 vs 13.1 days)".
+    for m in [*MEDIAN_PAIR.finditer(text), *_scan(VS_PAIR, text)]:
+        if groups_result(m):
             add(m.start("a"), m.end("a"), "other", m, to_float(m.group("a")), None, None, m.end())
             add(m.start("b"), m.end(), "other", m, to_float(m.group("b")), None, None, m.end())
 

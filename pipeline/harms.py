@@ -39,6 +39,7 @@ import sqlite_utils
 from . import rules
 from .rules import Hit, RuleSet
 from .text import Sentence, sentences, to_float, word_number
+from .version import EXTRACTOR_VERSION
 
 SEVERITIES = ("none", "mild", "moderate", "serious", "unstated")
 ARMS = ("needling", "comparator", "both")
@@ -462,8 +463,7 @@ def write(db: sqlite_utils.Database, items: list[tuple[str, bool, list[Harm]]]) 
     (the extraction is stored with its harms, all or nothing)."""
     # The extractor's version (code, rule files and the topic's words, its drug list
     # among them), not the rule files' hash alone: every input that read these harms.
-    from .version import EXTRACTOR_VERSION as version
-
+    version = EXTRACTOR_VERSION
     pmids = [pmid for pmid, _, _ in items]
     for start in range(0, len(pmids), 500):
         chunk = pmids[start : start + 500]
